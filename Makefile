@@ -1,0 +1,57 @@
+# The index of what can be done here: `make help` lists every target.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed-requirements
+SERVE_ADDR ?= 127.0.0.1:8765
+LISTEN ?= 127.0.0.1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest test bench clean
+
+help: ## list every target with what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP) ## create .venv and install the pinned requirements.txt
+
+$(VENV_STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+serve: venv ## preview the site with live reload on http://127.0.0.1:8765
+	$(VENV)/bin/mkdocs serve --dev-addr $(SERVE_ADDR)
+
+engine: venv ## reuse or start a Docker engine and the local registry mirror (127.0.0.1:5000)
+	$(PY) -m bringup engine
+
+engine-stop: venv ## stop only what `make engine` started
+	$(PY) -m bringup engine-stop
+
+images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable)
+	$(PY) -m bringup images
+
+mirror: images ## organizers: serve the mirror to the room, e.g. `make mirror LISTEN=192.168.1.20`
+	$(PY) -m bringup mirror --listen $(LISTEN)
+
+unit: venv ## unit tests (no Docker needed)
+	$(PY) -m pytest tests/unit -q
+
+integration: images ## integration tests against the real engine and mirror
+	$(PY) -m pytest tests/integration -q
+
+build: venv ## build the site with `mkdocs build --strict`
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+doctest: images ## run every shell, console and Dockerfile block of the pages
+	$(PY) -m pytest docs/ -q
+
+test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
+	@bash scripts/run-steps venv engine images unit integration build doctest
+
+bench: images ## print the benchmark figures quoted in README.md
+	$(PY) benchmarks/bringup.py
+
+clean: ## remove the built site and test artifacts (keeps .venv and the image cache)
+	rm -rf site build .pytest_cache

@@ -1,0 +1,43 @@
+"""python -m bringup {engine,engine-stop,images,mirror}: see `make help`."""
+import argparse
+import time
+
+import docker.errors
+import requests.exceptions
+
+from . import engine, images, organizer
+from .progress import BringupError, fail, say
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bringup", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("engine", help="reuse or start a Docker engine and the local mirror")
+    commands.add_parser("engine-stop", help="stop only what `engine` started")
+    commands.add_parser("images", help="put the tutorial's images into the mirror")
+    mirror = commands.add_parser("mirror", help="serve the mirror to attendees on a LAN address")
+    mirror.add_argument("--listen", default="127.0.0.1", help="IP address to serve on")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        if args.command == "engine":
+            plan = engine.ensure_engine()
+            say(f"engine ready ({plan.value}) in {time.monotonic() - start:.1f} s")
+        elif args.command == "engine-stop":
+            engine.stop_engine()
+        elif args.command == "images":
+            images.ensure_images()
+            say(f"images ready in {time.monotonic() - start:.1f} s")
+        elif args.command == "mirror":
+            organizer.serve(args.listen)
+    except BringupError as error:
+        fail(str(error))
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        fail(f"the Docker daemon did not answer ({error}); is it still running? "
+             "`make engine` starts one")
+    except KeyboardInterrupt:
+        fail("interrupted; nothing half-built is kept (scratch work is discarded)")
+
+
+if __name__ == "__main__":
+    main()

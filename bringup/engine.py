@@ -1,0 +1,172 @@
+"""Bring up a Docker engine: reuse a reachable daemon, or install and start one."""
+import enum
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import docker
+
+from . import host, paths, registry, services
+from .progress import BringupError, say, step
+
+PACKAGES = ["docker.io", "docker-registry", "debootstrap", "musl-tools"]
+DOCKERD = "/usr/sbin/dockerd"
+CLI_PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
+CLI_PLUGINS = {"docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}  # package: binary
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+class Plan(enum.Enum):
+    REUSE = "reuse the reachable daemon"
+    START = "install what is missing and start dockerd"
+    NOT_ROOT = "not root"
+    UNSUPPORTED = "unsupported system"
+
+
+def decide(reachable, is_root, debian_like, has_apt):
+    """What bring-up does, from the facts it can observe. Pure, for unit tests."""
+    if reachable:
+        return Plan.REUSE
+    if not (debian_like and has_apt):
+        return Plan.UNSUPPORTED
+    if not is_root:
+        return Plan.NOT_ROOT
+    return Plan.START
+
+
+def how_to_start_docker(system=None):
+    system = system or sys.platform
+    if system == "darwin":
+        return "start Docker Desktop (Applications > Docker) and wait for 'Engine running'"
+    if system.startswith("win"):
+        return "start Docker Desktop from the Start menu and wait for 'Engine running'"
+    return ("start your Docker engine (`sudo systemctl start docker`), or run "
+            "`sudo make engine` on Debian/Ubuntu to install and start one")
+
+
+def client(timeout=5):
+    return docker.from_env(timeout=timeout)
+
+
+def daemon_reachable():
+    try:
+        return client(timeout=3).ping()
+    except Exception:  # the SDK raises several unrelated types for "no daemon"
+        return False
+
+
+def missing_packages():
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *PACKAGES],
+                            capture_output=True, text=True)
+    installed = {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" installed")}
+    return [name for name in PACKAGES if name not in installed]
+
+
+def install_packages():
+    missing = missing_packages()
+    if not missing:
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    with step(f"installing {' '.join(missing)} from the distribution's packages"):
+        for argv in (["apt-get", "update", "-qq"],
+                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+            result = subprocess.run(argv, env=env, capture_output=True, text=True)
+            if result.returncode:
+                raise BringupError(f"`{' '.join(argv)}` failed ({result.returncode}):\n"
+                                   f"{result.stderr.strip()[-2000:]}")
+
+
+def install_cli_plugins():
+    """compose v2 and buildx, taken from the next Debian release's packages."""
+    wanted = [pkg for pkg, binary in CLI_PLUGINS.items() if not (CLI_PLUGIN_DIR / binary).exists()]
+    if not wanted:
+        return
+    current = host.codename()
+    following = host.NEXT_RELEASE.get(current)
+    if not following:
+        say(f"    no newer release known after '{current}': skipping {', '.join(wanted)}")
+        return
+    mirror = host.debian_mirror(current)
+    with step(f"installing CLI plugins {', '.join(wanted)} from Debian {following}"), \
+            tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
+        scratch = Path(scratch)
+        (scratch / "lists/partial").mkdir(parents=True)
+        (scratch / "sources.list").write_text(f"deb {mirror} {following} main\n")
+        options = ["-o", f"Dir::Etc::SourceList={scratch / 'sources.list'}",
+                   "-o", "Dir::Etc::SourceParts=/dev/null",
+                   "-o", f"Dir::State::Lists={scratch / 'lists'}",
+                   "-o", f"Dir::Cache={scratch / 'cache'}",
+                   "-o", "APT::Sandbox::User=root"]
+        for argv in (["apt-get", *options, "update", "-qq"], ["apt-get", *options, "download", *wanted]):
+            result = subprocess.run(argv, cwd=scratch, capture_output=True, text=True)
+            if result.returncode:
+                raise BringupError(f"`{' '.join(argv[:1] + argv[-2:])}` failed:\n{result.stderr[-2000:]}")
+        CLI_PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
+        for package in wanted:
+            deb = next(scratch.glob(f"{package}_*.deb"))
+            unpacked = scratch / package
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+            binary = next(unpacked.rglob(f"cli-plugins/{CLI_PLUGINS[package]}"))
+            partial = CLI_PLUGIN_DIR / f".{binary.name}.partial"
+            shutil.copy2(binary, partial)
+            partial.rename(CLI_PLUGIN_DIR / binary.name)
+
+
+def daemon_config():
+    return {"registry-mirrors": [registry.MIRROR_URL]}
+
+
+def start_dockerd():
+    config = paths.RUN / "daemon.json"
+    config.write_text(json.dumps(daemon_config(), indent=2) + "\n")
+    if os.path.exists(DEFAULT_SOCKET) and not daemon_reachable():
+        # A socket left by a daemon that died; dockerd refuses to start over it.
+        os.unlink(DEFAULT_SOCKET)
+    with step("starting dockerd"):
+        services.start("dockerd", [DOCKERD, "--config-file", str(config),
+                                   "--pidfile", str(paths.RUN / "dockerd.docker-pid")],
+                       ready=daemon_reachable, timeout=60)
+    say(f"    dockerd runs in the background; log: {services.log_file('dockerd')}")
+
+
+def check_mirror_configured():
+    mirrors = client().info().get("RegistryConfig", {}).get("Mirrors") or []
+    if not any(m.rstrip("/") == registry.MIRROR_URL for m in mirrors):
+        say(f"    note: this daemon does not use {registry.MIRROR_URL} as a registry mirror; "
+            f"add {json.dumps(daemon_config())} to its daemon.json for offline pulls")
+
+
+def ensure_engine():
+    paths.ensure()
+    reachable = daemon_reachable()
+    plan = decide(reachable, host.is_root(), host.is_debian_like(), host.has_apt())
+    if plan is Plan.UNSUPPORTED:
+        raise BringupError(f"no Docker daemon is reachable ({os.environ.get('DOCKER_HOST') or DEFAULT_SOCKET}); "
+                           f"{how_to_start_docker()}")
+    if plan is Plan.NOT_ROOT:
+        raise BringupError("no Docker daemon is reachable and installing one needs root: "
+                           "run `sudo make engine`, or start your own engine")
+    if plan is Plan.START:
+        install_packages()
+        install_cli_plugins()
+    if host.is_debian_like() and shutil.which("docker-registry"):
+        if registry.ensure_running():
+            say(f"    registry mirror listens on {registry.MIRROR_URL}; data in {paths.REGISTRY_DATA}")
+    elif not registry.answers():
+        raise BringupError(f"no registry answers on {registry.MIRROR_URL}; install Debian's "
+                           "docker-registry package or start a registry there")
+    if plan is Plan.START:
+        start_dockerd()
+    else:
+        check_mirror_configured()
+    return plan
+
+
+def stop_engine():
+    stopped = [name for name, stopper in (("dockerd", lambda: services.stop("dockerd", DOCKERD)),
+                                          ("registry", registry.stop)) if stopper()]
+    say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")

@@ -1,0 +1,266 @@
+"""The public images the pages use, served by the local mirror.
+
+When Docker Hub is reachable the real images are pulled and copied into the
+mirror. When it is not, faithful stand-ins are built from Debian packages.
+The mirror is the cache: every image carries a label with the hash of its
+recipe, and an image whose label matches is not built again. Nothing is
+pushed until its build has finished, so an interrupted run leaves nothing a
+later run trusts (scratch work lives under paths.WORK and is discarded).
+"""
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import engine, host, paths, registry
+from .progress import BringupError, say, step
+
+RECIPES = Path(__file__).parent / "recipes"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RECIPE_LABEL = "org.intro-to-docker.recipe"
+HUB_TIMEOUT = 4  # seconds
+
+
+@dataclass
+class Image:
+    repository: str      # as on Docker Hub, e.g. "library/python"
+    tag: str
+    inputs: list = field(default_factory=list)  # files whose content defines the image
+
+    @property
+    def mirror_ref(self):
+        return f"{registry.LOOPBACK}:{registry.PORT}/{self.repository}:{self.tag}"
+
+    @property
+    def hub_ref(self):
+        name = self.repository.removeprefix("library/")
+        return f"{name}:{self.tag}"
+
+
+def workshop_image_name():
+    """The name the pages use for the REST server image, defined once in mkdocs.yml."""
+    config = yaml.load((REPO_ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    return config["extra"]["workshop_image"]
+
+
+def recipe_hash(files, *facts):
+    digest = hashlib.sha256()
+    for fact in facts:
+        digest.update(f"{fact}\0".encode())
+    for path in sorted(Path(p) for p in files):
+        digest.update(f"{path.relative_to(REPO_ROOT)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _recipe_files(folder):
+    return [p for p in sorted((RECIPES / folder).rglob("*")) if p.is_file()]
+
+
+def _example_files():
+    ignored = {"__pycache__", ".pytest_cache"}
+    return [p for p in sorted((REPO_ROOT / "examples").rglob("*"))
+            if p.is_file() and not ignored & set(p.parts) and p.name != "jams.json"]
+
+
+HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
+PYTHON_ALPINE = Image("library/python", "alpine", _recipe_files("python"))
+PYTHON_LATEST = Image("library/python", "latest", _recipe_files("python"))
+PUBLIC_IMAGES = [HELLO, PYTHON_ALPINE, PYTHON_LATEST]
+
+
+def workshop_image():
+    repository, _, tag = workshop_image_name().partition(":")
+    return Image(repository, tag or "latest", _example_files())
+
+
+def run(argv, what, cwd=None, stdin=None):
+    """Run a docker (or build) command, its output streaming as progress."""
+    result = subprocess.run(argv, cwd=cwd, stdin=stdin)
+    if result.returncode:
+        raise BringupError(f"{what} failed: `{' '.join(map(str, argv))}` exited {result.returncode}")
+
+
+def hub_reachable():
+    """Is the daemon's index server (Docker Hub) reachable within a few seconds?"""
+    address = engine.client().info().get("IndexServerAddress") or ""
+    server = urllib.parse.urlsplit(address).hostname
+    if not server:
+        return False
+    try:
+        urllib.request.urlopen(f"https://{server}/v2/", timeout=HUB_TIMEOUT)
+    except urllib.error.HTTPError:
+        return True  # it answered (401 and friends): reachable
+    except (urllib.error.URLError, OSError):
+        return False
+    return True
+
+
+def cached(image, digest):
+    labels = registry.image_labels(image.repository, image.tag)
+    return labels is not None and labels.get(RECIPE_LABEL) == digest
+
+
+def publish(local_ref, image):
+    """Push a built image to the mirror under its Docker Hub name, then drop
+    the local names we made so pages start from a clean daemon."""
+    run(["docker", "tag", local_ref, image.mirror_ref], "tagging")
+    run(["docker", "push", image.mirror_ref], f"pushing {image.hub_ref} to the mirror")
+    subprocess.run(["docker", "rmi", image.mirror_ref, local_ref], capture_output=True)
+
+
+def build_hello(image, digest, scratch):
+    context = scratch / "hello-world"
+    shutil.copytree(RECIPES / "hello-world", context)
+    compiler = shutil.which("musl-gcc") or "gcc"
+    run([compiler, "-static", "-Os", "-s", "-o", str(context / "hello"), str(context / "hello.c")],
+        "compiling hello-world")
+    local = f"intro-to-docker-build/hello-world:{digest}"
+    run(["docker", "build", "--quiet", "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(context)],
+        "building hello-world")
+    publish(local, image)
+
+
+def debootstrap_rootfs(digest, scratch):
+    """Root file systems for the python stand-ins, built once per recipe:
+    returns (full tarball, stripped tarball)."""
+    full = paths.ROOTFS / f"python-full-{digest}.tar"
+    slim = paths.ROOTFS / f"python-slim-{digest}.tar"
+    if full.exists() and slim.exists():
+        return full, slim
+    if not host.is_root() or not shutil.which("debootstrap"):
+        raise BringupError("building the python stand-ins needs root and debootstrap "
+                           "(`sudo apt-get install debootstrap`, then `sudo make images`)")
+    release = host.codename()
+    mirror = host.debian_mirror(release)
+    packages = [line.strip() for line in (RECIPES / "python/packages.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    root = scratch / "rootfs"
+    with step(f"debootstrap {release} with {', '.join(packages)} (a minute or two)"):
+        result = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+                                 release, str(root), mirror], capture_output=True, text=True)
+        if result.returncode:
+            raise BringupError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-1500:]}"
+                               f"{result.stderr[-1500:]}")
+    _make_pip_like_official(root)
+    _tar(root, full)
+    _strip(root)
+    _tar(root, slim)
+    return full, slim
+
+
+def _make_pip_like_official(root):
+    # The official images have no PEP 668 marker, so `pip install` works as root.
+    for marker in root.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+        marker.unlink()
+    # Trust the host's CA bundle, so pip works behind a TLS-intercepting proxy;
+    # the copy under /usr/local/share survives a later update-ca-certificates.
+    if host.HOST_CA_BUNDLE.exists():
+        for target in ("etc/ssl/certs/ca-certificates.crt",
+                       "usr/local/share/ca-certificates/host-ca-bundle.crt"):
+            (root / target).unlink(missing_ok=True)
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(host.HOST_CA_BUNDLE, root / target)
+    for leftover in ("var/lib/apt/lists", "var/cache/apt/archives"):
+        for path in (root / leftover).glob("*"):
+            if path.is_file():
+                path.unlink()
+
+
+def _strip(root):
+    """Make the small image small: no docs, manuals or translations, and, like
+    Alpine, no bash (`sh` is the shell there)."""
+    for folder in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+                   "usr/share/lintian", "var/cache/debconf", "var/lib/apt/lists"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for bash in ("usr/bin/bash", "bin/bash"):
+        if (root / bash).is_file() and not (root / bash).is_symlink():
+            (root / bash).unlink()
+    for cache in root.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _tar(root, target):
+    partial = target.with_suffix(".partial")
+    with step(f"packing {target.name}"):
+        with tarfile.open(partial, "w") as archive:
+            archive.add(root, arcname=".")
+        partial.rename(target)  # only a finished tarball gets the trusted name
+
+
+def build_python(images, digest, scratch):
+    full, slim = debootstrap_rootfs(digest, scratch)
+    for image, tarball in images:
+        base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}"
+        with tarball.open("rb") as stream:
+            run(["docker", "import", "-", base], f"importing {tarball.name}", stdin=stream)
+        local = f"intro-to-docker-build/python:{image.tag}-{digest}"
+        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}",
+             "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
+            f"building python:{image.tag}")
+        publish(local, image)
+        subprocess.run(["docker", "rmi", base], capture_output=True)
+
+
+def build_workshop_image(image, digest):
+    local = f"intro-to-docker-build/workshop:{digest}"
+    run(["docker", "build", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
+         str(REPO_ROOT / "examples")], f"building {image.hub_ref}")
+    publish(local, image)
+
+
+def copy_from_hub(image):
+    run(["docker", "pull", image.hub_ref], f"pulling {image.hub_ref}")
+    run(["docker", "tag", image.hub_ref, image.mirror_ref], "tagging")
+    run(["docker", "push", image.mirror_ref], f"copying {image.hub_ref} to the mirror")
+    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
+
+
+def ensure_images():
+    """Every image the pages pull, in the mirror, built at most once per recipe."""
+    paths.ensure()
+    arch = host.debian_arch()
+    release = host.codename()
+    online = hub_reachable()
+    say(f"    Docker Hub is {'reachable: copying the real images' if online else 'unreachable: using offline stand-ins'}")
+    python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release)
+    hello_digest = recipe_hash(HELLO.inputs + [Path(__file__)], arch)
+    wanted_python = [(PYTHON_LATEST, "full"), (PYTHON_ALPINE, "slim")]
+    with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
+        scratch = Path(scratch)
+        if online:
+            for image in PUBLIC_IMAGES:
+                with step(f"copying {image.hub_ref} into the mirror"):
+                    copy_from_hub(image)
+        else:
+            if cached(HELLO, hello_digest):
+                say(f"    {HELLO.hub_ref}: in the mirror (recipe {hello_digest})")
+            else:
+                with step(f"building the {HELLO.hub_ref} stand-in"):
+                    build_hello(HELLO, hello_digest, scratch)
+            todo = [image for image, _ in wanted_python if not cached(image, python_digest)]
+            for image, _ in wanted_python:
+                if image not in todo:
+                    say(f"    {image.hub_ref}: in the mirror (recipe {python_digest})")
+            if todo:
+                with step(f"building the {', '.join(i.hub_ref for i in todo)} stand-ins"):
+                    tarballs = dict(zip(("full", "slim"), debootstrap_rootfs(python_digest, scratch)))
+                    build_python([(i, tarballs[kind]) for i, kind in wanted_python if i in todo],
+                                 python_digest, scratch)
+        base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
+        workshop = workshop_image()
+        workshop_digest = recipe_hash(workshop.inputs, base_digest, arch)
+        if cached(workshop, workshop_digest):
+            say(f"    {workshop.hub_ref}: in the mirror (recipe {workshop_digest})")
+        else:
+            with step(f"building the workshop image {workshop.hub_ref}"):
+                build_workshop_image(workshop, workshop_digest)

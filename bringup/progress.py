@@ -1,0 +1,27 @@
+"""Say what each step is doing and, when it took more than a second, how long."""
+import contextlib
+import sys
+import time
+
+
+class BringupError(Exception):
+    """A fault bring-up cannot get past; its text is the one message shown."""
+
+
+def say(text):
+    print(text, flush=True)
+
+
+@contextlib.contextmanager
+def step(what):
+    say(f"==> {what} ...")
+    start = time.monotonic()
+    yield
+    took = time.monotonic() - start
+    if took >= 1:
+        say(f"    {what}: done in {took:.1f} s")
+
+
+def fail(message):
+    print(f"bringup: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)

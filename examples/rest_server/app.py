@@ -1,0 +1,144 @@
+"""The jam REST API: Flask with Flask-RESTful, every answer JSON."""
+import json
+import sys
+import time
+import unicodedata
+
+from flask import Flask, g, request
+from flask_restful import Api, Resource
+from werkzeug.exceptions import HTTPException
+
+from store import Conflict, JamStore, NotFound
+
+MAX_NAME_LENGTH = 200
+MAX_BODY_BYTES = 16 * 1024
+
+
+class BadRequest(Exception):
+    pass
+
+
+def error(status, message):
+    return {"error": message}, status
+
+
+def json_error(status, message):
+    """An error answered outside a resource, formatted as Flask-RESTful formats the rest."""
+    body = json.dumps({"error": message}, ensure_ascii=False) + "\n"
+    return Flask.response_class(body, status=status, mimetype="application/json")
+
+
+def name_from_body():
+    """The `name` of a JSON body {"name": "..."}; anything else is a BadRequest."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest('the body must be JSON, like {"name": "peach"}, '
+                         "sent with Content-Type: application/json")
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object, like {"name": "peach"}')
+    unknown = sorted(set(body) - {"name"})
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; only \"name\" is accepted")
+    if "name" not in body:
+        raise BadRequest('the field "name" is missing')
+    name = body["name"]
+    if not isinstance(name, str):
+        raise BadRequest(f'"name" must be a string, not {type(name).__name__}')
+    if not name.strip():
+        raise BadRequest('"name" must not be empty')
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f'"name" is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed')
+    if "/" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise BadRequest('"name" must not contain "/" or control characters')
+    return name
+
+
+class JamList(Resource):
+    def get(self):
+        return {"data": g.store.all()}
+
+    def post(self):
+        name = name_from_body()
+        try:
+            return {"data": g.store.add(name)}, 201
+        except Conflict:
+            return error(409, f"there is already a jam called {name!r}")
+
+
+class Jam(Resource):
+    def get(self, name):
+        try:
+            return {"data": g.store.get(name)}
+        except NotFound:
+            return error(404, f"no jam called {name!r}")
+
+    def put(self, name):
+        new_name = name_from_body()
+        try:
+            return {"data": g.store.rename(name, new_name)}
+        except NotFound:
+            return error(404, f"no jam called {name!r}")
+        except Conflict:
+            return error(409, f"there is already a jam called {new_name!r}")
+
+    def delete(self, name):
+        try:
+            g.store.delete(name)
+        except NotFound:
+            return error(404, f"no jam called {name!r}")
+        return {"data": name}
+
+
+class Health(Resource):
+    def get(self):
+        g.store.all()
+        return {"status": "ok"}
+
+
+class JsonErrorsApi(Api):
+    """Flask-RESTful's Api, with every HTTP error answered as {"error": ...}."""
+
+    def handle_error(self, e):
+        if isinstance(e, BadRequest):
+            return json_error(400, str(e))
+        if isinstance(e, HTTPException):
+            return json_error(e.code, _describe(e))
+        raise e
+
+
+def _describe(e):
+    if e.code == 413:
+        return f"the body is larger than {MAX_BODY_BYTES} bytes"
+    if e.code == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    if e.code == 404:
+        return f"no such endpoint: {request.path}"
+    return e.description
+
+
+def create_app(database):
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["RESTFUL_JSON"] = {"ensure_ascii": False}  # unicode names, kept as sent
+    store = JamStore(database)
+
+    @app.before_request
+    def attach_store():
+        g.store = store
+        g.started = time.monotonic()
+
+    @app.after_request
+    def log_request(response):
+        took = (time.monotonic() - g.get("started", time.monotonic())) * 1000
+        print(f'{request.remote_addr} "{request.method} {request.full_path.rstrip("?")}" '
+              f"{response.status_code} {took:.1f}ms", file=sys.stdout, flush=True)
+        return response
+
+    for code in (400, 404, 405, 413, 500):
+        app.register_error_handler(code, lambda e: json_error(e.code, _describe(e)))
+
+    api = JsonErrorsApi(app, catch_all_404s=True)
+    api.add_resource(JamList, "/jam")
+    api.add_resource(Jam, "/jam/<string:name>")
+    api.add_resource(Health, "/health")
+    return app

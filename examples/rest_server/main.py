@@ -1,0 +1,34 @@
+"""Start the jam REST server: python main.py [DATABASE] [--host H] [--port P]."""
+import argparse
+import logging
+import os
+import sys
+
+from store import StoreError
+
+DEFAULT_DATABASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jams.json")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A small REST API of jams, kept in a JSON file.")
+    parser.add_argument("database", nargs="?", default=DEFAULT_DATABASE,
+                        help="the JSON file to read and write (default: jams.json next to main.py)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    args = parser.parse_args(argv)
+
+    from app import create_app  # after parsing, so --help works without Flask
+    try:
+        app = create_app(args.database)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # we log one line per request ourselves
+    print(f"Serving the jam API on http://{args.host}:{args.port} "
+          f"with the database {os.path.abspath(args.database)}", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The engine, the mirror and the stand-in images, on the real daemon."""
+import sys
+import time
+import uuid
+
+import docker.errors
+import pytest
+
+from bringup import images, registry
+from bringup.progress import BringupError
+from tests.conftest import ROOT
+from tests.integration.conftest import sh
+
+
+def test_second_engine_bringup_is_fast(client):
+    start = time.monotonic()
+    result = sh(sys.executable, "-m", "bringup", "engine", cwd=ROOT)
+    took = time.monotonic() - start
+    assert "engine ready" in result.stdout
+    assert took < 2, f"a second `make engine` took {took:.1f} s"
+
+
+def test_daemon_uses_the_mirror(client):
+    mirrors = client.info()["RegistryConfig"]["Mirrors"]
+    assert registry.MIRROR_URL + "/" in mirrors or registry.MIRROR_URL in mirrors
+
+
+def test_registry_refuses_a_second_start_on_its_busy_port(client):
+    with pytest.raises(BringupError, match="is busy"):
+        registry.ensure_running(name="second-registry")
+
+
+def test_hello_world_prints_the_welcome_text(client):
+    result = sh("docker", "run", "--rm", "hello-world")
+    assert "Hello from Docker!" in result.stdout
+    assert "What just happened" in result.stdout
+    image = client.images.get("hello-world")
+    assert image.attrs["Config"]["Cmd"] == ["/hello"]
+    assert image.attrs["Size"] < 100_000
+
+
+def test_pull_goes_through_the_mirror(client):
+    try:
+        client.images.remove("python:alpine")  # the pull must fetch it
+    except docker.errors.ImageNotFound:
+        pass
+    result = sh("docker", "pull", "python:alpine")
+    assert "alpine: Pulling from library/python" in result.stdout
+    assert "Status: Downloaded newer image for python:alpine" in result.stdout
+    pulled = client.images.get("python:alpine").labels.get(images.RECIPE_LABEL)
+    in_mirror = registry.image_labels("library/python", "alpine").get(images.RECIPE_LABEL)
+    assert pulled == in_mirror
+
+
+@pytest.mark.parametrize("image", ["python", "python:alpine"])
+def test_python_images_have_python_pip_and_sh(client, image):
+    result = sh("docker", "run", "--rm", image, "sh", "-c",
+                "python --version && python3 --version && pip --version && "
+                "test ! -e /usr/lib/python3*/EXTERNALLY-MANAGED && echo ok")
+    assert result.stdout.strip().endswith("ok")
+    cmd = client.images.get(image).attrs["Config"]["Cmd"]
+    assert cmd and cmd[0].startswith("python")
+
+
+def test_only_the_big_python_image_has_bash_and_it_is_bigger(client):
+    assert sh("docker", "run", "--rm", "python", "bash", "-c", "echo $BASH_VERSION").stdout.strip()
+    assert sh("docker", "run", "--rm", "python:alpine", "bash", check=False).returncode != 0
+    latest = client.images.get("python").attrs["Size"]
+    alpine = client.images.get("python:alpine").attrs["Size"]
+    assert latest > 3 * alpine
+
+
+def test_pip_install_inside_a_build(client, tmp_path):
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:alpine\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+        'CMD ["python", "-c", "import six; print(six.__version__)"]\n')
+    tag = f"intro-to-docker-test/pip:{uuid.uuid4().hex[:8]}"
+    sh("docker", "build", "-q", "-t", tag, str(tmp_path))
+    try:
+        assert sh("docker", "run", "--rm", tag).stdout.strip() == "1.17.0"
+    finally:
+        sh("docker", "rmi", tag)
+

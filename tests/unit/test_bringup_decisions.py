@@ -1,0 +1,149 @@
+"""Bring-up decisions, without a Docker engine."""
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from bringup import engine, host, images, organizer, paths, registry, services
+from bringup.progress import BringupError
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("reachable, root, debian, apt, plan", [
+    (True, False, False, False, engine.Plan.REUSE),
+    (True, True, True, True, engine.Plan.REUSE),
+    (False, True, True, True, engine.Plan.START),
+    (False, False, True, True, engine.Plan.NOT_ROOT),
+    (False, True, False, True, engine.Plan.UNSUPPORTED),
+    (False, True, True, False, engine.Plan.UNSUPPORTED),
+])
+def test_decide(reachable, root, debian, apt, plan):
+    assert engine.decide(reachable, root, debian, apt) is plan
+
+
+def test_not_root_without_daemon_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(engine, "daemon_reachable", lambda: False)
+    monkeypatch.setattr(host, "is_root", lambda: False)
+    monkeypatch.setattr(host, "is_debian_like", lambda: True)
+    monkeypatch.setattr(host, "has_apt", lambda: True)
+    with pytest.raises(BringupError, match="needs root"):
+        engine.ensure_engine()
+
+
+def test_unsupported_system_says_how_to_start_docker():
+    assert "Docker Desktop" in engine.how_to_start_docker("darwin")
+    assert "Docker Desktop" in engine.how_to_start_docker("win32")
+    assert "systemctl" in engine.how_to_start_docker("linux")
+
+
+def test_apt_sources_both_formats():
+    one_line = ("# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n"
+                "deb-src http://src.example/debian bookworm main\n")
+    deb822 = ("Types: deb\nURIs: http://other.example/debian\nSuites: bookworm bookworm-updates\n"
+              "Components: main\n\nTypes: deb\nEnabled: no\nURIs: http://off.example\nSuites: bookworm\n")
+    assert host.parse_apt_sources(one_line, [deb822]) == [
+        ("http://mirror.example/debian", "bookworm"),
+        ("http://other.example/debian", "bookworm"),
+        ("http://other.example/debian", "bookworm-updates"),
+    ]
+
+
+def test_recipe_hash_changes_with_content_and_facts(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "REPO_ROOT", tmp_path)
+    recipe = tmp_path / "Dockerfile"
+    recipe.write_text("FROM scratch\n")
+    first = images.recipe_hash([recipe], "amd64")
+    assert images.recipe_hash([recipe], "amd64") == first
+    assert images.recipe_hash([recipe], "arm64") != first
+    recipe.write_text("FROM scratch\nCMD [\"/hello\"]\n")
+    assert images.recipe_hash([recipe], "amd64") != first
+
+
+@pytest.mark.parametrize("labels, hit", [
+    (None, False),                                       # not in the mirror
+    ({}, False),                                         # in the mirror, not ours
+    ({images.RECIPE_LABEL: "old"}, False),               # an older recipe
+    ({images.RECIPE_LABEL: "abc"}, True),                # this recipe
+])
+def test_cache_hit_only_on_same_recipe(monkeypatch, labels, hit):
+    monkeypatch.setattr(registry, "image_labels", lambda repository, tag: labels)
+    assert images.cached(images.HELLO, "abc") is hit
+
+
+def test_interrupted_tar_leaves_no_trusted_file(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "file").write_text("x")
+    target = tmp_path / "python-full-abc.tar"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(tarfile.TarFile, "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        images._tar(root, target)
+    assert not target.exists()
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "RUN", tmp_path / "run")
+    monkeypatch.setattr(paths, "REGISTRY_DATA", tmp_path / "registry")
+    monkeypatch.setattr(paths, "ROOTFS", tmp_path / "rootfs")
+    monkeypatch.setattr(paths, "WORK", tmp_path / "work")
+    paths.ensure()
+    return paths.RUN
+
+
+def test_service_that_dies_at_start_is_reported_with_its_log(run_dir):
+    with pytest.raises(BringupError, match=r"(?s)exited with status 3.*boom"):
+        services.start("dying", ["sh", "-c", "echo boom; exit 3"], ready=lambda: False, timeout=5)
+    assert not services.pid_file("dying").exists()
+
+
+def test_service_never_ready_is_stopped(run_dir):
+    with pytest.raises(BringupError, match="did not become ready within 1 s"):
+        services.start("sleepy", ["/bin/sleep", "30"], ready=lambda: False, timeout=1)
+    assert services.running_pid("sleepy", "/bin/sleep") is None
+
+
+def test_stop_leaves_a_process_we_did_not_start(run_dir):
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:
+        services.pid_file("dockerd").write_text(f"{stranger.pid}\n")  # a recycled pid
+        assert services.stop("dockerd", engine.DOCKERD) is False
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_busy_port_is_refused(run_dir, monkeypatch):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setattr(registry, "PORT", listener.getsockname()[1])
+        with pytest.raises(BringupError, match="is busy"):
+            registry.ensure_running(name="unit-registry")
+    assert not services.pid_file("unit-registry").exists()
+
+
+def test_organizer_rejects_a_name_that_is_not_an_address():
+    with pytest.raises(BringupError, match="not an IP address"):
+        organizer.serve("my-laptop")
+
+
+def test_daemon_json_snippet_names_the_lan_mirror():
+    text = organizer.snippet("192.168.1.20")
+    assert '"http://192.168.1.20:5000"' in text and '"192.168.1.20:5000"' in text
+
+
+def test_missing_daemon_gives_one_clear_message(tmp_path):
+    env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/no.sock", INTRO_DOCKER_CACHE=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "bringup", "images"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("bringup: error: the Docker daemon did not answer")
