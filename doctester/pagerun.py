@@ -1,0 +1,172 @@
+"""Running one page: its directory, its bash session, its blocks in order,
+and the daemon put back as it was afterwards."""
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import dockerstate, matching
+from .session import CommandTimeout, PageSession, SessionError
+
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
+CONTAINER_WORDS = {"ID", "CONTAINER", "CONTAINER_ID", "CONTAINER_NAME", "NAME"}
+IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
+DOCKER_WORD = re.compile(r"(?<![\w.:/=-])[0-9a-f]{2,12}(?![\w.:/-])|(?<![\w.:/=-])[a-z]+_[a-z]+(?![\w.:/-])")
+
+
+class BlockFailure(Exception):
+    """A block did not do what its page says; the message is the whole report."""
+
+
+class PageRun:
+    def __init__(self, page, repo_root, default_timeout, update=None):
+        self.page, self.root = page, Path(repo_root)
+        self.default_timeout = default_timeout
+        self.update = update            # list collecting output rewrites, or None
+        self.bindings = matching.Bindings()
+        self.captures = {}
+        self.done = set()               # lines of blocks already run
+        self.failed_at = None
+        self.api = dockerstate.client()
+        self.before = dockerstate.take(self.api)
+        self.tmp = Path(tempfile.mkdtemp(prefix="doctest-"))
+        self.workdir = self.tmp / "workshop"
+        shutil.copytree(self.root / "examples", self.workdir / "examples",
+                        ignore=shutil.ignore_patterns("__pycache__", "jams.json", ".pytest_cache"))
+        (self.tmp / "scratch").mkdir()
+        meta = page.front_matter or {}
+        dockerstate.make_absent(self.api, meta.get("absent", []))
+        dockerstate.make_present(self.api, meta.get("present", []))
+        env = dict(os.environ, DOCKER_CLI_HINTS="false", TERM="xterm")
+        self.session = PageSession(self.workdir, self.tmp / "scratch", env=env,
+                                   on_timeout=lambda: dockerstate.stop_new_containers(self.api, self.before))
+
+    # -- placeholders --------------------------------------------------------
+    def substitute(self, command, block):
+        def placeholder(match):
+            word = match.group(1)
+            key = re.sub(r"[\s-]+", "_", word.strip()).upper()
+            if word in self.captures:
+                return self.captures[word]
+            if key in CONTAINER_WORDS:
+                made = dockerstate.new_containers(self.api, self.before)
+                if not made:
+                    raise BlockFailure(f"{block.label}: <{word}> stands for the last container the page "
+                                       "created, but it has created none yet")
+                return made[-1].id[:12]
+            if key in IMAGE_WORDS:
+                made = dockerstate.new_images(self.api, self.before)
+                if not made:
+                    raise BlockFailure(f"{block.label}: <{word}> stands for the last image the page "
+                                       "built, but it has built none yet")
+                return made[-1].id.split(":")[1][:12]
+            raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
+                               f"({', '.join(self.captures) or 'none yet'}) or one of "
+                               f"<CONTAINER ID>, <IMAGE ID>")
+        command = PLACEHOLDER.sub(placeholder, command)
+        if not command.lstrip().startswith("docker "):
+            return command
+        return DOCKER_WORD.sub(lambda m: self._real_word(m.group()), command)
+
+    def _real_word(self, word):
+        real = self.bindings.real_for(word)
+        if real is None or real == word:
+            return word
+        if re.fullmatch(r"[0-9a-f]{2,11}", word):
+            # A short ID prefix: the shortest prefix of the real ID that is at
+            # least as long and names nothing else on the daemon.
+            others = {c.id for c in self.api.containers.list(all=True)} | \
+                     {i.id.split(":")[-1] for i in self.api.images.list(all=True)}
+            for length in range(len(word), 13):
+                prefix = real[:length]
+                if sum(1 for other in others if other.startswith(prefix)) <= 1:
+                    self.bindings.bind(word, prefix)
+                    return prefix
+        return real
+
+    # -- running -------------------------------------------------------------
+    def run_block(self, block):
+        self.done.add(block.line)
+        if block.kind == "skipped":
+            return "skipped"
+        if block.kind == "file":
+            self._write_file(block)
+            return "passed"
+        timeout = block.options.timeout or self.default_timeout
+        try:
+            if block.kind == "action":
+                if block.options.run:
+                    self._run_command(block, block.options.run, block.line, None, timeout)
+                if block.options.press:
+                    self.session.press(block.options.press, timeout)
+                return "passed"
+            outputs = []
+            for command in block.commands:
+                outputs.append(self._run_command(block, command.text, command.line, command, timeout))
+            if block.expected is not None and block.options.check_output:
+                self._check_output(block, block.commands[-1].text if block.commands else "",
+                                   block.line, block.expected, block.expected_span, "".join(outputs))
+        except BlockFailure:
+            self.failed_at = block.label
+            raise
+        except (CommandTimeout, SessionError) as error:
+            self.failed_at = block.label
+            raise BlockFailure(f"{block.label}: {error}")
+        return "passed"
+
+    def _run_command(self, block, text, line, command, timeout):
+        real = self.substitute(text, block)
+        try:
+            result = self.session.run(real, timeout)
+        except CommandTimeout as error:
+            raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
+        expect = block.options.exit
+        ok = (result.exit_code == 0 if expect is None else
+              result.exit_code != 0 if expect == "nonzero" else result.exit_code == int(expect))
+        if not ok:
+            wanted = "0" if expect is None else expect
+            raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {wanted})\n"
+                               f"--- output ---\n{result.output.rstrip()}")
+        if block.options.capture:
+            value = result.output.strip()
+            if block.options.pattern:
+                found = re.search(block.options.pattern, result.output, re.M)
+                if not found:
+                    raise BlockFailure(f"{block.path}:{line}: capture pattern {block.options.pattern!r} "
+                                       f"found nothing in:\n{result.output.rstrip()}")
+                value = found.group(1) if found.groups() else found.group()
+            self.captures[block.options.capture] = value
+        if command is not None and command.expected is not None and block.options.check_output:
+            self._check_output(block, text, line, command.expected, command.expected_span, result.output)
+        return result.output
+
+    def _check_output(self, block, text, line, expected, span, output):
+        outcome = matching.compare(expected, output, self.bindings)
+        if outcome.matched:
+            return
+        if self.update is not None:
+            self.update.append((block.path, span, outcome.actual))
+            return
+        raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
+                           f"{outcome.diff()}")
+
+    def _write_file(self, block):
+        cwd = Path(os.readlink(f"/proc/{self.session.child.pid}/cwd"))
+        target = (cwd / block.title).resolve()
+        if not str(target).startswith(str(self.tmp)):
+            raise BlockFailure(f"{block.label}: title={block.title!r} points outside the page's directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block.content, encoding="utf-8")
+
+    def finish(self):
+        """Close the session and put the daemon and the disk back; returns problems."""
+        problems = []
+        try:
+            self.session.close()
+        finally:
+            try:
+                problems = dockerstate.restore(self.api, self.before)
+            finally:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        return problems

@@ -1,0 +1,260 @@
+"""One live bash session per page, typed into like a reader's terminal.
+
+Ordinary commands run in the page's bash (so `cd` and variables carry over)
+with their output sent to a file, so Docker prints plain, non-TTY output.
+Interactive commands (`docker run -it`, `docker exec -it`, `docker attach`)
+run on the session's pseudo-terminal; until the container's shell or REPL is
+left (`exit`, or the detach keys), the page's commands are typed into it.
+"""
+import os
+import re
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+
+KEYS = {"ctrl-p": "\x10", "ctrl-q": "\x11", "ctrl-c": "\x03", "ctrl-d": "\x04", "enter": "\r"}
+SHELL_PROMPT = r"(?:^|\n)[^\n]*[#$] $"
+REPL_PROMPT = r"(?:>>>|\.\.\.) $"
+PROMPT_WAIT = 60
+INTERACTIVE = re.compile(r"^\s*docker\s+(?:container\s+)?(?P<verb>run|exec|attach|start)\b(?P<args>.*)$", re.S)
+
+
+LONG_BOOLEANS = {"--interactive": "i", "--tty": "t", "--detach": "d", "--rm": "", "--init": "",
+                 "--privileged": "", "--read-only": "", "--sig-proxy": ""}
+SHORT_WITH_VALUE = set("pvewuhlmc")
+
+
+class CommandTimeout(Exception):
+    pass
+
+
+class SessionError(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    output: str
+    exit_code: int
+    duration: float
+
+
+def is_interactive(command):
+    match = INTERACTIVE.match(command)
+    if not match:
+        return False
+    if match["verb"] == "attach":
+        return True
+    flags, words = set(), iter(match["args"].split())
+    for word in words:
+        if word.startswith("--"):
+            name = word.split("=")[0]
+            if name in LONG_BOOLEANS:
+                flags.add(LONG_BOOLEANS[name])
+            elif "=" not in word:
+                next(words, None)  # its value
+        elif word.startswith("-") and len(word) > 1:
+            cluster = word[1:].split("=")[0]
+            flags.update(cluster)
+            if cluster[-1] in SHORT_WITH_VALUE and "=" not in word and len(cluster) == 1:
+                next(words, None)
+        else:
+            break  # the image (or container): the container's own arguments follow
+    if match["verb"] == "start":
+        return {"a", "i"} <= flags
+    return {"i", "t"} <= flags and "d" not in flags
+
+
+def descendants(pid):
+    """Every process below pid, children first in the list's tail."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class PageSession:
+    def __init__(self, workdir, scratch, env=None, on_timeout=None):
+        self.workdir, self.scratch = Path(workdir), Path(scratch)
+        self.on_timeout = on_timeout or (lambda: None)   # e.g. stop the page's containers
+        self.inside = None     # None, "shell" or "repl": what the typed commands go to
+        self.detached = None   # what the last detached container was running
+        self.count = 0
+        token = secrets.token_hex(4)
+        self._mark_parts = (f"__DOCTEST_{token}", "_DONE__")
+        self._mark = re.compile(re.escape("".join(self._mark_parts)) + r":(\d+)\r?\n")
+        self.child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile"], cwd=str(workdir),
+                                   env=env or dict(os.environ), encoding="utf-8", codec_errors="replace",
+                                   echo=False, timeout=None, dimensions=(50, 250))
+        self.child.sendline("stty -echo; PS1=''; PS2=''; unset PROMPT_COMMAND; "
+                            + self._marker_command())
+        self._expect_mark(30)
+
+    # -- plumbing ----------------------------------------------------------
+    def _marker_command(self):
+        return "printf '%s%s:%d\\n' {} {} $?".format(*self._mark_parts)
+
+    def _expect_mark(self, timeout):
+        self.child.expect(self._mark, timeout=timeout)
+        return int(self.child.match.group(1)), self.child.before
+
+    def _kill_running(self):
+        for pid in reversed(descendants(self.child.pid)):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        for pid in descendants(self.child.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _timed_out(self, command, timeout):
+        self.on_timeout()
+        self._kill_running()
+        self.inside = None
+        try:
+            self._expect_mark(20)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            raise SessionError("the page's shell did not recover after a timeout")
+        raise CommandTimeout(f"timed out after {timeout:g} s; its processes were killed and "
+                             "the page's containers stopped")
+
+    # -- commands ----------------------------------------------------------
+    def run(self, command, timeout):
+        """Run one command where the reader would type it; return its Result."""
+        start = time.monotonic()
+        if self.inside == "repl":
+            output, code = self._type_into_repl(command, timeout)
+        elif self.inside == "shell":
+            output, code = self._type_into_container_shell(command, timeout)
+        elif is_interactive(command):
+            output, code = self._start_interactive(command, timeout)
+        else:
+            output, code = self._run_plain(command, timeout)
+        return Result(output, code, time.monotonic() - start)
+
+    def _run_plain(self, command, timeout):
+        self.count += 1
+        script = self.scratch / f"command-{self.count}.sh"
+        output = self.scratch / f"output-{self.count}.txt"
+        script.write_text(command + "\n")
+        self.child.sendline(f"{{ . {script}; }} </dev/null >{output} 2>&1; " + self._marker_command())
+        try:
+            code, _ = self._expect_mark(timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out(command, timeout)
+        except pexpect.EOF:
+            raise SessionError(f"the page's shell ended while running: {command}")
+        return output.read_text(errors="replace"), code
+
+    def _start_interactive(self, command, timeout):
+        self.child.sendline(command + "; " + self._marker_command())
+        if INTERACTIVE.match(command)["verb"] == "attach" and self.detached == "shell":
+            # The shell we detached from was set up already and shows no prompt.
+            return self._sync_inside("shell", timeout)
+        if INTERACTIVE.match(command)["verb"] == "attach":
+            time.sleep(0.5)
+            self.child.send("\r")  # as a reader presses Enter to see the prompt again
+        try:
+            which = self.child.expect([self._mark, REPL_PROMPT, SHELL_PROMPT], timeout=min(timeout, PROMPT_WAIT))
+        except pexpect.TIMEOUT:
+            self._timed_out(command, timeout)
+        except pexpect.EOF:
+            raise SessionError(f"the page's shell ended while running: {command}")
+        shown = self.child.before
+        if which == 0:
+            return shown, int(self.child.match.group(1))
+        if which == 1:
+            self.inside = "repl"
+            return shown, 0
+        # A shell in the container: stop its echo and prompts, so what a command
+        # prints can be told apart from what we typed.
+        self.child.sendline("stty -echo; PS1=''; PS2=''; " + self._marker_command())
+        self.inside = "shell"
+        try:
+            self._expect_mark(timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out(command, timeout)
+        return re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
+
+    def _sync_inside(self, kind, timeout):
+        self.inside = kind
+        self.child.sendline(self._marker_command())
+        try:
+            self._expect_mark(timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out("docker attach", timeout)
+        return "", 0
+
+    def _type_into_container_shell(self, command, timeout):
+        self.child.send(command + "\n")
+        if command.strip() == "exit" or command.strip().startswith("exit "):
+            return self._leave(timeout)
+        self.child.sendline(self._marker_command())
+        try:
+            code, before = self._expect_mark(timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out(command, timeout)
+        except pexpect.EOF:
+            raise SessionError(f"the page's shell ended while running: {command}")
+        return before, code
+
+    def _type_into_repl(self, command, timeout):
+        if command.strip() in ("exit()", "quit()", "exit", "quit"):
+            self.child.send(command + "\r")
+            return self._leave(timeout)
+        output = []
+        for line in command.splitlines() or [""]:
+            self.child.send(line + "\r")
+            try:
+                self.child.expect(REPL_PROMPT, timeout=timeout)
+            except pexpect.TIMEOUT:
+                self._timed_out(command, timeout)
+            echoed, _, rest = self.child.before.partition("\n")
+            output.append(rest)
+        return "".join(output), 0
+
+    def _leave(self, timeout):
+        """The container's shell or REPL ends: back to the page's bash."""
+        try:
+            code, before = self._expect_mark(timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out("exit", timeout)
+        self.inside = None
+        return before, code
+
+    def press(self, keys, timeout):
+        """Type keys such as ctrl-p ctrl-q into the interactive session."""
+        for key in keys:
+            if key.lower() not in KEYS:
+                raise SessionError(f"unknown key {key!r}; known: {', '.join(KEYS)}")
+            self.child.send(KEYS[key.lower()])
+            time.sleep(0.1)
+        if [k.lower() for k in keys] == ["ctrl-p", "ctrl-q"] or "ctrl-d" in [k.lower() for k in keys]:
+            inside = self.inside
+            output, code = self._leave(timeout)
+            self.detached = inside if "ctrl-q" in [k.lower() for k in keys] else None
+            return Result(output, code, 0)
+        return Result("", 0, 0)
+
+    def close(self):
+        if self.child.isalive():
+            self._kill_running()
+            self.child.close(force=True)
