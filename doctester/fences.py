@@ -157,7 +157,7 @@ def split_front_matter(text):
         end = text.find("\n---\n", 4)
         if end != -1:
             head = text[4:end]
-            return yaml.safe_load(head) or {}, "\n" * (head.count("\n") + 2) + text[end + 5:]
+            return yaml.safe_load(head) or {}, "\n" * (head.count("\n") + 3) + text[end + 5:]
     return {}, text
 
 

@@ -15,6 +15,15 @@ IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
 DOCKER_WORD = re.compile(r"(?<![\w.:/=-])[0-9a-f]{2,12}(?![\w.:/-])|(?<![\w.:/=-])[a-z]+_[a-z]+(?![\w.:/-])")
 
 
+OUTPUT_TAIL = 40  # lines of a failed command's output shown in its report
+
+
+def tail(text, count=OUTPUT_TAIL):
+    lines = text.rstrip().splitlines()
+    cut = f"[... {len(lines) - count} earlier lines ...]\n" if len(lines) > count else ""
+    return cut + "\n".join(lines[-count:])
+
+
 class BlockFailure(Exception):
     """A block did not do what its page says; the message is the whole report."""
 
@@ -127,7 +136,7 @@ class PageRun:
         if not ok:
             wanted = "0" if expect is None else expect
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {wanted})\n"
-                               f"--- output ---\n{result.output.rstrip()}")
+                               f"--- output ---\n{tail(result.output)}")
         if block.options.capture:
             value = result.output.strip()
             if block.options.pattern:

@@ -1,0 +1,156 @@
+"""The harness on the real daemon: fixture pages that must pass, pages with
+planted staleness that must fail at the right line, and the daemon left as
+it was found."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import docker.errors
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import sh
+
+PAGES = ROOT / "tests" / "fixtures" / "pages"
+
+
+def run_pages(*pages, extra=(), report=None, timeout=300):
+    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-p", "no:cacheprovider", "-q",
+            *map(str, pages), *extra]
+    if report:
+        argv += ["--doc-report", str(report)]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def daemon_state(client):
+    return ({c.id for c in client.containers.list(all=True)},
+            sorted(t for i in client.images.list() for t in i.tags),
+            {v.name for v in client.volumes.list()},
+            {n.name for n in client.networks.list()})
+
+
+def test_fixture_page_passes_and_leaves_the_daemon_as_it_was(client, tmp_path):
+    before = daemon_state(client)
+    result = run_pages(PAGES / "passing.md", report=tmp_path / "report.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert daemon_state(client) == before
+    record = json.loads((tmp_path / "report.json").read_text())
+    blocks = record["pages"]["tests/fixtures/pages/passing.md"]["blocks"]
+    assert {b["status"] for b in blocks} == {"passed"}
+    assert record["docker"]["engine"] and record["docker"]["client"]
+
+
+def test_two_runs_in_a_row_give_the_same_result(client):
+    first = run_pages(PAGES / "passing.md")
+    second = run_pages(PAGES / "passing.md")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout.splitlines()[-1].split(" in ")[0] == second.stdout.splitlines()[-1].split(" in ")[0]
+
+
+@pytest.mark.parametrize("page, line, message", [
+    ("bad-flag.md", 4, "docker run --rmm hello-world exited 125"),
+    ("wrong-image.md", 4, "docker run --rm hello-wrld exited 125"),
+    ("wrong-port.md", 6, "curl -s 127.0.0.1:18001/jam exited 7"),
+    ("changed-output.md", 3, "output differs\n--- expected (page)\n+++ actual"),
+    ("broken-dockerfile.md", 9, "docker build -t doctest-broken . exited 1"),
+    ("hung-command.md", 5, "timed out after 3 s"),
+    ("no-prompt.md", 5, "timed out after 4 s"),
+])
+def test_stale_page_fails_at_the_right_line(client, page, line, message):
+    before = daemon_state(client)
+    result = run_pages(PAGES / "stale" / page)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"tests/fixtures/pages/stale/{page}:{line}: " in result.stdout
+    assert message in result.stdout
+    assert daemon_state(client) == before, "the page left something behind"
+
+
+@pytest.mark.parametrize("page, line, message", [
+    ("unclosed.md", 5, "unclosed code fence"),
+    ("unknown-annotation.md", 3, "unknown doctest annotation 'retries'"),
+    ("dockerfile-without-path.md", 3, "a Dockerfile fence needs the path"),
+])
+def test_malformed_page_is_a_collection_error_at_its_line(page, line, message):
+    result = run_pages(PAGES / "malformed" / page)
+    assert result.returncode == 2
+    assert f"tests/fixtures/pages/malformed/{page}:{line}: {message}" in result.stdout
+
+
+def test_sentinels_survive_and_removed_tags_come_back(client):
+    label = f"sentinel-{os.getpid()}"
+    container = client.containers.create("python:alpine", "true", name=label)
+    client.images.get("python:alpine").tag("doctest-sentinel", label)
+    volume = client.volumes.create(label)
+    network = client.networks.create(label)
+    hello = client.images.get("hello-world").id
+    try:
+        result = run_pages(PAGES / "restores.md")
+        assert result.returncode == 0, result.stdout + result.stderr
+        client.containers.get(container.id)
+        client.images.get(f"doctest-sentinel:{label}")
+        client.volumes.get(label)
+        client.networks.get(network.id)
+        assert client.images.get("hello-world").id == hello
+        for made in ("doctest-made-tag",):
+            with pytest.raises(docker.errors.ImageNotFound):
+                client.images.get(made)
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get("doctest-made-volume")
+        assert not client.networks.list(names=["doctest-made-network"])
+    finally:
+        container.remove(force=True)
+        client.images.remove(f"doctest-sentinel:{label}")
+        volume.remove()
+        network.remove()
+
+
+def test_ctrl_c_mid_page_still_cleans_up(client):
+    before = daemon_state(client)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                             str(PAGES / "stale" / "hung-command.md"), "--doc-timeout", "60"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not client.containers.list(filters={"name": "doctest-hung"}):
+        time.sleep(0.2)
+    assert client.containers.list(filters={"name": "doctest-hung"}), "the page never started its container"
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert daemon_state(client) == before, output
+
+
+def test_update_mode_rewrites_only_the_output(tmp_path):
+    page = tmp_path / "stale.md"
+    shutil.copy(PAGES / "stale" / "changed-output.md", page)
+    original = page.read_text()
+    result = run_pages(page, extra=["--doc-update"])
+    assert "rewrote 1 output block" in result.stdout
+    updated = page.read_text()
+    assert updated == original.replace("hello from the old page", "hello from the page")
+    assert run_pages(page).returncode == 0
+
+
+def test_doc_cache_skips_an_unchanged_page(tmp_path):
+    page = tmp_path / "cached.md"
+    page.write_text("# Cached\n\n```bash\necho cached\n```\n")
+    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-q", str(page), "--doc-cache", "-o", f"cache_dir={tmp_path}/cache"]
+    first = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(argv + ["-rs"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "1 passed" in first.stdout
+    assert "1 skipped" in second.stdout and "cached: page, examples and engine unchanged" in second.stdout
+    page.write_text(page.read_text().replace("cached", "changed"))
+    third = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "1 passed" in third.stdout
+
+
+def test_missing_daemon_is_one_clear_error(tmp_path):
+    env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/none.sock")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(PAGES / "passing.md")], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 3
+    assert result.stdout.count("no Docker daemon answers") == 1

@@ -1,0 +1,83 @@
+"""Normalizing what varies in Docker output, and binding what the page shows."""
+import pytest
+
+from doctester.matching import Bindings, clean, compare
+from doctester.session import is_interactive
+
+
+def matches(expected, actual):
+    return compare(expected.splitlines(), actual, Bindings()).matched
+
+
+@pytest.mark.parametrize("shown, real", [
+    ("e3b0c44298fc", "7a1c2d3e4f50"),
+    ("Digest: sha256:" + "a" * 64, "Digest: sha256:" + "0" * 64),
+    ("python  latest  25429fbb4a39  2 days ago  866MB", "python  latest  19520387de90  1 second ago  687MB"),
+    ("Up 3 seconds", "Up About a minute"),
+    ("Exited (0) 2 minutes ago", "Exited (0) Less than a second ago"),
+    ("0.0.0.0:49153->8000/tcp", "0.0.0.0:32768->8000/tcp"),
+    ("#5 DONE 0.1s", "#5 DONE 12.4s"),
+    ("cool_napier", "festive_hopper"),
+    ("a  b", "a       b"),
+])
+def test_what_varies_is_normalized(shown, real):
+    assert matches(shown, real)
+
+
+@pytest.mark.parametrize("shown, real", [
+    ("Exited (0) 2 minutes ago", "Exited (1) 2 minutes ago"),
+    ("0.0.0.0:8000->8000/tcp", "0.0.0.0:8001->8000/tcp"),
+    ("hello", "hullo"),
+    ("python  latest", "python  alpine"),
+])
+def test_everything_else_must_match(shown, real):
+    assert not matches(shown, real)
+
+
+def test_layer_progress_lines_fold_into_one():
+    real = "abc: x\n" if False else ("latest: Pulling from library/python\n"
+                                     "0123456789ab: Pulling fs layer\n0123456789ab: Download complete\n"
+                                     "0123456789ab: Pull complete\nStatus: Downloaded")
+    shown = "latest: Pulling from library/python\ne3b0c44298fc: Already exists\nStatus: Downloaded"
+    assert matches(shown, real)
+
+
+def test_ellipsis_matches_any_lines_including_none():
+    assert matches("first\n...\nlast", "first\na\nb\nlast")
+    assert matches("first\n...\nlast", "first\nlast")
+    assert not matches("first\n...\nlast", "first\na")
+
+
+def test_colours_and_carriage_returns_are_dropped():
+    assert clean("\x1b[1mbold\x1b[0m\r\nnext\r\n\n") == ["bold", "next"]
+
+
+def test_bindings_map_real_values_back_and_resolve_prefixes():
+    bindings = Bindings()
+    outcome = compare(["e3b0c44298fc   cool_napier"], "7a1c2d3e4f50   festive_hopper\n", bindings)
+    assert outcome.matched
+    assert bindings.real_for("e3b0c44298fc") == "7a1c2d3e4f50"
+    assert bindings.real_for("e3") == "7a1c2d3e4f50"
+    assert bindings.real_for("cool_napier") == "festive_hopper"
+    assert bindings.real_for("ff") is None
+    assert bindings.to_shown("removed 7a1c2d3e4f50") == "removed e3b0c44298fc"
+
+
+def test_diff_is_unified():
+    outcome = compare(["a", "b"], "a\nc\n", Bindings())
+    assert not outcome.matched
+    assert "-b\n+c" in outcome.diff()
+
+
+@pytest.mark.parametrize("command, interactive", [
+    ("docker run -it python bash", True),
+    ("docker run -dit python bash", False),
+    ("docker run --name x -p 8000:8000 -it py", True),
+    ("docker run python -it", False),
+    ("docker attach abc", True),
+    ("docker exec -it x sh", True),
+    ("docker start -ai x", True),
+    ("docker ps", False),
+])
+def test_interactive_commands_are_recognized(command, interactive):
+    assert is_interactive(command) is interactive
