@@ -44,14 +44,14 @@ integration: images ## integration tests against the real engine and mirror
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet
 
-doctest: images ## run every shell, console and Dockerfile block of the pages
-	$(PY) -m pytest docs/ -q
+doctest: images ## run every shell, console and Dockerfile block of the pages and examples/README.md
+	$(PY) -m pytest docs/ examples/README.md -q
 
 test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
 	@bash scripts/run-steps venv engine images unit integration build doctest
 
 bench: images ## print the benchmark figures quoted in README.md
-	$(PY) benchmarks/bringup.py
+	$(PY) benchmarks/rest_server.py
 
 clean: ## remove the built site and test artifacts (keeps .venv and the image cache)
 	rm -rf site build .pytest_cache

@@ -20,6 +20,10 @@ LAYER_LINE = re.compile(
     r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"
     r"Mounted from .*)$")
 LAYERS = "<layer progress>"
+# curl's progress meter, which it prints only when its output is not a
+# terminal: a reader never sees it, so it is dropped.
+CURL_METER = re.compile(r"^\s*(% Total\s+% Received.*|Dload\s+Upload\s+Total.*|"
+                        r"\d+\s+\S+\s+\d+\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[-:\d]+\s+[-:\d]+\s+[-:\d]+\s+\S+)$")
 AGE = r"(?:About an? \w+|Less than a second|\d+ \w+)"
 
 # (kind, pattern in the page's text, pattern that real output must match, bound?)
@@ -71,9 +75,13 @@ class Bindings:
 def clean(text):
     """Terminal output as lines: no colours, no carriage returns, no trailing
     blanks, and each run of layer progress lines folded into one line."""
-    lines, previous_was_layer = [], False
-    for line in ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = line.rstrip()
+    lines, previous_was_layer, in_meter = [], False, False
+    for line in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
+        line = line.rsplit("\r", 1)[-1].rstrip()  # a carriage return redraws the line, as in a terminal
+        if CURL_METER.match(line) or (in_meter and not line):
+            in_meter = True
+            continue
+        in_meter = False
         if LAYER_LINE.match(line):
             if not previous_was_layer:
                 lines.append(LAYERS)

@@ -81,3 +81,12 @@ def test_diff_is_unified():
 ])
 def test_interactive_commands_are_recognized(command, interactive):
     assert is_interactive(command) is interactive
+
+
+def test_curl_progress_meter_is_dropped():
+    meter = ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
+             "                                 Dload  Upload   Total   Spent    Left  Speed\n"
+             "\n\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0"
+             "\r100    60  100    60    0     0  27485      0 --:--:-- --:--:-- --:--:-- 30000\n"
+             '{"data": 1}\n')
+    assert clean(meter) == ['{"data": 1}']

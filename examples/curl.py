@@ -1,0 +1,71 @@
+"""A tiny curl for attendees without one (Windows): standard library only.
+
+    python curl.py METHOD URL [JSON-BODY]
+    python curl.py -i GET localhost:8000/jam
+    python curl.py POST localhost:8000/jam "{\"name\": \"peach\"}"
+
+Prints the response body (with -i, the status line first). Exits 0 on a 2xx
+answer, 22 on any other HTTP status, 7 when nothing listens at the address,
+and 3 on a malformed URL, as curl does (curl's 22 needs its -f flag).
+"""
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python curl.py", description="Send one HTTP request.")
+    parser.add_argument("-i", "--include", action="store_true", help="print the status line first")
+    parser.add_argument("method", type=str.upper, choices=METHODS, metavar="METHOD",
+                        help=f"one of {', '.join(METHODS)}")
+    parser.add_argument("url", help="e.g. localhost:8000/jam (http:// is assumed)")
+    parser.add_argument("body", nargs="?", help='a JSON body, e.g. {"name": "peach"}')
+    return parser.parse_args(argv)
+
+
+def build_request(method, url, body):
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    data, headers = None, {"Accept": "application/json"}
+    if body is not None:
+        try:
+            json.loads(body)
+        except ValueError as error:
+            raise ValueError(f"the body is not valid JSON ({error}): {body}") from None
+        data, headers["Content-Type"] = body.encode("utf-8"), "application/json"
+    return urllib.request.Request(url, data=data, method=method, headers=headers)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        request = build_request(args.method, args.url, args.body)
+    except ValueError as error:
+        print(f"curl.py: {error}", file=sys.stderr)
+        return 3
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, reason, payload = response.status, response.reason, response.read()
+    except urllib.error.HTTPError as error:
+        status, reason, payload = error.code, error.reason, error.read()
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        print(f"curl.py: cannot connect to {request.full_url}: {reason}", file=sys.stderr)
+        return 7
+    if args.include:
+        print(f"HTTP {status} {reason}")
+    text = payload.decode("utf-8", errors="replace")
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return 0 if 200 <= status < 300 else 22
+
+
+if __name__ == "__main__":
+    sys.exit(main())

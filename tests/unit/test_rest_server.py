@@ -1,0 +1,198 @@
+"""The jam REST server, through Flask's test client and as a real process."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from app import MAX_BODY_BYTES, create_app
+from store import DEFAULT_JAMS
+from tests.conftest import ROOT
+
+SERVER = ROOT / "examples" / "rest_server" / "main.py"
+CURL = ROOT / "examples" / "curl.py"
+
+
+@pytest.fixture
+def database(tmp_path):
+    return tmp_path / "jams.json"
+
+
+@pytest.fixture
+def client(database):
+    return create_app(str(database)).test_client()
+
+
+def saved(database):
+    return json.loads(database.read_text(encoding="utf-8"))
+
+
+def test_fresh_database_lists_the_default_jams_in_order(client, database):
+    response = client.get("/jam")
+    assert response.status_code == 200
+    assert response.get_json() == {"data": ["strawberry", "blueberry", "raspberry", "grape"]}
+    assert saved(database) == DEFAULT_JAMS
+
+
+def test_create_fetch_rename_delete(client, database):
+    created = client.post("/jam", json={"name": "peach"})
+    assert (created.status_code, created.get_json()) == (201, {"data": "peach"})
+    assert client.get("/jam/peach").get_json() == {"data": "peach"}
+    renamed = client.put("/jam/peach", json={"name": "apricot"})
+    assert (renamed.status_code, renamed.get_json()) == (200, {"data": "apricot"})
+    assert saved(database) == DEFAULT_JAMS + ["apricot"]
+    assert client.delete("/jam/apricot").status_code == 200
+    assert saved(database) == DEFAULT_JAMS
+
+
+def test_rename_keeps_the_position(client):
+    client.put("/jam/blueberry", json={"name": "bilberry"})
+    assert client.get("/jam").get_json()["data"] == ["strawberry", "bilberry", "raspberry", "grape"]
+
+
+def test_health(client):
+    assert client.get("/health").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("method, path, body, status, message", [
+    ("get", "/jam/kiwi", None, 404, "no jam called 'kiwi'"),
+    ("put", "/jam/kiwi", {"name": "x"}, 404, "no jam called 'kiwi'"),
+    ("delete", "/jam/kiwi", None, 404, "no jam called 'kiwi'"),
+    ("post", "/jam", {"name": "grape"}, 409, "already a jam called 'grape'"),
+    ("put", "/jam/grape", {"name": "strawberry"}, 409, "already a jam called 'strawberry'"),
+    ("post", "/jam", {}, 400, '"name" is missing'),
+    ("post", "/jam", {"name": 3}, 400, '"name" must be a string, not int'),
+    ("post", "/jam", {"name": None}, 400, "not NoneType"),
+    ("post", "/jam", {"name": "   "}, 400, "must not be empty"),
+    ("post", "/jam", {"name": "x" * 201}, 400, "201 characters long; at most 200"),
+    ("post", "/jam", {"name": "a/b"}, 400, 'must not contain "/"'),
+    ("post", "/jam", {"name": "a\nb"}, 400, "control characters"),
+    ("post", "/jam", {"name": "fig", "sugar": 1}, 400, "unknown field(s): sugar"),
+    ("post", "/jam", ["fig"], 400, "must be a JSON object"),
+    ("patch", "/jam", None, 405, "PATCH is not allowed on /jam"),
+    ("delete", "/jam", None, 405, "DELETE is not allowed on /jam"),
+    ("get", "/jams", None, 404, "no such endpoint: /jams"),
+])
+def test_bad_requests_get_json_errors_and_change_nothing(client, database, method, path, body, status, message):
+    before = database.read_bytes()
+    response = getattr(client, method)(path, **({"json": body} if body is not None else {}))
+    assert response.status_code == status
+    assert response.is_json and message in response.get_json()["error"]
+    assert database.read_bytes() == before
+
+
+def test_non_json_and_huge_bodies(client, database):
+    before = database.read_bytes()
+    response = client.post("/jam", data="name=peach", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "must be JSON" in response.get_json()["error"]
+    response = client.post("/jam", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    response = client.post("/jam", data="x" * (MAX_BODY_BYTES + 1), content_type="application/json")
+    assert response.status_code == 413 and response.is_json
+    assert database.read_bytes() == before
+
+
+def test_longest_and_unicode_names_are_kept_exactly(client, database):
+    for name in ("x" * 200, "confiture d'abricot", "ягода", "🍓 jam", "e\u0301"):
+        assert client.post("/jam", json={"name": name}).status_code == 201
+        assert client.get(f"/jam/{name}").get_json() == {"data": name}
+    assert saved(database)[-5:] == ["x" * 200, "confiture d'abricot", "ягода", "🍓 jam", "e\u0301"]
+
+
+def test_data_survives_a_restart(database):
+    create_app(str(database)).test_client().post("/jam", json={"name": "quince"})
+    assert "quince" in create_app(str(database)).test_client().get("/jam").get_json()["data"]
+
+
+def test_concurrent_writers_lose_nothing(database):
+    app = create_app(str(database))
+    names = [f"jam-{i}" for i in range(64)]
+    errors = []
+
+    def add(batch):
+        with app.test_client() as client:
+            for name in batch:
+                if client.post("/jam", json={"name": name}).status_code != 201:
+                    errors.append(name)
+
+    threads = [threading.Thread(target=add, args=(names[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert sorted(saved(database)) == sorted(DEFAULT_JAMS + names)
+    assert not [p for p in database.parent.iterdir() if p.name.startswith(".jams-")]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ('{"data": []}', "must hold a JSON list of jam names"),
+    ("[1, 2]", "must hold a JSON list of jam names"),
+])
+def test_corrupt_database_is_a_clear_error_not_a_traceback(database, content, message):
+    database.write_text(content)
+    result = subprocess.run([sys.executable, str(SERVER), str(database), "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert database.read_text() == content  # the user's file is left alone
+
+
+def test_unreadable_database_folder_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, str(SERVER), str(tmp_path / "missing" / "jams.json")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "cannot write the database" in result.stderr
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(database):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(SERVER), str(database), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"127.0.0.1:{port}", process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def curl(*args):
+    return subprocess.run([sys.executable, str(CURL), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_curl_py_against_a_live_server_and_request_logs(live_server):
+    address, process = live_server
+    listed = curl("GET", f"{address}/jam")
+    assert listed.returncode == 0
+    assert json.loads(listed.stdout) == {"data": DEFAULT_JAMS}
+    created = curl("-i", "POST", f"{address}/jam", '{"name": "peach"}')
+    assert created.returncode == 0 and created.stdout.startswith("HTTP 201 ")
+    missing = curl("GET", f"{address}/jam/kiwi")
+    assert missing.returncode == 22 and "no jam called" in missing.stdout
+    process.terminate()
+    log = process.communicate(timeout=10)[0]
+    assert '"GET /jam" 200' in log and '"POST /jam" 201' in log and '"GET /jam/kiwi" 404' in log
+
+
+def test_curl_py_clear_errors():
+    refused = curl("GET", f"127.0.0.1:{free_port()}/jam")
+    assert refused.returncode == 7 and "cannot connect" in refused.stderr and "Traceback" not in refused.stderr
+    bad_url = curl("GET", "ftp://example/jam")
+    assert bad_url.returncode == 3 and "not an http(s) URL" in bad_url.stderr
+    bad_body = curl("POST", "127.0.0.1:1/jam", "{oops")
+    assert bad_body.returncode == 3 and "not valid JSON" in bad_body.stderr
