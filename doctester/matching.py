@@ -37,6 +37,8 @@ VARYING = [
      r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?", False),
     ("size", r"(?<![\w.])\d+(?:\.\d+)?\s?[kMG]?B\b", r"\d+(?:\.\d+)?\s?[kMG]?B", False),
     ("seconds", r"(?<![\w.])\d+(?:\.\d+)?s\b", r"\d+(?:\.\d+)?s", False),
+    ("version", r"(?<![\w.])\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?(?![\w.])", r"\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?", False),
+    ("build", r"(?<=build )[0-9a-f]{7}\b", r"[0-9a-f]{7,}", False),
     ("host-port", r"(?<=:)(?:3[2-9]\d{3}|[4-6]\d{4})(?=->)", r"\d+", False),
     ("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
 ]
@@ -119,9 +121,13 @@ class Outcome:
     expected: list
     actual: list               # real output as the page would show it
     bound: list = field(default_factory=list)  # (shown, real) pairs found
+    shown_as: list = None      # actual lines, each written as the expected line it matches, if any
 
     def diff(self, label="expected (page)", other="actual"):
-        return "\n".join(difflib.unified_diff(self.expected, self.actual, label, other, lineterm="", n=3))
+        """A unified diff in which only real differences show: an actual line
+        that matches an expected line's pattern is written as that line."""
+        return "\n".join(difflib.unified_diff(self.expected, self.shown_as or self.actual, label, other,
+                                               lineterm="", n=3))
 
 
 def compare(expected_lines, actual_text, bindings):
@@ -133,7 +139,7 @@ def compare(expected_lines, actual_text, bindings):
     patterns = [None if line == ELLIPSIS else line_pattern(line) for line in expected]
     path = _align(patterns, actual)
     if path is None:
-        return Outcome(False, expected, actual)
+        return Outcome(False, expected, actual, shown_as=_as_expected(patterns, expected, actual))
     bound = []
     for pattern_index, actual_index in path:
         regex, shown_values = patterns[pattern_index]
@@ -142,6 +148,14 @@ def compare(expected_lines, actual_text, bindings):
     for shown, real in bound:
         bindings.bind(shown, real)
     return Outcome(True, expected, actual, bound)
+
+
+def _as_expected(patterns, expected, actual):
+    written = []
+    for line in actual:
+        same = next((expected[i] for i, p in enumerate(patterns) if p and p[0].fullmatch(line)), None)
+        written.append(same if same is not None else line)
+    return written
 
 
 def _align(patterns, actual):

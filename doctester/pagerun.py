@@ -106,13 +106,15 @@ class PageRun:
         try:
             if block.kind == "action":
                 if block.options.run:
-                    self._run_command(block, block.options.run, block.line, None, timeout)
+                    self._run_command(block, block.options.run, block.line, None, timeout, expect=None)
                 if block.options.press:
                     self.session.press(block.options.press, timeout)
                 return "passed"
             outputs = []
-            for command in block.commands:
-                outputs.append(self._run_command(block, command.text, command.line, command, timeout))
+            for index, command in enumerate(block.commands):
+                last = index == len(block.commands) - 1
+                outputs.append(self._run_command(block, command.text, command.line, command, timeout,
+                                                 expect=block.options.exit if last else None))
             if block.expected is not None and block.options.check_output:
                 self._check_output(block, block.commands[-1].text if block.commands else "",
                                    block.line, block.expected, block.expected_span, "".join(outputs))
@@ -124,13 +126,13 @@ class PageRun:
             raise BlockFailure(f"{block.label}: {error}")
         return "passed"
 
-    def _run_command(self, block, text, line, command, timeout):
+    def _run_command(self, block, text, line, command, timeout, expect):
+        """Run one command; it must exit with `expect` (None: 0)."""
         real = self.substitute(text, block)
         try:
             result = self.session.run(real, timeout)
         except CommandTimeout as error:
             raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
-        expect = block.options.exit
         ok = (result.exit_code == 0 if expect is None else
               result.exit_code != 0 if expect == "nonzero" else result.exit_code == int(expect))
         if not ok:

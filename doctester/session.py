@@ -206,7 +206,10 @@ class PageSession:
     def _type_into_container_shell(self, command, timeout):
         self.child.send(command + "\n")
         if command.strip() == "exit" or command.strip().startswith("exit "):
-            return self._leave(timeout)
+            output, code = self._leave(timeout)
+            # A bare `exit` passes on the status of the container's last command,
+            # which a reader never sees; only `exit N` asks for a status.
+            return output, code if command.strip() != "exit" else 0
         self.child.sendline(self._marker_command())
         try:
             code, before = self._expect_mark(timeout)

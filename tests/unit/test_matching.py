@@ -90,3 +90,12 @@ def test_curl_progress_meter_is_dropped():
              "\r100    60  100    60    0     0  27485      0 --:--:-- --:--:-- --:--:-- 30000\n"
              '{"data": 1}\n')
     assert clean(meter) == ['{"data": 1}']
+
+
+@pytest.mark.parametrize("shown, real, same", [
+    ("Docker version 27.3.1, build ce12230", "Docker version 28.2.2, build e6534b4", True),
+    ("Python 3.13.1", "Python 3.11.2", True),
+    ("listening on 127.0.0.1:8000", "listening on 127.0.0.2:8000", False),
+])
+def test_versions_vary_but_addresses_do_not(shown, real, same):
+    assert matches(shown, real) is same
