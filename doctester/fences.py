@@ -11,14 +11,14 @@ from pathlib import Path
 import yaml
 from markdown_it import MarkdownIt
 
-SHELL_LANGS = {"sh", "bash", "shell", "console"}
+SHELL_LANGS = {"sh", "bash", "shell", "console", "pycon"}
 WINDOWS_LANGS = {"powershell", "ps1", "pwsh", "cmd", "bat"}
 OUTPUT_LANGS = {"text", "output", ""}
-PYTHON_LANGS = {"py", "python", "python3", "pycon"}
+PYTHON_LANGS = {"py", "python", "python3"}
 ANNOTATION = re.compile(r"^<!--\s*doctest:(.*?)-->\s*$", re.S)
 CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*)$")
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
-PROMPT = re.compile(r"^\$ ")
+PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
 KNOWN_KEYS = {"skip", "exit", "timeout", "capture", "pattern", "press", "run", "no-output-check"}
 
 
@@ -199,22 +199,25 @@ def shell_commands(body, first_line):
     return commands
 
 
-def console_commands(body, first_line, body_start):
+def console_commands(body, first_line, body_start, lang="console"):
     """`$ ` lines are commands (with `> ` continuation lines); the lines under
-    a command, up to the next prompt, are its expected output."""
+    a command, up to the next prompt, are its expected output. In a `pycon`
+    block the prompts are the Python REPL's `>>> ` and `... `."""
+    prompt, continuation = PROMPTS[lang]
     commands, lines = [], body.splitlines()
     for index, text in enumerate(lines):
-        if PROMPT.match(text):
-            commands.append(Command(text=text[2:], line=first_line + index, expected=[],
+        if text.startswith(prompt) or text == prompt.rstrip():
+            commands.append(Command(text=text[len(prompt):], line=first_line + index, expected=[],
                                     expected_span=(body_start + index + 1, body_start + index)))
-        elif commands and text.startswith("> ") and not commands[-1].expected:
-            commands[-1].text += "\n" + text[2:]
+        elif commands and (text.startswith(continuation) or text == continuation.rstrip()) \
+                and not commands[-1].expected:
+            commands[-1].text += "\n" + text[len(continuation):]
             commands[-1].expected_span = (body_start + index + 1, body_start + index)
         elif commands:
             commands[-1].expected.append(text)
             commands[-1].expected_span = (commands[-1].expected_span[0], body_start + index)
         elif text.strip():
-            raise PageError("", first_line + index, "a console block must start with a `$ ` command line")
+            raise PageError("", first_line + index, f"a {lang} block must start with a `{prompt}` line")
     return commands
 
 
@@ -278,10 +281,10 @@ def parse_page(path, text=None, root=Path(".")):
         elif lang in ("dockerfile", "docker"):
             raise PageError(path, start + 1, 'a Dockerfile fence needs the path it is written to: '
                                              '```dockerfile title="Dockerfile"')
-        elif lang == "console":
+        elif lang in PROMPTS:
             block.kind = "shell"
             try:
-                block.commands = console_commands(token.content, start + 2, start + 1)
+                block.commands = console_commands(token.content, start + 2, start + 1, lang)
             except PageError as error:
                 raise PageError(path, error.line, str(error).split(": ", 1)[1])
         elif lang in SHELL_LANGS:
@@ -293,7 +296,7 @@ def parse_page(path, text=None, root=Path(".")):
             previous = None
             continue  # json, yaml, ...: shown, not run
         blocks.append(block)
-        previous = block if block.kind == "shell" and lang != "console" else None
+        previous = block if block.kind == "shell" and lang not in PROMPTS else None
     if pending:
         raise PageError(path, pending[0], "a doctest annotation must stand right before a fence")
     return Page(path, doctest_meta, blocks)

@@ -186,7 +186,9 @@ class PageSession:
             return shown, 0
         # A shell in the container: stop its echo and prompts, so what a command
         # prints can be told apart from what we typed.
-        self.child.sendline("stty -echo; PS1=''; PS2=''; " + self._marker_command())
+        # bash's line editor echoes a newline for every line, whatever stty says: turn it off.
+        self.child.sendline("stty -echo; PS1=''; PS2=''; "
+                            "case \"$BASH_VERSION\" in ?*) set +o emacs +o vi;; esac; " + self._marker_command())
         self.inside = "shell"
         try:
             self._expect_mark(timeout)
@@ -222,7 +224,9 @@ class PageSession:
     def _type_into_repl(self, command, timeout):
         if command.strip() in ("exit()", "quit()", "exit", "quit"):
             self.child.send(command + "\r")
-            return self._leave(timeout)
+            output, code = self._leave(timeout)
+            echoed, _, rest = output.partition("\n")  # the REPL's terminal echoes what we typed
+            return rest, code
         output = []
         for line in command.splitlines() or [""]:
             self.child.send(line + "\r")

@@ -24,7 +24,7 @@ def test_console_prompts_continuations_and_outputs():
 
 
 def test_console_must_start_with_a_prompt():
-    with pytest.raises(PageError, match="page.md:2: a console block must start"):
+    with pytest.raises(PageError, match=r"page.md:2: a console block must start with a `\$ ` line"):
         parse("```console\noops\n```\n")
 
 
@@ -92,3 +92,10 @@ def test_snippet_include_reads_the_real_file(tmp_path):
 def test_superfences_info_and_unrun_languages():
     assert fences.parse_info('{.bash title="run.sh"}') == ("bash", {"title": "run.sh"})
     assert parse("```json\n{}\n```\n").blocks == []
+
+
+def test_pycon_blocks_are_repl_inputs_with_outputs():
+    page = parse('```pycon\n>>> def f():\n...     return 2\n...\n>>> f() + 1\n3\n```\n')
+    first, second = page.blocks[0].commands
+    assert first.text == "def f():\n    return 2\n" and first.expected == []
+    assert second.text == "f() + 1" and second.expected == ["3"]
