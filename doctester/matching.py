@@ -36,7 +36,7 @@ VARYING = [
     ("uptime", r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?",
      r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?", False),
     ("size", r"(?<![\w.])\d+(?:\.\d+)?\s?[kMG]?B\b", r"\d+(?:\.\d+)?\s?[kMG]?B", False),
-    ("seconds", r"(?<![\w.])\d+(?:\.\d+)?s\b", r"\d+(?:\.\d+)?s", False),
+    ("seconds", r"(?<![\w.])\d+(?:\.\d+)?m?s\b", r"\d+(?:\.\d+)?m?s", False),
     ("version", r"(?<![\w.])\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?(?![\w.])", r"\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?", False),
     ("build", r"(?<=build )[0-9a-f]{7}\b", r"[0-9a-f]{7,}", False),
     ("host-port", r"(?<=:)(?:3[2-9]\d{3}|[4-6]\d{4})(?=->)", r"\d+", False),
@@ -66,9 +66,10 @@ class Bindings:
         of a bound ID (like `docker rm e3` for e3b0c44298fc)."""
         if word in self.shown_to_real:
             return self.shown_to_real[word]
-        if re.fullmatch(r"[0-9a-f]{2,11}", word):
+        if re.fullmatch(r"[0-9a-f]{2,63}", word):
             matches = {real for shown, real in self.shown_to_real.items()
-                       if re.fullmatch(r"[0-9a-f]{12}|[0-9a-f]{64}", shown) and shown.startswith(word)}
+                       if re.fullmatch(r"[0-9a-f]{12}|[0-9a-f]{64}", shown) and shown.startswith(word)
+                       and len(shown) > len(word)}
             if len(matches) == 1:
                 return matches.pop()
         return None

@@ -12,7 +12,7 @@ from .session import CommandTimeout, PageSession, SessionError
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
 CONTAINER_WORDS = {"ID", "CONTAINER", "CONTAINER_ID", "CONTAINER_NAME", "NAME"}
 IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
-DOCKER_WORD = re.compile(r"(?<![\w.:/=-])[0-9a-f]{2,12}(?![\w.:/-])|(?<![\w.:/=-])[a-z]+_[a-z]+(?![\w.:/-])")
+DOCKER_WORD = re.compile(r"(?<![\w.:/-])[0-9a-f]{2,64}(?![\w.:/-])|(?<![\w.:/-])[a-z]+_[a-z]+(?![\w.:/-])")
 
 
 OUTPUT_TAIL = 40  # lines of a failed command's output shown in its report
@@ -82,12 +82,12 @@ class PageRun:
         real = self.bindings.real_for(word)
         if real is None or real == word:
             return word
-        if re.fullmatch(r"[0-9a-f]{2,11}", word):
+        if re.fullmatch(r"[0-9a-f]{2,63}", word) and len(real) > len(word):
             # A short ID prefix: the shortest prefix of the real ID that is at
             # least as long and names nothing else on the daemon.
             others = {c.id for c in self.api.containers.list(all=True)} | \
                      {i.id.split(":")[-1] for i in self.api.images.list(all=True)}
-            for length in range(len(word), 13):
+            for length in range(len(word), len(real) + 1):
                 prefix = real[:length]
                 if sum(1 for other in others if other.startswith(prefix)) <= 1:
                     self.bindings.bind(word, prefix)

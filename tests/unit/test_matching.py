@@ -17,6 +17,7 @@ def matches(expected, actual):
     ("Exited (0) 2 minutes ago", "Exited (0) Less than a second ago"),
     ("0.0.0.0:49153->8000/tcp", "0.0.0.0:32768->8000/tcp"),
     ("#5 DONE 0.1s", "#5 DONE 12.4s"),
+    ('"GET /jam" 200 0.4ms', '"GET /jam" 200 12.0ms'),
     ("cool_napier", "festive_hopper"),
     ("a  b", "a       b"),
 ])
