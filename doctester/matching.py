@@ -81,6 +81,7 @@ def clean(text):
     lines, previous_was_layer, in_meter = [], False, False
     for line in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
         line = line.rsplit("\r", 1)[-1].rstrip()  # a carriage return redraws the line, as in a terminal
+        line = line.replace("\t", "  ")  # tab stops are columns: any run of blanks is one
         if CURL_METER.match(line) or (in_meter and not line):
             in_meter = True
             continue
@@ -132,7 +133,8 @@ class Outcome:
 
 
 def compare(expected_lines, actual_text, bindings):
-    expected = [LAYERS if LAYER_LINE.match(line.rstrip()) else line.rstrip() for line in expected_lines]
+    expected = [line.replace("\t", "  ").rstrip() for line in expected_lines]
+    expected = [LAYERS if LAYER_LINE.match(line) else line for line in expected]
     expected = [line for i, line in enumerate(expected) if not (line == LAYERS and i and expected[i - 1] == LAYERS)]
     while expected and not expected[-1]:
         expected.pop()
