@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pexpect
 
-KEYS = {"ctrl-p": "\x10", "ctrl-q": "\x11", "ctrl-c": "\x03", "ctrl-d": "\x04", "enter": "\r"}
+NAMED_KEYS = {"enter": "\r", "tab": "\t", "escape": "\x1b", "space": " "}
+LEAVE_WAIT = 3  # seconds to see whether pressed keys ended the interactive session
 SHELL_PROMPT = r"(?:^|\n)[^\n]*[#$] $"
 REPL_PROMPT = r"(?:>>>|\.\.\.) $"
 PROMPT_WAIT = 60
@@ -26,6 +27,19 @@ INTERACTIVE = re.compile(r"^\s*docker\s+(?:container\s+)?(?P<verb>run|exec|attac
 LONG_BOOLEANS = {"--interactive": "i", "--tty": "t", "--detach": "d", "--rm": "", "--init": "",
                  "--privileged": "", "--read-only": "", "--sig-proxy": ""}
 SHORT_WITH_VALUE = set("pvewuhlmc")
+
+
+def key_code(key):
+    """What a key sends to a terminal: ctrl-<letter>, a named key, or one character."""
+    lowered = key.lower()
+    if re.fullmatch(r"ctrl-[a-z]", lowered):
+        return chr(ord(lowered[-1]) - ord("a") + 1)
+    if lowered in NAMED_KEYS:
+        return NAMED_KEYS[lowered]
+    if len(key) == 1:
+        return key
+    raise SessionError(f"unknown key {key!r}: use ctrl-<letter>, one character, or one of "
+                       f"{', '.join(NAMED_KEYS)}")
 
 
 class CommandTimeout(Exception):
@@ -248,18 +262,20 @@ class PageSession:
         return before, code
 
     def press(self, keys, timeout):
-        """Type keys such as ctrl-p ctrl-q into the interactive session."""
+        """Type keys (ctrl-p ctrl-q, ctrl-x, x, enter ...) into the interactive
+        session. If they end it (detach keys, ctrl-d), the page's shell takes
+        over again, as in a reader's terminal."""
         for key in keys:
-            if key.lower() not in KEYS:
-                raise SessionError(f"unknown key {key!r}; known: {', '.join(KEYS)}")
-            self.child.send(KEYS[key.lower()])
+            self.child.send(key_code(key))
             time.sleep(0.1)
-        if [k.lower() for k in keys] == ["ctrl-p", "ctrl-q"] or "ctrl-d" in [k.lower() for k in keys]:
-            inside = self.inside
-            output, code = self._leave(timeout)
-            self.detached = inside if "ctrl-q" in [k.lower() for k in keys] else None
-            return Result(output, code, 0)
-        return Result("", 0, 0)
+        inside = self.inside
+        try:
+            code, output = self._expect_mark(LEAVE_WAIT)
+        except pexpect.TIMEOUT:
+            return Result("", 0, 0)  # still inside
+        self.inside = None
+        self.detached = inside if "ctrl-d" not in [k.lower() for k in keys] else None
+        return Result(output, code, 0)
 
     def close(self):
         if self.child.isalive():

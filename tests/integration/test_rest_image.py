@@ -100,3 +100,13 @@ def test_the_mirror_holds_the_workshop_image_under_its_page_name(client):
         assert client.images.get(name).attrs["Config"]["Cmd"] == ["python", "main.py"]
     finally:
         sh("docker", "rmi", name, check=False)
+
+
+def test_docker_stop_is_quick(image, names):
+    volume, name = f"jam-test-{uuid.uuid4().hex[:6]}", f"jam-test-{uuid.uuid4().hex[:6]}"
+    names.extend([name, volume])
+    start(image, name, volume)
+    began = time.monotonic()
+    sh("docker", "stop", name)
+    assert time.monotonic() - began < 5, "the server ignored SIGTERM and waited to be killed"
+    assert sh("docker", "inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"

@@ -100,3 +100,16 @@ def test_curl_progress_meter_is_dropped():
 ])
 def test_versions_vary_but_addresses_do_not(shown, real, same):
     assert matches(shown, real) is same
+
+
+@pytest.mark.parametrize("key, code", [("ctrl-p", "\x10"), ("ctrl-q", "\x11"), ("CTRL-X", "\x18"),
+                                       ("enter", "\r"), ("x", "x")])
+def test_keys_a_reader_presses(key, code):
+    from doctester.session import key_code
+    assert key_code(key) == code
+
+
+def test_unknown_key_is_an_error():
+    from doctester.session import SessionError, key_code
+    with pytest.raises(SessionError, match="unknown key 'hyper-x'"):
+        key_code("hyper-x")
