@@ -1,0 +1,203 @@
+"""Draw the site's diagrams as small, self-contained SVG files in docs/media/.
+
+    .venv/bin/python scripts/diagrams.py          # write them
+    .venv/bin/python scripts/diagrams.py --check  # fail if a file is out of date
+
+Each diagram sits on its own light panel, so it reads the same on the light
+and the dark theme, and carries a <title> and <desc> for screen readers.
+"""
+import argparse
+import sys
+from html import escape
+from pathlib import Path
+
+MEDIA = Path(__file__).resolve().parent.parent / "docs" / "media"
+INK, MUTED, PANEL, EDGE = "#1e293b", "#475569", "#f8fafc", "#cbd5e1"
+FILLS = {"app": "#bfdbfe", "lib": "#ddd6fe", "os": "#fde68a", "kernel": "#fdba74", "hw": "#e2e8f0",
+         "hyper": "#fca5a5", "daemon": "#93c5fd", "data": "#bbf7d0", "proc": "#e0f2fe", "host": "#f1f5f9"}
+
+
+class Drawing:
+    def __init__(self, width, height, title, description):
+        self.width, self.height = width, height
+        self.title, self.description = title, description
+        self.parts = []
+
+    def box(self, x, y, w, h, label, kind="app", sub=None, dashed=False, bold=False, radius=8):
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        self.parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="{radius}" '
+                          f'fill="{FILLS[kind]}" stroke="{INK}" stroke-width="1.5"{dash}/>')
+        if label:
+            cy = y + h / 2 + (0 if sub is None else -7)
+            weight = ' font-weight="bold"' if bold else ""
+            self.text(x + w / 2, cy + 5, label, weight=weight)
+        if sub:
+            self.text(x + w / 2, y + h / 2 + 17, sub, size=12, color=MUTED)
+
+    def text(self, x, y, words, size=14, color=INK, anchor="middle", weight=""):
+        self.parts.append(f'<text x="{x}" y="{y}" font-size="{size}" fill="{color}" '
+                          f'text-anchor="{anchor}"{weight}>{escape(words)}</text>')
+
+    def arrow(self, x1, y1, x2, y2, label=None, both=False, dy=-6):
+        start = ' marker-start="url(#tip)"' if both else ""
+        self.parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{INK}" '
+                          f'stroke-width="1.8" marker-end="url(#tip)"{start}/>')
+        if label:
+            self.text((x1 + x2) / 2, (y1 + y2) / 2 + dy, label, size=12, color=MUTED)
+
+    def svg(self):
+        return "\n".join([
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
+            f'width="{self.width}" height="{self.height}" role="img" aria-labelledby="t d" '
+            'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif">',
+            f'<title id="t">{escape(self.title)}</title>',
+            f'<desc id="d">{escape(self.description)}</desc>',
+            '<defs><marker id="tip" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="{INK}"/></marker></defs>',
+            f'<rect x="1" y="1" width="{self.width - 2}" height="{self.height - 2}" rx="14" fill="{PANEL}" '
+            f'stroke="{EDGE}" stroke-width="2"/>',
+            *self.parts, "</svg>", ""])
+
+
+def monolith():
+    d = Drawing(640, 300, "A monolithic application",
+                "One process holds the posts, messages and marketplace features, which call each "
+                "other directly and share one database.")
+    d.box(40, 30, 560, 160, "", "proc", dashed=True)
+    d.text(320, 56, "Social app: one process, one executable", weight=' font-weight="bold"')
+    for i, name in enumerate(("Posts", "Messages", "Marketplace")):
+        d.box(70 + i * 180, 80, 140, 80, name, "app")
+    d.arrow(210, 120, 250, 120)
+    d.arrow(390, 120, 430, 120)
+    d.box(230, 225, 180, 50, "One database", "data")
+    d.arrow(320, 190, 320, 225)
+    return d
+
+
+def microservices():
+    d = Drawing(640, 300, "A microservice application",
+                "Posts, messages and marketplace run as three separate services, each with its own "
+                "database, and call each other over the network.")
+    for i, name in enumerate(("Posts", "Messages", "Marketplace")):
+        x = 40 + i * 200
+        d.box(x, 40, 160, 80, f"{name}", "app", sub="service, own process")
+        d.box(x + 25, 200, 110, 50, "its data", "data")
+        d.arrow(x + 80, 120, x + 80, 200)
+    d.arrow(200, 80, 240, 80, "HTTP", both=True)
+    d.arrow(400, 80, 440, 80, "HTTP", both=True)
+    d.text(320, 285, "each service is built, deployed, restarted and scaled on its own", size=12, color=MUTED)
+    return d
+
+
+def stack_base(d, top_label, top_kind):
+    d.box(40, 250, 560, 40, "Hardware: CPU, memory, disk, network", "hw")
+    d.box(40, 200, 560, 40, top_label, top_kind, bold=True)
+
+
+def vm():
+    d = Drawing(640, 310, "Virtual machines",
+                "A hypervisor runs on the hardware; on it, three virtual machines each boot a full "
+                "guest operating system with its own kernel, under their libraries and app.")
+    stack_base(d, "Hypervisor", "hyper")
+    for i in range(3):
+        x = 40 + i * 190
+        d.box(x, 20, 180, 170, "", "proc", dashed=True)
+        d.text(x + 90, 40, f"Virtual machine {i + 1}", size=13, color=MUTED)
+        d.box(x + 15, 50, 150, 36, f"App {'ABC'[i]}", "app")
+        d.box(x + 15, 92, 150, 36, "Libraries", "lib")
+        d.box(x + 15, 134, 150, 44, "Guest OS", "os", sub="with its own kernel")
+    return d
+
+
+def containers():
+    d = Drawing(640, 360, "Containers",
+                "On the hardware runs one host operating system and its Linux kernel, with the Docker "
+                "daemon on it; three containers hold only their apps and libraries and all share "
+                "the host's kernel.")
+    d.box(40, 300, 560, 40, "Hardware: CPU, memory, disk, network", "hw")
+    d.box(40, 250, 560, 40, "Host OS: one Linux kernel, shared by every container", "kernel", bold=True)
+    d.box(40, 200, 560, 40, "Docker daemon (dockerd)", "daemon")
+    for i in range(3):
+        x = 40 + i * 190
+        d.box(x, 40, 180, 140, "", "proc", dashed=True)
+        d.text(x + 90, 60, f"Container {i + 1}", size=13, color=MUTED)
+        d.box(x + 15, 72, 150, 40, f"App {'ABC'[i]}", "app")
+        d.box(x + 15, 122, 150, 40, "Libraries", "lib")
+    d.text(320, 30, "no guest OS: nothing to boot", size=12, color=MUTED)
+    return d
+
+
+def image_container():
+    d = Drawing(640, 300, "An image and its containers",
+                "A read-only image made of layers is the template for three containers; each adds "
+                "its own thin writable layer on top of the same image.")
+    d.text(130, 38, "Image (read-only)", weight=' font-weight="bold"')
+    for i, layer in enumerate(("CMD python3", "pip packages", "Python", "Debian base")):
+        d.box(40, 56 + i * 48, 180, 40, layer, "lib" if i else "app", radius=4)
+    for i in range(3):
+        y = 40 + i * 86
+        d.box(400, y, 200, 70, "", "proc", dashed=True)
+        d.box(412, y + 8, 176, 26, "writable layer", "data", radius=4)
+        d.box(412, y + 38, 176, 24, "image layers (shared)", "hw", radius=4)
+        d.arrow(220, 150, 400, y + 50, "docker run" if i == 1 else None, dy=-8)
+    d.text(500, 290, "three containers, one image on disk", size=12, color=MUTED)
+    return d
+
+
+def port_mapping():
+    d = Drawing(640, 240, "Publishing a port",
+                "With -p 8000:8000, a request to port 8000 on the host is forwarded by Docker to "
+                "port 8000 inside the container, where the server listens.")
+    d.box(20, 40, 600, 160, "", "host", dashed=True)
+    d.text(120, 64, "Your computer (host)", weight=' font-weight="bold"')
+    d.box(50, 100, 150, 60, "curl / browser", "app", sub="localhost:8000")
+    d.box(250, 100, 110, 60, "port 8000", "daemon", sub="published")
+    d.box(410, 80, 190, 100, "", "proc")
+    d.text(505, 102, "Container", weight=' font-weight="bold"')
+    d.box(425, 115, 160, 50, "jam server", "data", sub="listens on :8000")
+    d.arrow(200, 130, 250, 130)
+    d.arrow(360, 130, 425, 140, "-p 8000:8000", dy=-10)
+    d.text(320, 225, "-p HOST_PORT:CONTAINER_PORT", size=13, color=MUTED)
+    return d
+
+
+def bind_mount():
+    d = Drawing(640, 240, "A bind mount",
+                "The file hello.py in the host's current folder appears inside the container as "
+                "/hello/main.py; it is one file, so changes on either side show on the other.")
+    d.box(20, 30, 260, 170, "", "host", dashed=True)
+    d.text(150, 56, "Host file system", weight=' font-weight="bold"')
+    d.box(50, 100, 200, 56, "hello.py", "data", sub="in the current folder")
+    d.box(360, 30, 260, 170, "", "proc")
+    d.text(490, 56, "Container file system", weight=' font-weight="bold"')
+    d.box(390, 100, 200, 56, "/hello/main.py", "data", sub="the same file")
+    d.arrow(250, 128, 390, 128, "one file, two names", both=True, dy=-10)
+    d.text(320, 225, '--mount type=bind,source="$(pwd)"/hello.py,target=/hello/main.py', size=12, color=MUTED)
+    return d
+
+
+DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
+            "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount}
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Draw the site's SVG diagrams.")
+    parser.add_argument("--check", action="store_true", help="only check that the files are up to date")
+    args = parser.parse_args()
+    stale = []
+    for name, draw in DIAGRAMS.items():
+        path, svg = MEDIA / f"{name}.svg", draw().svg()
+        if args.check:
+            if not path.exists() or path.read_text() != svg:
+                stale.append(str(path))
+        else:
+            MEDIA.mkdir(parents=True, exist_ok=True)
+            path.write_text(svg)
+    if stale:
+        print("out of date (run `python scripts/diagrams.py`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
