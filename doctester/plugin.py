@@ -167,6 +167,8 @@ def pytest_runtest_makereport(item, call):
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
             status = "cached" if reason.startswith("cached:") else "skipped"
+            if isinstance(item, BlockItem):  # point -rs at the page, not at the plugin
+                report.longrepr = (item.parent._label(), item.block.line, reason)
         block = getattr(item, "block", None)
         command = block.commands[0].text if block is not None and block.commands else None
         item.config.doc_report.add(item.parent._label(), int(item.name.split("-")[1]),

@@ -128,7 +128,7 @@ def containers():
 
 
 def image_container():
-    d = Drawing(640, 300, "An image and its containers",
+    d = Drawing(640, 320, "An image and its containers",
                 "A read-only image made of layers is the template for three containers; each adds "
                 "its own thin writable layer on top of the same image.")
     d.text(130, 38, "Image (read-only)", weight=' font-weight="bold"')
@@ -140,7 +140,7 @@ def image_container():
         d.box(412, y + 8, 176, 26, "writable layer", "data", radius=4)
         d.box(412, y + 38, 176, 24, "image layers (shared)", "hw", radius=4)
         d.arrow(220, 150, 400, y + 50, "docker run" if i == 1 else None, dy=-8)
-    d.text(500, 290, "three containers, one image on disk", size=12, color=MUTED)
+    d.text(500, 306, "three containers, one image on disk", size=12, color=MUTED)
     return d
 
 
@@ -151,12 +151,12 @@ def port_mapping():
     d.box(20, 40, 600, 160, "", "host", dashed=True)
     d.text(120, 64, "Your computer (host)", weight=' font-weight="bold"')
     d.box(50, 100, 150, 60, "curl / browser", "app", sub="localhost:8000")
-    d.box(250, 100, 110, 60, "port 8000", "daemon", sub="published")
-    d.box(410, 80, 190, 100, "", "proc")
-    d.text(505, 102, "Container", weight=' font-weight="bold"')
-    d.box(425, 115, 160, 50, "jam server", "data", sub="listens on :8000")
-    d.arrow(200, 130, 250, 130)
-    d.arrow(360, 130, 425, 140, "-p 8000:8000", dy=-10)
+    d.box(235, 100, 110, 60, "port 8000", "daemon", sub="published")
+    d.box(440, 80, 170, 100, "", "proc")
+    d.text(525, 102, "Container", weight=' font-weight="bold"')
+    d.box(450, 115, 150, 50, "jam server", "data", sub="listens on :8000")
+    d.arrow(200, 130, 235, 130)
+    d.arrow(345, 130, 450, 140, "-p 8000:8000", dy=-12)
     d.text(320, 225, "-p HOST_PORT:CONTAINER_PORT", size=13, color=MUTED)
     return d
 
