@@ -78,7 +78,8 @@ def main():
                 "-o", f"cache_dir={cache}"]
         first, result = timed(argv, cwd=ROOT)
         if result.returncode:
-            raise SystemExit(f"the site does not pass:\n{result.stdout[-2000:]}")
+            failures = result.stdout.split("= FAILURES =")[-1]
+            raise SystemExit(f"the site does not pass:\n{failures[:4000]}")
         second, result = timed(argv, cwd=ROOT)
         print(f"whole site: first run {first:.1f} s, no-change rerun with --doc-cache {second:.2f} s "
               f"({result.stdout.strip().splitlines()[-1]})")

@@ -126,9 +126,11 @@ def start_dockerd():
     if os.path.exists(DEFAULT_SOCKET) and not daemon_reachable():
         # A socket left by a daemon that died; dockerd refuses to start over it.
         os.unlink(DEFAULT_SOCKET)
+    own_pid_file = paths.RUN / "dockerd.docker-pid"
+    if own_pid_file.exists() and not services.running_pid("dockerd", DOCKERD):
+        own_pid_file.unlink()  # left by a dockerd that was killed; it would refuse to start
     with step("starting dockerd"):
-        services.start("dockerd", [DOCKERD, "--config-file", str(config),
-                                   "--pidfile", str(paths.RUN / "dockerd.docker-pid")],
+        services.start("dockerd", [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file)],
                        ready=daemon_reachable, timeout=60)
     say(f"    dockerd runs in the background; log: {services.log_file('dockerd')}")
 

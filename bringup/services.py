@@ -14,6 +14,9 @@ from . import paths
 from .progress import BringupError, say
 
 
+LOG_LIMIT = 10 * 1024 * 1024  # bytes of log kept per service before it is rotated
+
+
 def pid_file(name):
     return paths.RUN / f"{name}.pid"
 
@@ -49,6 +52,8 @@ def start(name, argv, ready, timeout):
     """Start `argv` in the background, logging to RUN/name.log, and wait until
     `ready()` is true. On failure the process is stopped and its log quoted."""
     paths.ensure()
+    if log_file(name).exists() and log_file(name).stat().st_size > LOG_LIMIT:
+        log_file(name).replace(log_file(name).with_suffix(".log.1"))  # keep one old log, bounded
     log = open(log_file(name), "ab")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)

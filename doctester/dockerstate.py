@@ -5,6 +5,7 @@ or Ctrl-C alike) every container, image tag, volume and network that is not
 in the snapshot is removed, and every image tag of the snapshot that the page
 removed or moved is put back (re-tagged, or pulled from the mirror).
 """
+import concurrent.futures
 from dataclasses import dataclass
 
 import docker
@@ -76,8 +77,11 @@ def make_present(api, references):
 def restore(api, before):
     """Remove what the page made; put back what it removed. Returns problems."""
     problems = []
-    for container in new_containers(api, before):
-        _try(problems, f"removing container {container.name}", container.remove, force=True, v=True)
+    made = new_containers(api, before)
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(8, len(made)))) as pool:  # kills take a while each
+        for container in made:
+            pool.submit(_try, problems, f"removing container {container.name}", container.remove,
+                        force=True, v=True)
     for image in api.images.list(all=True):
         for tag in image.tags:
             if before.tags.get(tag) != image.id:

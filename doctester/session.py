@@ -114,6 +114,9 @@ class PageSession:
         self.child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile"], cwd=str(workdir),
                                    env=env or dict(os.environ), encoding="utf-8", codec_errors="replace",
                                    echo=False, timeout=None, dimensions=(50, 250))
+        # pexpect waits 50 ms before each send, and 100 ms around closing, by default.
+        self.child.delaybeforesend = None
+        self.child.delayafterclose = self.child.delayafterterminate = 0.01
         self.child.sendline("stty -echo; PS1=''; PS2=''; unset PROMPT_COMMAND; "
                             + self._marker_command())
         self._expect_mark(30)
@@ -127,7 +130,10 @@ class PageSession:
         return int(self.child.match.group(1)), self.child.before
 
     def _kill_running(self):
-        for pid in reversed(descendants(self.child.pid)):
+        running = descendants(self.child.pid)
+        if not running:
+            return
+        for pid in reversed(running):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
