@@ -8,7 +8,7 @@ SERVE_ADDR ?= 127.0.0.1:8765
 LISTEN ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest test bench clean
+.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest browser-deps browser site site-image zensical test bench clean
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,11 +47,31 @@ build: venv ## build the site with `mkdocs build --strict`
 doctest: images ## run every shell, console and Dockerfile block of the pages and examples/README.md
 	$(PY) -m pytest docs/ examples/README.md -q
 
-test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
-	@bash scripts/run-steps venv engine images unit integration build doctest
+browser-deps: ## install Chromium from Debian packages if it is missing (root)
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 
-bench: images ## print the benchmark figures quoted in README.md
+browser: venv browser-deps ## test the built site in headless Chromium (screenshots in build/screenshots)
+	$(PY) -m pytest tests/browser -q
+
+site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+site-image: images ## build the site as a container image and check it serves the pages
+	$(PY) -m pytest tests/integration/test_site_image.py -q
+
+zensical: venv ## build the site with Zensical too, and check every page of the nav is there
+	$(PY) -m pytest tests/integration/test_zensical.py -q
+
+test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
+	@bash scripts/run-steps venv engine images unit integration doctest build browser
+
+bench: images ## print the benchmark figures quoted in README.md and examples/README.md
+	$(PY) benchmarks/bringup.py
+	$(PY) benchmarks/harness.py
 	$(PY) benchmarks/rest_server.py
+	$(PY) benchmarks/site.py
 
 clean: ## remove the built site and test artifacts (keeps .venv and the image cache)
 	rm -rf site build .pytest_cache

@@ -139,8 +139,8 @@ def debootstrap_rootfs(digest, scratch):
     if not host.is_root() or not shutil.which("debootstrap"):
         raise BringupError("building the python stand-ins needs root and debootstrap "
                            "(`sudo apt-get install debootstrap`, then `sudo make images`)")
-    release = host.codename()
-    mirror = host.debian_mirror(release)
+    release = (RECIPES / "python/suite").read_text().strip()  # the official images' Debian release
+    mirror = host.debian_mirror(host.codename())  # the same mirror serves every release
     packages = [line.strip() for line in (RECIPES / "python/packages.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     root = scratch / "rootfs"

@@ -32,17 +32,33 @@ class Report:
         return counts
 
     def write(self):
+        """Write the run's record. Pages this run did not touch keep their
+        entries from earlier runs (each page says when it ran), so running
+        one page does not make the site forget the others."""
         finished = datetime.datetime.now(datetime.timezone.utc)
+        date = finished.isoformat(timespec="seconds")
+        docker = docker_versions()
+        pages = self._earlier_pages()
+        for page, blocks in self.pages.items():
+            pages[page] = {"date": date, "docker": docker,
+                           "blocks": sorted(blocks, key=lambda b: b["line"])}
         record = {
-            "date": finished.isoformat(timespec="seconds"),
+            "date": date,
             "wall_time": round((finished - self.started).total_seconds(), 1),
-            "docker": docker_versions(),
+            "docker": docker,
             "totals": self.totals(),
-            "pages": {page: {"blocks": sorted(blocks, key=lambda b: b["line"])}
-                      for page, blocks in sorted(self.pages.items())},
+            "pages": dict(sorted(pages.items())),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(record, indent=2) + "\n")
         partial.rename(self.path)
         return record
+
+    def _earlier_pages(self):
+        try:
+            earlier = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {page: entry for page, entry in earlier.get("pages", {}).items()
+                if "date" in entry and (Path(page).exists() or Path(page).is_absolute())}
