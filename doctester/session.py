@@ -19,7 +19,13 @@ import pexpect
 NAMED_KEYS = {"enter": "\r", "tab": "\t", "escape": "\x1b", "space": " "}
 LEAVE_WAIT = 3  # seconds to see whether pressed keys ended the interactive session
 SHELL_PROMPT = r"(?:^|\n)[^\n]*[#$] $"
-REPL_PROMPT = r"(?:>>>|\.\.\.) $"
+# The Python REPL's prompt. Python 3.13's REPL colours it and moves the cursor
+# after it, and redraws it at every key: a prompt counts once the line typed
+# was sent (a newline, or the end of bracketed paste, precedes it).
+_CONTROL = r"(?:\x1b\[[?0-9;]*[A-Za-z]|\x1b[=>])*"
+REPL_PROMPT = _CONTROL + r"(?:>>>|\.\.\.) " + _CONTROL + "$"
+REPL_NEXT_PROMPT = r"(?:\n|\x1b\[\?2004l)[\s\S]*?" + REPL_PROMPT
+LINE_EDITOR_DONE = "\x1b[?2004l"  # Python 3.13's REPL ends editing a line with this
 PROMPT_WAIT = 60
 INTERACTIVE = re.compile(r"^\s*docker\s+(?:container\s+)?(?P<verb>run|exec|attach|start)\b(?P<args>.*)$", re.S)
 
@@ -81,6 +87,16 @@ def is_interactive(command):
     if match["verb"] == "start":
         return {"a", "i"} <= flags
     return {"i", "t"} <= flags and "d" not in flags
+
+
+def repl_output(text):
+    """What the REPL printed for a line, without the echo of the line or the next prompt."""
+    if LINE_EDITOR_DONE in text:  # Python 3.13+: everything before is line editing
+        text = text.rsplit(LINE_EDITOR_DONE, 1)[1]
+    else:  # the classic REPL: the terminal echoes the line typed
+        text = text.partition("\n")[2]
+    text = re.sub(REPL_PROMPT, "", text)
+    return re.sub(r"\x1b\[\?2004h[\s\S]*$", "", text)  # the next prompt's set-up
 
 
 def descendants(pid):
@@ -245,17 +261,15 @@ class PageSession:
         if command.strip() in ("exit()", "quit()", "exit", "quit"):
             self.child.send(command + "\r")
             output, code = self._leave(timeout)
-            echoed, _, rest = output.partition("\n")  # the REPL's terminal echoes what we typed
-            return rest, code
+            return repl_output(output), code
         output = []
         for line in command.splitlines() or [""]:
             self.child.send(line + "\r")
             try:
-                self.child.expect(REPL_PROMPT, timeout=timeout)
+                self.child.expect(REPL_NEXT_PROMPT, timeout=timeout)
             except pexpect.TIMEOUT:
                 self._timed_out(command, timeout)
-            echoed, _, rest = self.child.before.partition("\n")
-            output.append(rest)
+            output.append(repl_output(self.child.before + self.child.after))
         return "".join(output), 0
 
     def _leave(self, timeout):

@@ -113,3 +113,13 @@ def test_unknown_key_is_an_error():
     from doctester.session import SessionError, key_code
     with pytest.raises(SessionError, match="unknown key 'hyper-x'"):
         key_code("hyper-x")
+
+
+@pytest.mark.parametrize("raw", [
+    "platform.system()\r\n'Linux'\r\n>>> ",  # the classic REPL echoes the line
+    "\x1b[?25l\x1b[19D\n\r\x1b[?2004l\x1b[?1l\x1b>'Linux'\r\n\x1b[?2004h\x1b[?1h\x1b=\x1b[?25l\x1b[1A\n"
+    "\x1b[1;35m>>> \x1b[0m\x1b[4D\x1b[?12l\x1b[?25h\x1b[4C",  # Python 3.13's REPL edits the line
+])
+def test_repl_output_without_echo_or_prompt(raw):
+    from doctester.session import repl_output
+    assert clean(repl_output(raw)) == ["'Linux'"]
