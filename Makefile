@@ -48,7 +48,7 @@ doctest: images ## run every shell, console and Dockerfile block of the pages an
 	$(PY) -m pytest docs/ examples/README.md -q
 
 browser-deps: ## install Chromium from Debian packages if it is missing (root)
-	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 

@@ -75,7 +75,7 @@ def main():
               f"ratio {harness_time / plain_time:.2f}")
     with tempfile.TemporaryDirectory() as cache:
         argv = [sys.executable, "-m", "pytest", "-q", "docs", "examples/README.md", "--doc-cache",
-                "-o", f"cache_dir={cache}"]
+                "-o", f"cache_dir={cache}", "--doc-report", f"{cache}/report.json"]
         first, result = timed(argv, cwd=ROOT)
         if result.returncode:
             failures = result.stdout.split("= FAILURES =")[-1]

@@ -40,6 +40,8 @@ class Report:
         docker = docker_versions()
         pages = self._earlier_pages()
         for page, blocks in self.pages.items():
+            if page in pages and all(b["status"] == "cached" for b in blocks):
+                continue  # unchanged since it passed: its earlier record says when and on what
             pages[page] = {"date": date, "docker": docker,
                            "blocks": sorted(blocks, key=lambda b: b["line"])}
         record = {
@@ -61,4 +63,4 @@ class Report:
         except (OSError, ValueError):
             return {}
         return {page: entry for page, entry in earlier.get("pages", {}).items()
-                if "date" in entry and (Path(page).exists() or Path(page).is_absolute())}
+                if "date" in entry and Path(page).exists()}

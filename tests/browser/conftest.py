@@ -14,7 +14,8 @@ from playwright.sync_api import sync_playwright
 
 from tests.conftest import ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's Chromium by default; CHROMIUM names another build (CI runners ship Google Chrome).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOTS = ROOT / "build" / "screenshots"

@@ -139,7 +139,8 @@ def test_update_mode_rewrites_only_the_output(tmp_path):
 def test_doc_cache_skips_an_unchanged_page(tmp_path):
     page = tmp_path / "cached.md"
     page.write_text("# Cached\n\n```bash\necho cached\n```\n")
-    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-q", str(page), "--doc-cache", "-o", f"cache_dir={tmp_path}/cache"]
+    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-q", str(page), "--doc-cache",
+            "-o", f"cache_dir={tmp_path}/cache", "--doc-report", str(tmp_path / "report.json")]
     first = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     second = subprocess.run(argv + ["-rs"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "1 passed" in first.stdout
