@@ -56,10 +56,15 @@ class Bindings:
             self.shown_to_real[shown] = real
 
     def to_shown(self, text):
-        """Real values in `text` written as the page shows them."""
-        for shown, real in sorted(self.shown_to_real.items(), key=lambda kv: -len(kv[1])):
-            text = text.replace(real, shown)
-        return text
+        """Real values in `text` written as the page shows them: whole words
+        only, in one pass, so a short bound prefix never rewrites part of an
+        ID, nor a value just written."""
+        if not self.shown_to_real:
+            return text
+        real_to_shown = {real: shown for shown, real in self.shown_to_real.items()}
+        words = "|".join(re.escape(real) for real in sorted(real_to_shown, key=len, reverse=True))
+        return re.sub(rf"(?<![0-9A-Za-z_])(?:{words})(?![0-9A-Za-z_])",
+                      lambda match: real_to_shown[match.group()], text)
 
     def real_for(self, word):
         """The real value of a word of a command: a bound value, or a prefix

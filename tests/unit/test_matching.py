@@ -123,3 +123,11 @@ def test_unknown_key_is_an_error():
 def test_repl_output_without_echo_or_prompt(raw):
     from doctester.session import repl_output
     assert clean(repl_output(raw)) == ["'Linux'"]
+
+
+def test_to_shown_rewrites_whole_words_once():
+    bindings = Bindings()
+    bindings.bind("3905e7ccc583", "121132b2dce9")
+    bindings.bind("e3", "e7")  # a short prefix bound earlier on the page
+    assert bindings.to_shown("No such image: 121132b2dce9") == "No such image: 3905e7ccc583"
+    assert bindings.to_shown("deleted e7 and 3905e7ccc583x") == "deleted e3 and 3905e7ccc583x"
