@@ -145,6 +145,21 @@ class PageSession:
         self.child.expect(self._mark, timeout=timeout)
         return int(self.child.match.group(1)), self.child.before
 
+    def _wait(self, patterns, command, timeout):
+        """Wait for one of `patterns` while `command` runs: a timeout kills it,
+        a shell that ends is an error. Returns the index of the pattern seen."""
+        try:
+            return self.child.expect(patterns, timeout=timeout)
+        except pexpect.TIMEOUT:
+            self._timed_out(command, timeout)
+        except pexpect.EOF:
+            raise SessionError(f"the page's shell ended while running: {command}")
+
+    def _await_mark(self, command, timeout):
+        """Wait for the marker printed after `command`; returns (exit status, output)."""
+        self._wait(self._mark, command, timeout)
+        return int(self.child.match.group(1)), self.child.before
+
     def _kill_running(self):
         running = descendants(self.child.pid)
         if not running:
@@ -192,12 +207,7 @@ class PageSession:
         output = self.scratch / f"output-{self.count}.txt"
         script.write_text(command + "\n")
         self.child.sendline(f"{{ . {script}; }} </dev/null >{output} 2>&1; " + self._marker_command())
-        try:
-            code, _ = self._expect_mark(timeout)
-        except pexpect.TIMEOUT:
-            self._timed_out(command, timeout)
-        except pexpect.EOF:
-            raise SessionError(f"the page's shell ended while running: {command}")
+        code, _ = self._await_mark(command, timeout)
         return output.read_text(errors="replace"), code
 
     def _start_interactive(self, command, timeout):
@@ -208,12 +218,7 @@ class PageSession:
         if INTERACTIVE.match(command)["verb"] == "attach":
             time.sleep(0.5)
             self.child.send("\r")  # as a reader presses Enter to see the prompt again
-        try:
-            which = self.child.expect([self._mark, REPL_PROMPT, SHELL_PROMPT], timeout=min(timeout, PROMPT_WAIT))
-        except pexpect.TIMEOUT:
-            self._timed_out(command, timeout)
-        except pexpect.EOF:
-            raise SessionError(f"the page's shell ended while running: {command}")
+        which = self._wait([self._mark, REPL_PROMPT, SHELL_PROMPT], command, min(timeout, PROMPT_WAIT))
         shown = self.child.before
         if which == 0:
             return shown, int(self.child.match.group(1))
@@ -226,19 +231,13 @@ class PageSession:
         self.child.sendline("stty -echo; PS1=''; PS2=''; "
                             "case \"$BASH_VERSION\" in ?*) set +o emacs +o vi;; esac; " + self._marker_command())
         self.inside = "shell"
-        try:
-            self._expect_mark(timeout)
-        except pexpect.TIMEOUT:
-            self._timed_out(command, timeout)
+        self._await_mark(command, timeout)
         return re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
 
     def _sync_inside(self, kind, timeout):
         self.inside = kind
         self.child.sendline(self._marker_command())
-        try:
-            self._expect_mark(timeout)
-        except pexpect.TIMEOUT:
-            self._timed_out("docker attach", timeout)
+        self._await_mark("docker attach", timeout)
         return "", 0
 
     def _type_into_container_shell(self, command, timeout):
@@ -249,12 +248,7 @@ class PageSession:
             # which a reader never sees; only `exit N` asks for a status.
             return output, code if command.strip() != "exit" else 0
         self.child.sendline(self._marker_command())
-        try:
-            code, before = self._expect_mark(timeout)
-        except pexpect.TIMEOUT:
-            self._timed_out(command, timeout)
-        except pexpect.EOF:
-            raise SessionError(f"the page's shell ended while running: {command}")
+        code, before = self._await_mark(command, timeout)
         return before, code
 
     def _type_into_repl(self, command, timeout):
@@ -265,19 +259,13 @@ class PageSession:
         output = []
         for line in command.splitlines() or [""]:
             self.child.send(line + "\r")
-            try:
-                self.child.expect(REPL_NEXT_PROMPT, timeout=timeout)
-            except pexpect.TIMEOUT:
-                self._timed_out(command, timeout)
+            self._wait(REPL_NEXT_PROMPT, command, timeout)
             output.append(repl_output(self.child.before + self.child.after))
         return "".join(output), 0
 
     def _leave(self, timeout):
         """The container's shell or REPL ends: back to the page's bash."""
-        try:
-            code, before = self._expect_mark(timeout)
-        except pexpect.TIMEOUT:
-            self._timed_out("exit", timeout)
+        code, before = self._await_mark("exit", timeout)
         self.inside = None
         return before, code
 

@@ -2,21 +2,12 @@
 import re
 
 import pytest
-import yaml
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SHOTS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, nav_pages
 
 
-def nav_pages():
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
-
-    def walk(items):
-        for item in items:
-            for value in item.values():
-                yield from walk(value) if isinstance(value, list) else [value]
-    return list(walk(config["nav"]))
 
 
 def url_of(page):

@@ -7,21 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, nav_pages
 
 ZENSICAL = Path(sys.executable).parent / "zensical"
 
 
-def nav_pages():
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
-
-    def walk(items):
-        for item in items:
-            for value in item.values():
-                yield from walk(value) if isinstance(value, list) else [value]
-    return list(walk(config["nav"]))
 
 
 @pytest.fixture(scope="module")
