@@ -5,8 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SHOTS
-from tests.conftest import ROOT, nav_pages
-
+from tests.conftest import nav_pages
 
 
 
@@ -99,7 +98,6 @@ def test_content_tabs_switch_together(visit, base_url):
     assert tab_sets.count() >= 2
     tab_sets.nth(0).locator("label:has-text('Windows PowerShell')").click()
     for index in range(tab_sets.count()):
-        selected = tab_sets.nth(index).locator("input:checked + label, label.md-tab--active").first
         checked = tab_sets.nth(index).evaluate(
             "s => { const i = s.querySelector('input:checked'); return s.querySelector(`label[for='${i.id}']`).innerText; }")
         assert checked.strip() == "Windows PowerShell", f"tab set {index} stayed on {checked!r}"

@@ -15,7 +15,6 @@ import docker.errors
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import sh
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
 

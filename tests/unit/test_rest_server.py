@@ -1,6 +1,5 @@
 """The jam REST server, through Flask's test client and as a real process."""
 import json
-import os
 import socket
 import subprocess
 import sys
