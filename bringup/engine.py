@@ -155,14 +155,21 @@ def ensure_engine():
     if plan is Plan.START:
         install_packages()
         install_cli_plugins()
+    started_registry = False
     if host.is_debian_like() and shutil.which("docker-registry"):
-        if registry.ensure_running():
+        started_registry = registry.ensure_running()
+        if started_registry:
             say(f"    registry mirror listens on {registry.MIRROR_URL}; data in {paths.REGISTRY_DATA}")
     elif not registry.answers():
         raise BringupError(f"no registry answers on {registry.MIRROR_URL}; install Debian's "
                            "docker-registry package or start a registry there")
     if plan is Plan.START:
-        start_dockerd()
+        try:
+            start_dockerd()
+        except BaseException:
+            if started_registry:  # leave nothing half-started behind
+                registry.stop()
+            raise
     else:
         check_mirror_configured()
     return plan

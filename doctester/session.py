@@ -211,7 +211,9 @@ class PageSession:
         return output.read_text(errors="replace"), code
 
     def _start_interactive(self, command, timeout):
-        self.child.sendline(command + "; " + self._marker_command())
+        # Braces, the command on its own line: a trailing `# comment` cannot hide
+        # the marker, and bash has read both lines before docker reads any input.
+        self.child.sendline("{ " + command + "\n}; " + self._marker_command())
         if INTERACTIVE.match(command)["verb"] == "attach" and self.detached == "shell":
             # The shell we detached from was set up already and shows no prompt.
             return self._sync_inside("shell", timeout)

@@ -171,7 +171,7 @@ def bind_mount():
     d.box(360, 30, 260, 170, "", "proc")
     d.text(490, 56, "Container file system", weight=' font-weight="bold"')
     d.box(390, 100, 200, 56, "/hello/main.py", "data", sub="the same file")
-    d.arrow(250, 128, 390, 128, "one file, two names", both=True, dy=-10)
+    d.arrow(250, 128, 390, 128, "same file", both=True, dy=-10)
     d.text(320, 225, '--mount type=bind,source="$(pwd)"/hello.py,target=/hello/main.py', size=12, color=MUTED)
     return d
 

@@ -156,3 +156,19 @@ def test_missing_daemon_is_one_clear_error(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 3
     assert result.stdout.count("no Docker daemon answers") == 1
+
+
+def test_k_runs_one_block_after_the_blocks_it_depends_on(client):
+    # line-82 commits the container made at line-53 by a shell typed into at line-57.
+    result = run_pages(PAGES / "passing.md", extra=["-k", "line-82", "-rA"])
+    assert result.returncode == 0, result.stdout
+    assert "PASSED tests/fixtures/pages/passing.md::line-82" in result.stdout
+    assert "1 passed, 13 deselected" in result.stdout
+
+
+def test_x_stops_at_the_first_failing_page_and_still_cleans_up(client):
+    before = daemon_state(client)
+    result = run_pages(PAGES / "stale" / "bad-flag.md", PAGES / "passing.md", extra=["-x"])
+    assert result.returncode == 1
+    assert "stopping after 1 failures" in result.stdout and "passing.md" not in result.stdout.split("FAILURES")[0]
+    assert daemon_state(client) == before

@@ -147,3 +147,22 @@ def test_missing_daemon_gives_one_clear_message(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("bringup: error: the Docker daemon did not answer")
+
+
+def test_registry_is_stopped_again_when_dockerd_fails(run_dir, monkeypatch):
+    stopped = []
+    monkeypatch.setattr(engine, "daemon_reachable", lambda: False)
+    monkeypatch.setattr(host, "is_root", lambda: True)
+    monkeypatch.setattr(host, "is_debian_like", lambda: True)
+    monkeypatch.setattr(host, "has_apt", lambda: True)
+    monkeypatch.setattr(engine, "install_packages", lambda: None)
+    monkeypatch.setattr(engine, "install_cli_plugins", lambda: None)
+    monkeypatch.setattr(registry, "ensure_running", lambda: True)
+    monkeypatch.setattr(registry, "stop", lambda: stopped.append("registry"))
+
+    def failing_dockerd():
+        raise BringupError("dockerd exited with status 1 while starting")
+    monkeypatch.setattr(engine, "start_dockerd", failing_dockerd)
+    with pytest.raises(BringupError, match="dockerd exited"):
+        engine.ensure_engine()
+    assert stopped == ["registry"]

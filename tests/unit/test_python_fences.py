@@ -1,0 +1,16 @@
+"""Python fences of a page are run by pytest-markdown-docs, through our collector."""
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_python_fences_run_and_fail_at_their_line(tmp_path):
+    page = ROOT / "tests" / "fixtures" / "pages" / "python" / "fences.md"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(page),
+                             "--doc-report", str(tmp_path / "report.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "fences.md::line-3 PASSED" in result.stdout
+    assert "fences.md::line-9 FAILED" in result.stdout
+    assert "this fence must fail" in result.stdout
+    assert result.returncode == 1
