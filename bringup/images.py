@@ -66,9 +66,12 @@ def _recipe_files(folder):
 
 
 def _example_files():
+    """What the workshop image is built from: the server, the Dockerfile and its ignore list."""
+    examples = REPO_ROOT / "examples"
     ignored = {"__pycache__", ".pytest_cache"}
-    return [p for p in sorted((REPO_ROOT / "examples").rglob("*"))
-            if p.is_file() and not ignored & set(p.parts) and p.name != "jams.json"]
+    files = [p for p in sorted((examples / "rest_server").rglob("*"))
+             if p.is_file() and not ignored & set(p.parts) and p.name != "jams.json"]
+    return files + [examples / "Dockerfile", examples / ".dockerignore"]
 
 
 HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
