@@ -11,7 +11,7 @@ from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
 from . import fences
 from .pagerun import BlockFailure, PageRun
-from .report import Report
+from .report import Report, client_version
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KINDS = {"shell", "file", "action", "skipped"}
@@ -153,6 +153,7 @@ def pytest_collection_finish(session):
         pytest.exit(f"doctester: no Docker daemon answers ({error}). Start one with `make engine`.",
                     returncode=3)
     session.config.doc_engine_state = f"{version.get('Version')}|{'|'.join(tags)}"
+    session.config.doc_report.docker = {"client": client_version(), "engine": version.get("Version")}
 
 
 @pytest.hookimpl(hookwrapper=True)

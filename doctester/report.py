@@ -1,6 +1,7 @@
 """The JSON record of a doc-test run: per page and block, what happened."""
 import datetime
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,11 +13,19 @@ def docker_versions():
     return {"client": client or None, "engine": server or None}
 
 
+def client_version():
+    """The docker CLI's version, without asking the daemon: `Docker version 28.2.2, build e6534b4`."""
+    result = subprocess.run(["docker", "--version"], capture_output=True, text=True, timeout=30)
+    found = re.search(r"version ([^\s,]+)", result.stdout)
+    return found.group(1) if found else None
+
+
 class Report:
     def __init__(self, path):
         self.path = Path(path)
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.pages = {}
+        self.docker = None  # {"client": ..., "engine": ...} when the run already asked the daemon
 
     def add(self, page, line, kind, status, duration, reason=None, command=None):
         blocks = self.pages.setdefault(page, [])
@@ -37,7 +46,7 @@ class Report:
         one page does not make the site forget the others."""
         finished = datetime.datetime.now(datetime.timezone.utc)
         date = finished.isoformat(timespec="seconds")
-        docker = docker_versions()
+        docker = self.docker or docker_versions()
         pages = self._earlier_pages()
         for page, blocks in self.pages.items():
             if page in pages and all(b["status"] == "cached" for b in blocks):
