@@ -32,8 +32,12 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.doc_report = Report(config.getoption("doc_report"))
     config.doc_updates = [] if config.getoption("doc_update") else None
-    # A TERM (from CI or `timeout`) unwinds like Ctrl-C, so pages still clean up.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame):
+    """A TERM (from CI or `timeout`) unwinds like Ctrl-C, so pages still clean up."""
+    raise KeyboardInterrupt
 
 
 def pytest_collect_file(file_path, parent):
@@ -186,7 +190,7 @@ def pytest_sessionfinish(session, exitstatus):
     if config.doc_report.pages:
         record = config.doc_report.write()
         totals = ", ".join(f"{n} {s}" for s, n in sorted(record["totals"].items()))
-        config.doc_report_summary = f"doc tests: {totals} in {len(record['pages'])} pages; " \
+        config.doc_report_summary = f"doc tests: {totals} in {len(config.doc_report.pages)} pages; " \
                                     f"report: {config.doc_report.path}"
     if config.doc_updates:
         rewritten = apply_updates(config.doc_updates)
