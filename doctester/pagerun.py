@@ -96,8 +96,10 @@ class PageRun:
 
     # -- running -------------------------------------------------------------
     def run_block(self, block):
+        """Run a block; returns "passed", or "skipped" for a block with a skip reason
+        (never run, whether it is the block asked for or one run before it)."""
         self.done.add(block.line)
-        if block.kind == "skipped":
+        if block.options.skip:
             return "skipped"
         if block.kind == "file":
             self._write_file(block)

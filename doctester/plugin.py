@@ -77,10 +77,11 @@ class MarkdownPage(pytest.File):
         return digest.hexdigest()
 
     def setup(self):
-        self.cached = False
+        self.cached, self.key = False, None
         if self.config.getoption("doc_cache"):
+            self.key = self.cache_key()  # once: teardown records this same key after a pass
             known = self.config.cache.get("doctester/passed", {})
-            self.cached = known.get(self._label()) == self.cache_key()
+            self.cached = known.get(self._label()) == self.key
         if not self.cached and any(isinstance(i, BlockItem) for i in self.collect_items()):
             self.run = PageRun(self.page, ROOT, self.config.getoption("doc_timeout"),
                                update=self.config.doc_updates)
@@ -98,7 +99,7 @@ class MarkdownPage(pytest.File):
                                    + "\n  ".join(problems))
             if self.config.getoption("doc_cache") and not self.failures:
                 known = self.config.cache.get("doctester/passed", {})
-                known[self._label()] = self.cache_key()
+                known[self._label()] = self.key
                 self.config.cache.set("doctester/passed", known)
 
 
@@ -118,19 +119,15 @@ class BlockItem(pytest.Item):
         for earlier in page.page.blocks:
             if earlier.line >= self.block.line:
                 break
-            if earlier.line not in run.done and earlier.kind in RUN_KINDS - {"skipped"}:
+            if earlier.line not in run.done and earlier.kind in RUN_KINDS:
                 run.run_block(earlier)
-        if self.block.kind == "skipped":
-            run.done.add(self.block.line)
-            pytest.skip(self.block.options.skip)
-        if self.block.options.skip:
-            run.done.add(self.block.line)
-            pytest.skip(self.block.options.skip)
         try:
-            run.run_block(self.block)
+            status = run.run_block(self.block)
         except BlockFailure:
             page.failures += 1
             raise
+        if status == "skipped":
+            pytest.skip(self.block.options.skip)
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, BlockFailure):

@@ -172,3 +172,11 @@ def test_x_stops_at_the_first_failing_page_and_still_cleans_up(client):
     assert result.returncode == 1
     assert "stopping after 1 failures" in result.stdout and "passing.md" not in result.stdout.split("FAILURES")[0]
     assert daemon_state(client) == before
+
+
+def test_k_never_runs_a_skipped_block_before_the_selected_one():
+    result = run_pages(PAGES / "skip-before.md", extra=["-k", "line-8", "-rA"])
+    assert result.returncode == 0, result.stdout
+    assert "PASSED tests/fixtures/pages/skip-before.md::line-8" in result.stdout
+    whole = run_pages(PAGES / "skip-before.md", extra=["-rs"])
+    assert "skip-before.md:4: would fail if it ran" in whole.stdout and "1 passed, 1 skipped" in whole.stdout
