@@ -74,6 +74,7 @@ def _example_files():
     return files + [examples / "Dockerfile", examples / ".dockerignore"]
 
 
+SANDBOX_IMAGE = "intro-to-docker/doctest-sandbox"  # the doc tests' private engines; pytest.ini names it
 HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
 PYTHON_ALPINE = Image("library/python", "alpine", _recipe_files("python"))
 PYTHON_LATEST = Image("library/python", "latest", _recipe_files("python"))
@@ -228,6 +229,30 @@ def copy_from_hub(image):
     subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
 
 
+def local_label(reference):
+    """The recipe label of a local image of the engine bring-up uses, or None."""
+    result = subprocess.run(["docker", "image", "inspect", "--format",
+                             f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', reference],
+                            capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def ensure_sandbox_image(python_digest, arch):
+    """The doc tests' sandbox image, built on this engine (never pushed): a
+    private engine per test worker runs from it."""
+    recipe = RECIPES / "sandbox"
+    mirror = host.debian_mirror(host.codename()) if host.has_apt() else ""
+    digest = recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror)
+    reference = f"{SANDBOX_IMAGE}:latest"
+    if local_label(reference) == digest:
+        say(f"    {reference}: built (recipe {digest})")
+        return
+    with step(f"building the doc tests' sandbox image {reference}"):
+        run(["docker", "build", "--quiet", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
+             "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}",
+             "-t", reference, str(recipe)], "building the sandbox image")
+
+
 def ensure_images():
     """Every image the pages pull, in the mirror, built at most once per recipe."""
     paths.ensure()
@@ -267,3 +292,4 @@ def ensure_images():
         else:
             with step(f"building the workshop image {workshop.hub_ref}"):
                 build_workshop_image(workshop, workshop_digest)
+    ensure_sandbox_image(python_digest if not online else "hub", arch)

@@ -1,116 +1,107 @@
-"""What a page finds on the daemon, and putting it back afterwards.
+"""What an engine holds, read and changed through the docker CLI.
 
-A snapshot is taken before a page runs; after it (success, failure, timeout
-or Ctrl-C alike) every container, image tag, volume and network that is not
-in the snapshot is removed, and every image tag of the snapshot that the page
-removed or moved is put back (re-tagged, or pulled from the mirror).
+The harness speaks to an engine the way its pages do: through `docker`, with
+a prefix that says which engine (`docker exec <sandbox> docker` for a private
+engine, plain `docker` for the reachable daemon). The page's commands and
+the clean-up can then never address two different daemons.
 """
 import concurrent.futures
-from dataclasses import dataclass
+import json
+import subprocess
+from dataclasses import asdict, dataclass
 
-import docker
-import docker.errors
+
+class EngineError(Exception):
+    """The engine did not do what the harness asked; the text says what."""
+
+
+class DockerCLI:
+    def __init__(self, prefix=("docker",)):
+        self.prefix = list(prefix)
+
+    def run(self, *args, timeout=300, check=True, stdin=None):
+        try:
+            result = subprocess.run([*self.prefix, *args], capture_output=True, text=True,
+                                    timeout=timeout, input=stdin)
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"`docker {' '.join(args)}` did not finish within {timeout} s")
+        if check and result.returncode:
+            raise EngineError(f"`docker {' '.join(args)}` exited {result.returncode}: "
+                              f"{(result.stderr or result.stdout).strip()[-1500:]}")
+        return result
+
+    def lines(self, *args):
+        return [line for line in self.run(*args).stdout.splitlines() if line.strip()]
+
+    def container_ids(self):
+        """Every container, oldest first (`docker ps` lists the newest first)."""
+        return list(reversed(self.lines("ps", "-a", "--no-trunc", "--format", "{{.ID}}")))
+
+    def running_ids(self):
+        return self.lines("ps", "--no-trunc", "--format", "{{.ID}}")
+
+    def image_ids(self):
+        """Every image ID (sha256:...), oldest first."""
+        ids = self.lines("images", "-a", "--no-trunc", "--format", "{{.ID}}")
+        return list(dict.fromkeys(reversed(ids)))
+
+    def tags(self):
+        """{"repo:tag": image ID} of every tagged image."""
+        found = {}
+        for line in self.lines("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"):
+            tag, image_id = line.rsplit(" ", 1)
+            if "<none>" not in tag:
+                found[tag] = image_id
+        return found
+
+    def volumes(self):
+        return self.lines("volume", "ls", "-q")
+
+    def networks(self):
+        """User-made networks (bridge, host and none always exist)."""
+        return [n for n in self.lines("network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}")
+                if n.split()[1] not in ("bridge", "host", "none")]
+
+    def versions(self):
+        text = self.run("version", "--format", "{{json .}}").stdout
+        info = json.loads(text)
+        server = info.get("Server") or {}
+        driver = self.run("info", "--format", "{{.Driver}}").stdout.strip()
+        return {"client": (info.get("Client") or {}).get("Version"), "engine": server.get("Version"),
+                "store": "containerd" if driver.startswith("overlayfs") or "snapshotter" in driver
+                else driver}
+
+    def remove_containers(self, ids):
+        """Force-remove containers, several at once: each kill takes a while."""
+        problems = []
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(8, len(ids)))) as pool:
+            for result in pool.map(lambda i: self.run("rm", "-f", "-v", i, check=False), ids):
+                if result.returncode and "No such container" not in result.stderr:
+                    problems.append(result.stderr.strip())
+        return problems
 
 
 @dataclass
 class Snapshot:
-    containers: set
-    tags: dict        # "repo:tag" -> image id
-    image_ids: set
-    volumes: set
-    networks: set
+    """What the reachable daemon held before a page ran (--doc-engine=existing)."""
+    containers: list
+    tags: dict          # "repo:tag" -> image ID
+    image_ids: list
+    volumes: list
+    networks: list
+    aside: dict = None  # "repo:tag" a page wanted absent -> the tag it was moved to
 
+    @classmethod
+    def take(cls, docker):
+        return cls(docker.container_ids(), docker.tags(), docker.image_ids(), docker.volumes(),
+                   docker.networks(), {})
 
-def client():
-    return docker.from_env(timeout=120)
+    def to_json(self):
+        return json.dumps(asdict(self), indent=1)
 
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))
 
-def take(api):
-    images = api.images.list(all=True)
-    return Snapshot(
-        containers={c.id for c in api.containers.list(all=True)},
-        tags={tag: image.id for image in images for tag in image.tags},
-        image_ids={image.id for image in images},
-        volumes={v.name for v in api.volumes.list()},
-        networks={n.id for n in api.networks.list()},
-    )
-
-
-def new_containers(api, before):
-    """Containers created since the snapshot, oldest first."""
-    found = [c for c in api.containers.list(all=True) if c.id not in before.containers]
-    return sorted(found, key=lambda c: c.attrs.get("Created", ""))
-
-
-def new_images(api, before):
-    found = [i for i in api.images.list() if i.id not in before.image_ids]
-    return sorted(found, key=lambda i: i.attrs.get("Created", ""))
-
-
-def stop_new_containers(api, before):
-    for container in new_containers(api, before):
-        try:
-            if container.status == "running":
-                container.kill()
-        except docker.errors.APIError:
-            pass
-
-
-def make_absent(api, references):
-    """Untag images a page needs absent (like `hello-world` for its first pull)."""
-    for reference in references:
-        try:
-            api.images.remove(reference, force=True, noprune=False)
-        except docker.errors.ImageNotFound:
-            pass
-
-
-def make_present(api, references):
-    for reference in references:
-        try:
-            api.images.get(reference)
-        except docker.errors.ImageNotFound:
-            repository, _, tag = reference.partition(":")
-            api.images.pull(repository, tag=tag or "latest")
-
-
-def restore(api, before):
-    """Remove what the page made; put back what it removed. Returns problems."""
-    problems = []
-    made = new_containers(api, before)
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(8, len(made)))) as pool:  # kills take a while each
-        for container in made:
-            pool.submit(_try, problems, f"removing container {container.name}", container.remove,
-                        force=True, v=True)
-    for image in api.images.list(all=True):
-        for tag in image.tags:
-            if before.tags.get(tag) != image.id:
-                _try(problems, f"removing image tag {tag}", api.images.remove, tag, force=True)
-    for image in api.images.list(all=True):
-        if image.id not in before.image_ids:
-            _try(problems, f"removing image {image.short_id}", api.images.remove, image.id, force=True)
-    for volume in api.volumes.list():
-        if volume.name not in before.volumes:
-            _try(problems, f"removing volume {volume.name}", volume.remove, force=True)
-    for network in api.networks.list():
-        if network.id not in before.networks:
-            _try(problems, f"removing network {network.name}", network.remove)
-    current = {tag for image in api.images.list(all=True) for tag in image.tags}
-    for tag, image_id in before.tags.items():
-        if tag in current:
-            continue
-        try:
-            api.images.get(image_id).tag(tag)
-        except docker.errors.ImageNotFound:
-            repository, _, version = tag.rpartition(":")
-            _try(problems, f"pulling {tag} back", api.images.pull, repository, tag=version)
-    return problems
-
-
-def _try(problems, what, action, *args, **kwargs):
-    try:
-        action(*args, **kwargs)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        problems.append(f"{what}: {error.explanation or error}")
+    def is_empty(self):
+        return not (self.containers or self.tags or self.volumes or self.networks)

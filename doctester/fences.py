@@ -19,7 +19,11 @@ ANNOTATION = re.compile(r"^<!--\s*doctest:(.*?)-->\s*$", re.S)
 CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*)$")
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
 PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
-KNOWN_KEYS = {"skip", "exit", "timeout", "capture", "pattern", "press", "run", "no-output-check"}
+KNOWN_KEYS = {"skip", "exit", "timeout", "capture", "pattern", "press", "run", "no-output-check",
+              "other-engine"}
+# A command that would address another engine than the page's own.
+LEAVES_ENGINE = re.compile(r"\bdocker(?:\s+--?[\w-]+(?:=\S+)?)*?\s+(?:-H|--host|--context|-c)(?:[\s=]|$)"
+                           r"|\b(?:DOCKER_HOST|DOCKER_CONTEXT)=|\bdocker\s+context\s+use\b")
 
 
 class PageError(Exception):
@@ -40,6 +44,7 @@ class Options:
     press: list = None         # action: keys typed into the interactive session
     run: str = None            # action: a hidden command run in the page session
     check_output: bool = True  # False: output shown is illustrative, not compared
+    other_engine: str = None   # reason a block may address another Docker engine
 
 
 @dataclass
@@ -117,6 +122,10 @@ def parse_annotation(text, path, line):
             options.run = value
         elif key == "no-output-check":
             options.check_output = False
+        elif key == "other-engine":
+            if not value.strip():
+                raise PageError(path, line, 'other-engine needs a reason: other-engine="why"')
+            options.other_engine = value
     return options
 
 
@@ -221,6 +230,18 @@ def console_commands(body, first_line, body_start, lang="console"):
     return commands
 
 
+def check_engine(block):
+    """Refuse a command that would leave the page's engine, unless annotated."""
+    if block.options.other_engine or block.options.skip:
+        return
+    for command in block.commands:
+        if LEAVES_ENGINE.search(command.text):
+            raise PageError(block.path, command.line, f"`{command.text.splitlines()[0]}` would address "
+                            "another Docker engine than the page's own (-H, --host, --context, "
+                            'DOCKER_HOST or DOCKER_CONTEXT); if that is intended, annotate the block '
+                            'with <!-- doctest: other-engine="why" -->')
+
+
 def parse_page(path, text=None, root=Path(".")):
     path = str(path)
     text = Path(path).read_text(encoding="utf-8") if text is None else text
@@ -295,6 +316,7 @@ def parse_page(path, text=None, root=Path(".")):
         else:
             previous = None
             continue  # json, yaml, ...: shown, not run
+        check_engine(block)
         blocks.append(block)
         previous = block if block.kind == "shell" and lang not in PROMPTS else None
     if pending:

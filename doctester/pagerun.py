@@ -1,12 +1,12 @@
-"""Running one page: its directory, its bash session, its blocks in order,
-and the daemon put back as it was afterwards."""
-import os
+"""Running one page: its directory, its bash session on its engine, its
+blocks in order, and the engine cleaned afterwards."""
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from . import dockerstate, matching
+from . import matching
+from .dockerstate import EngineError
 from .session import CommandTimeout, PageSession, SessionError
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
@@ -29,7 +29,7 @@ class BlockFailure(Exception):
 
 
 class PageRun:
-    def __init__(self, page, repo_root, default_timeout, update=None):
+    def __init__(self, page, repo_root, default_timeout, engine, update=None):
         self.page, self.root = page, Path(repo_root)
         self.default_timeout = default_timeout
         self.update = update            # list collecting output rewrites, or None
@@ -37,19 +37,19 @@ class PageRun:
         self.captures = {}
         self.done = set()               # lines of blocks already run
         self.failed_at = None
-        self.api = dockerstate.client()
-        self.before = dockerstate.take(self.api)
-        self.tmp = Path(tempfile.mkdtemp(prefix="doctest-"))
+        self.engine = engine
+        self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=engine.page_root))
         self.workdir = self.tmp / "workshop"
         shutil.copytree(self.root / "examples", self.workdir / "examples",
                         ignore=shutil.ignore_patterns("__pycache__", "jams.json", ".pytest_cache"))
         (self.tmp / "scratch").mkdir()
-        meta = page.front_matter or {}
-        dockerstate.make_absent(self.api, meta.get("absent", []))
-        dockerstate.make_present(self.api, meta.get("present", []))
-        env = dict(os.environ, DOCKER_CLI_HINTS="false", TERM="xterm")
-        self.session = PageSession(self.workdir, self.tmp / "scratch", env=env,
-                                   on_timeout=lambda: dockerstate.stop_new_containers(self.api, self.before))
+        self.session = None
+        try:
+            engine.prepare(page.front_matter or {})
+        except EngineError as error:
+            raise BlockFailure(f"{page.path}:1: preparing the engine for the page failed: {error}")
+        self.session = PageSession(self.workdir, self.tmp / "scratch", engine.spawn(self.workdir),
+                                   engine.kill_processes, on_timeout=engine.stop_new_containers)
 
     # -- placeholders --------------------------------------------------------
     def substitute(self, command, block):
@@ -59,17 +59,17 @@ class PageRun:
             if word in self.captures:
                 return self.captures[word]
             if key in CONTAINER_WORDS:
-                made = dockerstate.new_containers(self.api, self.before)
+                made = self.engine.new_containers()
                 if not made:
                     raise BlockFailure(f"{block.label}: <{word}> stands for the last container the page "
                                        "created, but it has created none yet")
-                return made[-1].id[:12]
+                return made[-1][:12]
             if key in IMAGE_WORDS:
-                made = dockerstate.new_images(self.api, self.before)
+                made = self.engine.new_images()
                 if not made:
                     raise BlockFailure(f"{block.label}: <{word}> stands for the last image the page "
                                        "built, but it has built none yet")
-                return made[-1].id.split(":")[1][:12]
+                return made[-1].split(":")[-1][:12]
             raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
                                f"({', '.join(self.captures) or 'none yet'}) or one of "
                                f"<CONTAINER ID>, <IMAGE ID>")
@@ -85,8 +85,7 @@ class PageRun:
         if re.fullmatch(r"[0-9a-f]{2,63}", word) and len(real) > len(word):
             # A short ID prefix: the shortest prefix of the real ID that is at
             # least as long and names nothing else on the daemon.
-            others = {c.id for c in self.api.containers.list(all=True)} | \
-                     {i.id.split(":")[-1] for i in self.api.images.list(all=True)}
+            others = self.engine.all_ids()
             for length in range(len(word), len(real) + 1):
                 prefix = real[:length]
                 if sum(1 for other in others if other.startswith(prefix)) <= 1:
@@ -165,7 +164,7 @@ class PageRun:
                            f"{outcome.diff()}")
 
     def _write_file(self, block):
-        cwd = Path(os.readlink(f"/proc/{self.session.child.pid}/cwd"))
+        cwd = self.session.cwd()
         target = (cwd / block.title).resolve()
         if not str(target).startswith(str(self.tmp)):
             raise BlockFailure(f"{block.label}: title={block.title!r} points outside the page's directory")
@@ -173,13 +172,16 @@ class PageRun:
         target.write_text(block.content, encoding="utf-8")
 
     def finish(self):
-        """Close the session and put the daemon and the disk back; returns problems."""
+        """Close the session and clean the engine and the disk; returns problems."""
         problems = []
         try:
-            self.session.close()
+            if self.session is not None:
+                self.session.close()
         finally:
             try:
-                problems = dockerstate.restore(self.api, self.before)
+                problems = self.engine.finish_page()
+            except EngineError as error:
+                problems = [str(error)]
             finally:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         return problems

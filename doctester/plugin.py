@@ -1,17 +1,23 @@
 """The pytest plugin: collects Markdown pages, runs their blocks in order in
-one session per page, reports, and rewrites expected output on request."""
+one session per page on a private engine, reports, and rewrites expected
+output on request. Under pytest-xdist each worker has its own engine and
+runs whole pages; the controller writes the report."""
+import fcntl
 import hashlib
+import os
 import signal
+import subprocess
 from pathlib import Path
 
-import docker
 import pytest
 from pytest_markdown_docs.definitions import FenceTestDefinition
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
 from . import fences
+from .dockerstate import EngineError
 from .pagerun import BlockFailure, PageRun
-from .report import Report, client_version
+from .provider import MODES, EngineProvider, uninterrupted
+from .report import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KINDS = {"shell", "file", "action", "skipped"}
@@ -27,11 +33,40 @@ def pytest_addoption(parser):
                     help="seconds a command may run before it is killed (default 120)")
     group.addoption("--doc-report", default=str(ROOT / "build" / "doctest-report.json"),
                     help="where to write the JSON report of the run")
+    group.addoption("--doc-engine", choices=MODES, default=None,
+                    help="private (default): pages run on Docker engines the run starts and owns; "
+                         "existing: on the reachable daemon (refuses a daemon that holds anything, "
+                         "unless --doc-existing-ok)")
+    group.addoption("--doc-existing-ok", action="store_true", default=None,
+                    help="with --doc-engine=existing, go on although the daemon holds objects")
+    parser.addini("doc_engine", "private or existing (env DOCTEST_ENGINE overrides)", default="private")
+    parser.addini("doc_existing_ok", "go on with --doc-engine=existing on a daemon that holds objects",
+                  type="bool", default=False)
+    parser.addini("doc_sandbox_image", "the image of the private engines",
+                  default="intro-to-docker/doctest-sandbox:latest")
+    parser.addini("doc_mirror_storage", "a registry's storage folder, served read-only to the private "
+                  "engines as their registry mirror (env DOCTEST_MIRROR_STORAGE overrides)", default="")
+    parser.addini("doc_state_dir", "where runs record what they start",
+                  default=str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"))
 
 
 def pytest_configure(config):
     config.doc_report = Report(config.getoption("doc_report"))
     config.doc_updates = [] if config.getoption("doc_update") else None
+    if getattr(config.option, "dist", "no") == "load":
+        # A page is one story: all its blocks on one worker. Pages that start
+        # from the same images share a worker, one after another (see collect).
+        config.option.dist = "loadgroup"
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    mode = os.environ.get("DOCTEST_ENGINE") or config.getoption("doc_engine") or config.getini("doc_engine")
+    existing_ok = config.getoption("doc_existing_ok") or config.getini("doc_existing_ok")
+    storage = os.environ.get("DOCTEST_MIRROR_STORAGE") or config.getini("doc_mirror_storage")
+    try:
+        config.doc_engines = EngineProvider(mode, Path(config.getini("doc_state_dir")).expanduser(), worker,
+                                            config.getini("doc_sandbox_image"),
+                                            Path(storage).expanduser() if storage else None, existing_ok)
+    except EngineError as error:
+        raise pytest.UsageError(f"doctester: {error}")
     signal.signal(signal.SIGTERM, _terminated)
 
 
@@ -56,6 +91,15 @@ class MarkdownPage(pytest.File):
             self.page = fences.parse_page(self._label(), self.path.read_text(encoding="utf-8"), root=ROOT)
         except fences.PageError as error:
             raise self.CollectError(str(error))
+        # Under xdist, pages asking for the same images run on one worker in a
+        # row, so a large image is unpacked once there rather than page after page.
+        present = sorted(self.page.front_matter.get("present", []))
+        group = pytest.mark.xdist_group("images:" + ",".join(present) if present else self._label())
+        for item in self._items():
+            item.add_marker(group)
+            yield item
+
+    def _items(self):
         for block in self.page.blocks:
             name = f"line-{block.line}"
             if block.kind == "python":
@@ -82,10 +126,16 @@ class MarkdownPage(pytest.File):
             self.key = self.cache_key()  # once: teardown records this same key after a pass
             known = self.config.cache.get("doctester/passed", {})
             self.cached = known.get(self._label()) == self.key
-        if not self.cached and any(isinstance(i, BlockItem) for i in self.collect_items()):
-            self.run = PageRun(self.page, ROOT, self.config.getoption("doc_timeout"),
-                               update=self.config.doc_updates)
         self.failures = 0
+        if not self.cached and any(isinstance(i, BlockItem) for i in self.collect_items()):
+            try:
+                engine = self.config.doc_engines.get()
+            except EngineError as error:
+                pytest.exit(f"doctester: {error}", returncode=3)
+            if self.config.doc_report.docker is None:
+                self.config.doc_report.docker = engine.describe()
+            self.run = PageRun(self.page, ROOT, self.config.getoption("doc_timeout"), engine,
+                               update=self.config.doc_updates)
 
     def collect_items(self):
         return [item for item in self.session.items if item.parent is self]
@@ -93,7 +143,8 @@ class MarkdownPage(pytest.File):
     def teardown(self):
         if self.run is not None:
             run, self.run = self.run, None
-            problems = run.finish()
+            with uninterrupted():
+                problems = run.finish()
             if problems:
                 raise RuntimeError(f"{self._label()}: cleaning up after the page failed:\n  "
                                    + "\n  ".join(problems))
@@ -143,18 +194,26 @@ def pytest_collection_finish(session):
     """One clear error for a missing daemon, instead of one per block."""
     needs_docker = any(isinstance(item, BlockItem) and item.block.kind in ("shell", "action")
                        for item in session.items)
-    session.config.doc_engine_state = ""
-    if not needs_docker or session.config.getoption("collectonly"):
+    config = session.config
+    config.doc_engine_state = ""
+    if not needs_docker or config.getoption("collectonly"):
         return
+    engines = config.doc_engines
+    probe = ["docker", "version", "--format", "{{.Server.Version}}"]
+    if engines.mode == "private":
+        probe = ["docker", "image", "inspect", "--format", "{{.Id}}", engines.sandbox_image]
     try:
-        api = docker.from_env(timeout=10)
-        version = api.version()
-        tags = sorted(f"{t}={i.id}" for i in api.images.list() for t in i.tags)
-    except Exception as error:
-        pytest.exit(f"doctester: no Docker daemon answers ({error}). Start one with `make engine`.",
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        result = subprocess.CompletedProcess(probe, 1, "", str(error))
+    if result.returncode:
+        message = result.stderr.strip().splitlines()[-1:] or ["no answer"]
+        if "No such image" in message[0]:
+            pytest.exit(f"doctester: the private engines' image {engines.sandbox_image} is missing: "
+                        "build it with `make images`", returncode=3)
+        pytest.exit(f"doctester: no Docker daemon answers ({message[0]}). Start one with `make engine`.",
                     returncode=3)
-    session.config.doc_engine_state = f"{version.get('Version')}|{'|'.join(tags)}"
-    session.config.doc_report.docker = {"client": client_version(), "engine": version.get("Version")}
+    config.doc_engine_state = f"{engines.mode}|{result.stdout.strip()}"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -184,20 +243,60 @@ def pytest_sessionfinish(session, exitstatus):
         if isinstance(page, MarkdownPage) and page.run is not None:
             page.teardown()
     config = session.config
-    if config.doc_report.pages:
-        record = config.doc_report.write()
-        totals = ", ".join(f"{n} {s}" for s, n in sorted(record["totals"].items()))
-        config.doc_report_summary = f"doc tests: {totals} in {len(config.doc_report.pages)} pages; " \
-                                    f"report: {config.doc_report.path}"
+    problems = config.doc_engines.close()
+    if problems:
+        config.doc_engine_problems = problems
+        session.exitstatus = session.exitstatus or 1
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller writes the report
+        config.workeroutput["doc_report"] = {"pages": config.doc_report.pages,
+                                             "docker": config.doc_report.docker,
+                                             "problems": problems}
+    elif config.doc_report.pages:
+        write_report(config)
     if config.doc_updates:
         rewritten = apply_updates(config.doc_updates)
         config.doc_update_summary = f"--doc-update rewrote {rewritten} output block(s)"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """An xdist worker is done: its pages join the controller's report."""
+    output = getattr(node, "workeroutput", {}).get("doc_report")
+    if not output:
+        return
+    report = node.config.doc_report
+    for page, blocks in output["pages"].items():
+        report.pages.setdefault(page, []).extend(blocks)
+    report.docker = report.docker or output["docker"]
+    if output["problems"]:
+        node.config.doc_engine_problems = getattr(node.config, "doc_engine_problems", []) + output["problems"]
+
+
+def write_report(config):
+    """Write the record under a lock: two runs at once merge, never clobber."""
+    path = Path(config.doc_report.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = config.doc_report.write()
+    totals = ", ".join(f"{n} {s}" for s, n in sorted(record["totals"].items()))
+    config.doc_report_summary = f"doc tests: {totals} in {len(config.doc_report.pages)} pages; " \
+                                f"report: {config.doc_report.path}"
+
+
 def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, "workerinput"):
+        return
+    if not hasattr(config, "doc_report_summary") and config.doc_report.pages:
+        write_report(config)  # under xdist the workers' pages arrive after sessionfinish
     for summary in ("doc_report_summary", "doc_update_summary"):
         if getattr(config, summary, None):
             terminalreporter.write_line(getattr(config, summary))
+    engines = config.doc_engines
+    if engines.reaped:
+        terminalreporter.write_line(f"doctester: reaped what killed runs left: {', '.join(engines.reaped)}")
+    for problem in getattr(config, "doc_engine_problems", []):
+        terminalreporter.write_line(f"doctester: cleaning up the engines failed: {problem}", red=True)
 
 
 def apply_updates(updates):

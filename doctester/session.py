@@ -118,24 +118,33 @@ def descendants(pid):
 
 
 class PageSession:
-    def __init__(self, workdir, scratch, env=None, on_timeout=None):
+    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout=None):
+        """`spawn` is (program, args, env) of the page's bash; `kill_processes(pid)`
+        ends every process below that bash, wherever it runs."""
         self.workdir, self.scratch = Path(workdir), Path(scratch)
         self.on_timeout = on_timeout or (lambda: None)   # e.g. stop the page's containers
+        self.kill_processes = kill_processes
         self.inside = None     # None, "shell" or "repl": what the typed commands go to
         self.detached = None   # what the last detached container was running
         self.count = 0
         token = secrets.token_hex(4)
         self._mark_parts = (f"__DOCTEST_{token}", "_DONE__")
         self._mark = re.compile(re.escape("".join(self._mark_parts)) + r":(\d+)\r?\n")
-        self.child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile"], cwd=str(workdir),
-                                   env=env or dict(os.environ), encoding="utf-8", codec_errors="replace",
-                                   echo=False, timeout=None, dimensions=(50, 250))
+        program, args, env = spawn
+        self.child = pexpect.spawn(program, args, cwd=str(workdir), env=env, encoding="utf-8",
+                                   codec_errors="replace", echo=False, timeout=None, dimensions=(50, 250))
         # pexpect waits 50 ms before each send, and 100 ms around closing, by default.
         self.child.delaybeforesend = None
         self.child.delayafterclose = self.child.delayafterterminate = 0.01
         self.child.sendline("stty -echo; PS1=''; PS2=''; unset PROMPT_COMMAND; "
                             + self._marker_command())
-        self._expect_mark(30)
+        try:
+            self._expect_mark(60)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            raise SessionError(f"the page's shell did not start: {self.child.before!r}")
+        output, _ = self._run_plain("echo $$; pwd", 30)
+        pid, self.last_cwd = output.split()[:2]
+        self.shell_pid = int(pid)
 
     # -- plumbing ----------------------------------------------------------
     def _marker_command(self):
@@ -161,20 +170,7 @@ class PageSession:
         return int(self.child.match.group(1)), self.child.before
 
     def _kill_running(self):
-        running = descendants(self.child.pid)
-        if not running:
-            return
-        for pid in reversed(running):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-        for pid in descendants(self.child.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        self.kill_processes(self.shell_pid)
 
     def _timed_out(self, command, timeout):
         self.on_timeout()
@@ -286,6 +282,13 @@ class PageSession:
         self.inside = None
         self.detached = inside if "ctrl-d" not in [k.lower() for k in keys] else None
         return Result(output, code, 0)
+
+    def cwd(self):
+        """The page shell's working directory (the last one known while a
+        container's shell or REPL has the terminal)."""
+        if self.inside is None:
+            self.last_cwd = self._run_plain("pwd", 30)[0].strip()
+        return Path(self.last_cwd)
 
     def close(self):
         if self.child.isalive():

@@ -1,0 +1,213 @@
+"""Where a page's commands run: a private engine (the default) or, on request,
+the reachable daemon. Both offer what a page run needs: a state to start
+from, a shell to type into, the engine's objects to bind placeholders to,
+and a clean-up that says what went wrong."""
+import os
+import shlex
+import signal
+import time
+
+from .dockerstate import DockerCLI, EngineError, Snapshot
+
+PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
+SHELL = ("bash", "--norc", "--noprofile")
+
+
+def with_tag(reference):
+    """`python` -> `python:latest`, as `docker images` names it."""
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+# A private engine before a page: nothing but the images the page asks for.
+RESET = r"""
+set -u
+ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+docker volume prune -af >/dev/null
+docker network prune -f >/dev/null
+docker builder prune -af >/dev/null 2>&1 || true
+rm -rf /root/.docker /tmp/* 2>/dev/null
+keep=" $* "
+for ref in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>'); do
+  case "$keep" in *" $ref "*) ;; *) docker rmi -f "$ref" >/dev/null ;; esac
+done
+docker image prune -f >/dev/null
+for ref in "$@"; do
+  docker image inspect "$ref" >/dev/null 2>&1 || docker pull -q "$ref" >/dev/null || exit 3
+done
+"""
+
+
+class PageEngine:
+    """What both engines share: the objects a page made since it started."""
+    docker: DockerCLI
+
+    def mark_start(self):
+        self.start_containers = set(self.docker.container_ids())
+        self.start_images = set(self.docker.image_ids())
+
+    def new_containers(self):
+        return [c for c in self.docker.container_ids() if c not in self.start_containers]
+
+    def new_images(self):
+        return [i for i in self.docker.image_ids() if i not in self.start_images]
+
+    def all_ids(self):
+        return set(self.docker.container_ids()) | {i.split(":")[-1] for i in self.docker.image_ids()}
+
+    def stop_new_containers(self):
+        running = set(self.docker.running_ids())
+        for container in self.new_containers():
+            if container in running:
+                self.docker.run("kill", container, check=False)
+
+
+class PrivateEngine(PageEngine):
+    kind = "private"
+
+    def __init__(self, sandbox):
+        self.sandbox, self.docker = sandbox, sandbox.docker
+        self.page_root = sandbox.run.dir / "pages"
+        self.page_root.mkdir(exist_ok=True)
+
+    def prepare(self, meta):
+        present = [with_tag(r) for r in meta.get("present", [])]
+        absent = {with_tag(r) for r in meta.get("absent", [])} & set(present)
+        if absent:
+            raise EngineError(f"front matter lists {', '.join(sorted(absent))} as both present and absent")
+        result = self.sandbox.sh(RESET + "\n", check=False) if not present else \
+            self.sandbox.sh(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET)
+        if result.returncode:
+            raise EngineError(f"resetting the private engine failed ({result.returncode}): "
+                              f"{result.stderr.strip()[-1500:]}")
+        self.mark_start()
+
+    def spawn(self, workdir):
+        argv = self.sandbox.shell(*SHELL, interactive=True, workdir=workdir, env=PAGE_ENV)
+        return argv[0], argv[1:], dict(os.environ)
+
+    def kill_processes(self, pid):
+        """Every process below the page's shell, inside the sandbox."""
+        self.sandbox.sh("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
+                        f"k {int(pid)} TERM; sleep 0.5; k {int(pid)} KILL", check=False, timeout=30)
+
+    def finish_page(self):
+        # Stop what the page left running now; the next page's reset removes the rest.
+        return self.docker.remove_containers(self.docker.container_ids())
+
+    def describe(self):
+        return {**self.docker.versions(), "mode": "private"}
+
+
+class ExistingEngine(PageEngine):
+    """--doc-engine=existing: the reachable daemon, for CI jobs that have only
+    DOCKER_HOST. A page's changes are found by difference with a snapshot
+    written to disk first; an image it wants absent is moved aside under a
+    tag of ours and put back."""
+    kind = "existing"
+
+    def __init__(self, run, allow_foreign=False):
+        self.run, self.docker = run, DockerCLI(("docker",))
+        self.page_root = run.dir / "pages"
+        self.page_root.mkdir(exist_ok=True)
+        self.snapshot_file = run.dir / "snapshot.json"
+        found = Snapshot.take(self.docker)
+        if not found.is_empty() and not allow_foreign:
+            raise EngineError(
+                f"--doc-engine=existing: the daemon holds {len(found.containers)} containers, "
+                f"{len(found.tags)} image tags, {len(found.volumes)} volumes and {len(found.networks)} "
+                "networks that this run cannot prove it made; pages would create, tag and remove "
+                "objects beside them. Use the default private engines, or pass --doc-existing-ok "
+                "(ini doc_existing_ok = true) to go on")
+
+    def prepare(self, meta):
+        self.before = Snapshot.take(self.docker)
+        self._save()
+        for number, reference in enumerate(with_tag(r) for r in meta.get("absent", [])):
+            if reference in self.before.tags:
+                aside = f"doctest-aside/{self.run.id}:{number}"
+                self.before.aside[reference] = aside
+                self._save()  # on disk before the image is touched
+                self.docker.run("tag", reference, aside)
+                self.docker.run("rmi", reference)  # untags only: the aside tag keeps the image
+        for reference in (with_tag(r) for r in meta.get("present", [])):
+            if reference not in self.before.tags:
+                self.docker.run("pull", "-q", reference)
+        self.mark_start()
+
+    def _save(self):
+        partial = self.snapshot_file.with_suffix(".partial")
+        partial.write_text(self.before.to_json())
+        partial.rename(self.snapshot_file)
+
+    def spawn(self, workdir):
+        return SHELL[0], list(SHELL[1:]), dict(os.environ, **PAGE_ENV)
+
+    def kill_processes(self, pid):
+        from .session import descendants
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for child in reversed(descendants(pid)):
+                try:
+                    os.kill(child, sig)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5 if sig == signal.SIGTERM else 0)
+
+    def finish_page(self):
+        problems = restore(self.docker, self.before)
+        if not problems:
+            self.snapshot_file.unlink(missing_ok=True)
+        return problems
+
+    def describe(self):
+        return {**self.docker.versions(), "mode": "existing"}
+
+
+def restore(docker, before):
+    """Remove what a page made beside the snapshot; put back what it removed,
+    the images it moved aside included. Returns problems."""
+    problems = docker.remove_containers([c for c in docker.container_ids() if c not in before.containers])
+    aside_tags = set((before.aside or {}).values())
+    for tag, image_id in docker.tags().items():
+        if tag not in aside_tags and before.tags.get(tag) != image_id:
+            _try(problems, docker, "rmi", "-f", tag)
+    for image_id in docker.image_ids():
+        if image_id not in before.image_ids:
+            _try(problems, docker, "rmi", "-f", image_id)
+    for volume in docker.volumes():
+        if volume not in before.volumes:
+            _try(problems, docker, "volume", "rm", "-f", volume)
+    for network in docker.networks():
+        if network not in before.networks:
+            _try(problems, docker, "network", "rm", network.split()[0])
+    current = docker.tags()
+    for tag, image_id in before.tags.items():
+        if tag in current:
+            continue
+        aside = (before.aside or {}).get(tag)
+        result = docker.run("tag", aside or image_id, tag, check=False)
+        if result.returncode:
+            problems.append(f"putting back {tag} failed: {result.stderr.strip()}")
+        elif aside:
+            _try(problems, docker, "rmi", aside)
+    return problems
+
+
+def _try(problems, docker, *args):
+    result = docker.run(*args, check=False)
+    if result.returncode and "No such" not in result.stderr and "not found" not in result.stderr:
+        problems.append(f"docker {' '.join(args)}: {result.stderr.strip()}")
+
+
+def recover_existing(folder):
+    """A dead existing-mode run: put back the images it had moved aside."""
+    snapshot_file = folder / "snapshot.json"
+    if not snapshot_file.exists():
+        return []
+    before = Snapshot.from_json(snapshot_file.read_text())
+    docker, problems = DockerCLI(("docker",)), []
+    for tag, aside in (before.aside or {}).items():
+        if tag not in docker.tags() and docker.run("tag", aside, tag, check=False).returncode:
+            problems.append(f"putting back {tag} from {aside} failed")
+            continue
+        _try(problems, docker, "rmi", aside)
+    return problems
