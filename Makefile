@@ -26,7 +26,8 @@ serve: venv ## preview the site with live reload on http://127.0.0.1:8765
 engine: venv ## reuse or start a Docker engine and the local registry mirror (127.0.0.1:5000)
 	$(PY) -m bringup engine
 
-engine-stop: venv ## stop only what `make engine` started
+engine-stop: venv ## reap what killed doc-test runs left, then stop only what `make engine` started
+	-$(PY) -m doctester reap
 	$(PY) -m bringup engine-stop
 
 images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable)
@@ -44,8 +45,9 @@ integration: images ## integration tests against the real engine and mirror
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet
 
-doctest: images ## run every shell, console and Dockerfile block of the pages and examples/README.md
-	$(PY) -m pytest docs/ examples/README.md -q
+DOCTEST_WORKERS ?= auto
+doctest: images ## run every page's blocks on private engines, one per worker (DOCTEST_WORKERS=auto)
+	$(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS)
 
 browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \

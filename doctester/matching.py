@@ -40,6 +40,9 @@ VARYING = [
     ("version", r"(?<![\w.])\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?(?![\w.])", r"\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?", False),
     ("build", r"(?<=build )[0-9a-f]{7}\b", r"[0-9a-f]{7,}", False),
     ("host-port", r"(?<=:)(?:3[2-9]\d{3}|[4-6]\d{4})(?=->)", r"\d+", False),
+    # With IPv6, an engine binds a published port twice, and a port conflict
+    # names whichever binding it tried first: either address may be printed.
+    ("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)", False),
     ("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
 ]
 SCANNER = re.compile("|".join(f"(?P<{kind.replace('-', '_')}>{shown})" for kind, shown, _, _ in VARYING))

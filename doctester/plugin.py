@@ -18,6 +18,7 @@ from .dockerstate import EngineError
 from .pagerun import BlockFailure, PageRun
 from .provider import MODES, EngineProvider, uninterrupted
 from .report import Report
+from .__main__ import DEFAULT_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KINDS = {"shell", "file", "action", "skipped"}
@@ -46,8 +47,7 @@ def pytest_addoption(parser):
                   default="intro-to-docker/doctest-sandbox:latest")
     parser.addini("doc_mirror_storage", "a registry's storage folder, served read-only to the private "
                   "engines as their registry mirror (env DOCTEST_MIRROR_STORAGE overrides)", default="")
-    parser.addini("doc_state_dir", "where runs record what they start",
-                  default=str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"))
+    parser.addini("doc_state_dir", "where runs record what they start", default=str(DEFAULT_STATE))
 
 
 def pytest_configure(config):

@@ -74,6 +74,7 @@ def test_stale_page_fails_at_the_right_line(client, page, line, message):
     ("unclosed.md", 5, "unclosed code fence"),
     ("unknown-annotation.md", 3, "unknown doctest annotation 'retries'"),
     ("dockerfile-without-path.md", 3, "a Dockerfile fence needs the path"),
+    ("leaves-engine.md", 5, "`docker --context desktop-linux ps` would address another Docker engine"),
 ])
 def test_malformed_page_is_a_collection_error_at_its_line(page, line, message):
     result = run_pages(PAGES / "malformed" / page)
@@ -81,20 +82,18 @@ def test_malformed_page_is_a_collection_error_at_its_line(page, line, message):
     assert f"tests/fixtures/pages/malformed/{page}:{line}: {message}" in result.stdout
 
 
-def test_sentinels_survive_and_removed_tags_come_back(client):
+def test_sentinels_on_the_users_daemon_survive_a_page_that_removes_things(client):
     label = f"sentinel-{os.getpid()}"
     container = client.containers.create("python:alpine", "true", name=label)
     client.images.get("python:alpine").tag("doctest-sentinel", label)
     volume = client.volumes.create(label)
     network = client.networks.create(label)
     hello = client.images.get("hello-world").id
+    before = daemon_state(client)
     try:
         result = run_pages(PAGES / "restores.md")
         assert result.returncode == 0, result.stdout + result.stderr
-        client.containers.get(container.id)
-        client.images.get(f"doctest-sentinel:{label}")
-        client.volumes.get(label)
-        client.networks.get(network.id)
+        assert daemon_state(client) == before
         assert client.images.get("hello-world").id == hello
         for made in ("doctest-made-tag",):
             with pytest.raises(docker.errors.ImageNotFound):
@@ -109,19 +108,33 @@ def test_sentinels_survive_and_removed_tags_come_back(client):
         network.remove()
 
 
+def sandboxes(client):
+    return client.containers.list(all=True, filters={"label": "org.intro-to-docker.doctest.run"})
+
+
+def wait_for_hung_container(client, proc):
+    """The hung page's container, inside the run's private engine."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        for sandbox in sandboxes(client):
+            found = sandbox.exec_run(["docker", "ps", "-q", "--filter", "name=doctest-hung"])
+            if found.exit_code == 0 and found.output.strip():
+                return sandbox
+        time.sleep(0.3)
+    raise AssertionError("the page never started its container in a private engine")
+
+
 def test_ctrl_c_mid_page_still_cleans_up(client):
     before = daemon_state(client)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                              str(PAGES / "stale" / "hung-command.md"), "--doc-timeout", "60"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not client.containers.list(filters={"name": "doctest-hung"}):
-        time.sleep(0.2)
-    assert client.containers.list(filters={"name": "doctest-hung"}), "the page never started its container"
+    wait_for_hung_container(client, proc)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert daemon_state(client) == before, output
+    assert not sandboxes(client), output
 
 
 def test_update_mode_rewrites_only_the_output(tmp_path):

@@ -1,39 +1,43 @@
-"""Placeholder binding and output rewriting, with a stand-in for the daemon."""
-from types import SimpleNamespace
-
+"""Placeholder binding and output rewriting, with a stand-in for the engine."""
 import pytest
 
-from doctester import dockerstate, matching, plugin
+from doctester import matching, plugin
 from doctester.fences import Block
 from doctester.pagerun import BlockFailure, PageRun
 
 
-class FakeApi:
-    """Just enough of the Docker SDK client for placeholder decisions."""
+class FakeEngine:
+    """Just enough of a page's engine for placeholder decisions: what the
+    page made, oldest first."""
 
     def __init__(self, containers=(), images=()):
-        self.containers = SimpleNamespace(list=lambda all=True: list(containers))
-        self.images = SimpleNamespace(list=lambda all=True: list(images))
+        self.containers, self.images = list(containers), list(images)
+
+    def new_containers(self):
+        return self.containers
+
+    def new_images(self):
+        return self.images
+
+    def all_ids(self):
+        return set(self.containers) | {i.split(":")[-1] for i in self.images}
 
 
 def page_run(containers=(), images=()):
     run = PageRun.__new__(PageRun)
-    run.api = FakeApi(containers, images)
-    run.before = dockerstate.Snapshot(set(), {}, set(), set(), set())
+    run.engine = FakeEngine(containers, images)
     run.bindings, run.captures = matching.Bindings(), {}
     return run
-
-
-def container(identifier, created):
-    return SimpleNamespace(id=identifier, attrs={"Created": created})
 
 
 BLOCK = Block("page.md", 7, "shell")
 
 
 def test_container_placeholders_name_the_last_container_made():
-    run = page_run([container("a" * 64, "2026-01-01T00:00:01"), container("b" * 64, "2026-01-01T00:00:02")])
+    run = page_run(["a" * 64, "b" * 64])
     assert run.substitute("docker logs <id>", BLOCK) == f"docker logs {'b' * 12}"
+    assert page_run(images=["sha256:" + "c" * 64]).substitute("docker run <IMAGE ID>", BLOCK) == \
+        f"docker run {'c' * 12}"
     assert run.substitute("docker commit <CONTAINER ID> py:app", BLOCK) == f"docker commit {'b' * 12} py:app"
 
 
@@ -49,7 +53,7 @@ def test_captures_and_unbound_placeholders():
 
 def test_shown_ids_and_prefixes_stand_for_real_ones():
     real = "7a1c2d3e4f50" + "0" * 52
-    run = page_run([container(real, "1"), container("7b" + "1" * 62, "2")])
+    run = page_run([real, "7b" + "1" * 62])
     run.bindings.bind("e3b0c44298fc", real[:12])
     run.bindings.bind("cool_napier", "festive_hopper")
     assert run.substitute("docker rm e3 cool_napier", BLOCK) == "docker rm 7a festive_hopper"

@@ -1,0 +1,158 @@
+"""Doc tests never touch what they did not start: pages run on private
+engines, the user's daemon keeps its objects while they run, a run killed
+with -9 is reaped by the next, and two runs at once both pass."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.test_doctester import PAGES, daemon_state, run_pages, sandboxes, wait_for_hung_container
+
+RUN_LABEL = "org.intro-to-docker.doctest.run"
+STATE = Path.home() / ".cache" / "doctester" / "runs"
+
+
+class Churn(threading.Thread):
+    """A user working on the default daemon meanwhile: containers, images,
+    volumes and networks created and removed, in a bounded loop. What it
+    leaves at the end is what the test checks."""
+
+    def __init__(self, client, seconds):
+        super().__init__(daemon=True)
+        self.client, self.deadline = client, time.monotonic() + seconds
+        self.tag = f"churn-{os.getpid()}"
+        self.kept, self.rounds, self.errors = [], 0, []
+
+    def run(self):
+        client, n = self.client, 0
+        while time.monotonic() < self.deadline and n < 200:
+            n += 1
+            name = f"{self.tag}-{n}"
+            try:
+                container = client.containers.create("hello-world", name=name)
+                client.images.get("hello-world").tag(self.tag, str(n))
+                volume = client.volumes.create(name)
+                network = client.networks.create(name)
+                if n % 2:  # every other round stays, like the user's own work
+                    self.kept.append((container.id, f"{self.tag}:{n}", volume.name, network.id))
+                else:
+                    container.remove()
+                    client.images.remove(f"{self.tag}:{n}")
+                    volume.remove()
+                    network.remove()
+            except Exception as error:  # noqa: BLE001 - recorded and asserted on
+                self.errors.append(repr(error))
+            self.rounds = n
+            time.sleep(0.2)
+
+    def clean(self):
+        for container_id, tag, volume, network in self.kept:
+            self.client.containers.get(container_id).remove(force=True)
+            self.client.images.remove(tag)
+            self.client.volumes.get(volume).remove()
+            self.client.networks.get(network).remove()
+
+
+def outer_events(since):
+    """Objects created on the user's daemon since `since`: (type, name, labels)."""
+    result = subprocess.run(["docker", "events", "--since", str(since), "--until", str(int(time.time()) + 1),
+                             "--filter", "event=create", "--format", "{{json .}}"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    found = []
+    for line in result.stdout.splitlines():
+        event = json.loads(line)
+        attributes = event.get("Actor", {}).get("Attributes", {})
+        found.append((event.get("Type"), attributes.get("name", ""), attributes))
+    return found
+
+
+def test_the_site_runs_while_the_user_works_on_the_default_daemon(client, tmp_path):
+    since = int(time.time())
+    churn = Churn(client, seconds=600)
+    churn.start()
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+                                 "docs", "examples/README.md", "--doc-report", str(tmp_path / "report.json")],
+                                cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    finally:
+        churn.deadline = 0
+        churn.join(timeout=60)
+    try:
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert churn.rounds >= 10 and not churn.errors, churn.errors
+        for container_id, tag, volume, network in churn.kept:  # each as the user left it
+            assert client.containers.get(container_id).status == "created"
+            client.images.get(tag)
+            client.volumes.get(volume)
+            client.networks.get(network)
+        for kind, name, attributes in outer_events(since):
+            if kind in ("container", "network", "volume"):
+                assert name.startswith(churn.tag) or re.fullmatch(r"doctest-\d+-[0-9a-f]{6}-\w+", name), \
+                    f"a page's {kind} {name!r} was created on the user's daemon"
+        assert not sandboxes(client)
+    finally:
+        churn.clean()
+
+
+def test_a_run_killed_with_9_is_reaped_by_the_next(client):
+    before = daemon_state(client)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                             str(PAGES / "stale" / "hung-command.md"), "--doc-timeout", "60"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sandbox = wait_for_hung_container(client, proc)
+    killed_run = sandbox.labels[RUN_LABEL]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (STATE / killed_run).is_dir(), "the killed run's record must be on disk"
+    result = run_pages(PAGES / "passing.md")
+    assert result.returncode == 0, result.stdout
+    assert f"reaped what killed runs left: {killed_run}" in result.stdout
+    assert not client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={killed_run}"})
+    assert not client.networks.list(filters={"label": f"{RUN_LABEL}={killed_run}"})
+    assert not (STATE / killed_run).exists()
+    assert daemon_state(client) == before
+
+
+@pytest.fixture
+def local_only_image(client):
+    """An image that exists only on the user's daemon: no registry has it."""
+    image = client.images.get("hello-world")
+    image.tag("doctest-local-only", "1")
+    yield image.id
+    client.images.remove("doctest-local-only:1")
+
+
+def test_an_absent_image_that_exists_only_locally_survives(client, local_only_image):
+    result = run_pages(PAGES / "absent-local.md")
+    assert result.returncode == 0, result.stdout
+    assert client.images.get("doctest-local-only:1").id == local_only_image
+
+
+def test_existing_engine_moves_an_absent_image_aside_and_puts_it_back(client, local_only_image):
+    refused = run_pages(PAGES / "absent-local.md", extra=["--doc-engine", "existing"])
+    assert refused.returncode == 3
+    assert "cannot prove it made" in refused.stdout and "--doc-existing-ok" in refused.stdout
+    assert client.images.get("doctest-local-only:1").id == local_only_image
+    result = run_pages(PAGES / "absent-local.md", extra=["--doc-engine", "existing", "--doc-existing-ok"])
+    assert result.returncode == 0, result.stdout
+    assert client.images.get("doctest-local-only:1").id == local_only_image
+    assert not [t for i in client.images.list() for t in i.tags if t.startswith("doctest-aside/")]
+
+
+def test_two_runs_at_once_both_pass_on_engines_of_their_own(client):
+    # Both publish port 8000 and 8001: on one engine, the second would fail.
+    page = ROOT / "docs" / "troubleshooting.md"
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(page)]
+    runs = [subprocess.Popen(argv + ["--doc-report", f"/tmp/doctest-concurrent-{n}.json"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
+    assert not sandboxes(client)
