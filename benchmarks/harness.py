@@ -1,14 +1,19 @@
-"""Harness overhead and cached reruns. Prints the figures quoted in README.md.
+"""Doc-test speed on private engines. Prints the figures quoted in README.md.
 
-    .venv/bin/python benchmarks/harness.py [PAGE ...]
+    .venv/bin/python benchmarks/harness.py [--workers 1,2] [--skip-site]
 
-For each page (default: examples/README.md and docs/cleaning-up.md, which
-have no interactive steps), the same commands run twice on the same daemon:
-through the harness (`pytest PAGE`), and as a plain bash script made of the
-page's commands, started from the same daemon state. The ratio of the two
-wall times is the harness's overhead. Then the whole site runs twice with
---doc-cache, and the second, no-change run is timed.
+1. A private engine's start: sandbox container created until its engine
+   answers, three times.
+2. The same pages' commands as one plain bash script, run in order in one
+   sandbox (one engine, nothing reset between pages; interactive steps and
+   placeholders left out, which favours the plain run). Per page and whole.
+3. The whole site through the harness with 1 and with N workers, and the
+   ratio of each to the plain script.
+4. A no-change rerun with --doc-cache.
 """
+import argparse
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,25 +23,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doctester import dockerstate, fences  # noqa: E402
+from bringup import paths  # noqa: E402
+from doctester import fences, ownership  # noqa: E402
+from doctester.__main__ import DEFAULT_STATE  # noqa: E402
+from doctester.engines import with_tag  # noqa: E402
+from doctester.sandbox import Sandbox  # noqa: E402
 from doctester.session import is_interactive  # noqa: E402
+from tests.conftest import nav_pages  # noqa: E402
 
-DEFAULT_PAGES = ["examples/README.md", "docs/cleaning-up.md"]
+IMAGE = "intro-to-docker/doctest-sandbox:latest"
+
+
+def pages():
+    found = [f"docs/{p}" for p in nav_pages()] + ["examples/README.md"]
+    return [p for p in found if any(b.kind in ("shell", "file", "action")
+                                    for b in fences.parse_page(ROOT / p, root=ROOT).blocks)]
 
 
 def plain_script(page):
     lines = ["set +e"]
+    meta = page.front_matter or {}
+    lines += [f"docker image inspect {with_tag(r)} >/dev/null 2>&1 || docker pull -q {r} >/dev/null"
+              for r in meta.get("present", [])]
     for block in page.blocks:
+        if block.options.skip:
+            continue
         if block.kind == "action" and block.options.run:
             lines.append(block.options.run)
         elif block.kind == "file":
             lines.append(f"cat > {block.title} <<'__DOCTEST_EOF__'\n{block.content}__DOCTEST_EOF__")
-        elif block.kind == "shell" and not block.options.skip:
-            for command in block.commands:
-                if is_interactive(command.text) or "<" in command.text and ">" in command.text.split("<")[-1]:
-                    raise SystemExit(f"{page.path}: {command.text!r} needs the harness (interactive "
-                                     "or a placeholder); pick a page without such steps")
-                lines.append(command.text)
+        elif block.kind == "shell" and block.lang != "pycon":
+            lines += [c.text for c in block.commands
+                      if not is_interactive(c.text) and "<" not in c.text.replace("<<", "")]
     return "\n".join(lines) + "\n"
 
 
@@ -46,43 +64,71 @@ def timed(argv, **kwargs):
     return time.monotonic() - start, result
 
 
-def overhead(path):
-    page = fences.parse_page(path, root=ROOT)
-    script = plain_script(page)
-    api = dockerstate.client()
-    harness_time, result = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path], cwd=ROOT)
+def with_sandbox(action):
+    run = ownership.Run(DEFAULT_STATE)
+    try:
+        sandbox = Sandbox(run, "bench", IMAGE, paths.REGISTRY_DATA)
+        sandbox.start()
+        return action(sandbox, run)
+    finally:
+        run.release()
+
+
+def plain_run(page_paths):
+    def action(sandbox, run):
+        times = {}
+        for path in page_paths:
+            folder = run.dir / Path(path).stem
+            shutil.copytree(ROOT / "examples", folder / "workshop" / "examples",
+                            ignore=shutil.ignore_patterns("__pycache__", "jams.json"))
+            (folder / "page.sh").write_text(plain_script(fences.parse_page(ROOT / path, root=ROOT)))
+            took, _ = timed(sandbox.shell("bash", str(folder / "page.sh"), workdir=folder / "workshop"))
+            times[path] = took
+        return times
+    return with_sandbox(action)
+
+
+def harness_run(workers, report):
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "docs", "examples/README.md",
+            "-n", str(workers), "--doc-report", str(report)]
+    took, result = timed(argv, cwd=ROOT)
     if result.returncode:
-        raise SystemExit(f"{path} does not pass:\n{result.stdout[-2000:]}")
-    before = dockerstate.take(api)
-    meta = page.front_matter or {}
-    dockerstate.make_absent(api, meta.get("absent", []))
-    dockerstate.make_present(api, meta.get("present", []))
-    with tempfile.TemporaryDirectory() as folder:
-        workdir = Path(folder) / "workshop"
-        workdir.mkdir()
-        subprocess.run(["cp", "-r", str(ROOT / "examples"), str(workdir / "examples")], check=True)
-        (Path(folder) / "page.sh").write_text(script)
-        plain_time, _ = timed(["bash", str(Path(folder) / "page.sh")], cwd=workdir)
-    dockerstate.restore(api, before)
-    return harness_time, plain_time
+        raise SystemExit(f"the site does not pass with {workers} worker(s):\n{result.stdout[-3000:]}")
+    return took
 
 
 def main():
-    pages = sys.argv[1:] or DEFAULT_PAGES
-    for path in pages:
-        harness_time, plain_time = overhead(path)
-        print(f"{path}: harness {harness_time:.2f} s, plain bash {plain_time:.2f} s, "
-              f"ratio {harness_time / plain_time:.2f}")
-    with tempfile.TemporaryDirectory() as cache:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--skip-site", action="store_true", help="only the engine start and the plain run")
+    args = parser.parse_args()
+    starts = [with_sandbox(lambda sandbox, run: sandbox.ready_after) for _ in range(3)]
+    print(f"private engine ready in {', '.join(f'{s:.2f}' for s in starts)} s (3 starts)")
+    page_paths = pages()
+    plain = plain_run(page_paths)
+    plain_total = sum(plain.values())
+    print(f"plain bash, one engine, pages in order: {plain_total:.1f} s")
+    if args.skip_site:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            report = Path(folder) / f"report-{workers}.json"
+            took = harness_run(workers, report)
+            print(f"whole site, {workers} worker(s): {took:.1f} s = {took / plain_total:.2f}x the plain script")
+            if workers == 1:
+                record = json.loads(report.read_text())
+                for path in page_paths:
+                    blocks = record["pages"].get(path, {}).get("blocks", [])
+                    spent = sum(b["duration"] for b in blocks)
+                    if plain.get(path, 0) >= 1:
+                        print(f"  {path}: blocks {spent:.1f} s, plain {plain[path]:.1f} s, "
+                              f"ratio {spent / plain[path]:.2f}")
+        cache = Path(folder) / "cache"
         argv = [sys.executable, "-m", "pytest", "-q", "docs", "examples/README.md", "--doc-cache",
-                "-o", f"cache_dir={cache}", "--doc-report", f"{cache}/report.json"]
-        first, result = timed(argv, cwd=ROOT)
-        if result.returncode:
-            failures = result.stdout.split("= FAILURES =")[-1]
-            raise SystemExit(f"the site does not pass:\n{failures[:4000]}")
+                "-o", f"cache_dir={cache}", "--doc-report", f"{folder}/cached.json"]
+        timed(argv, cwd=ROOT)
         second, result = timed(argv, cwd=ROOT)
-        print(f"whole site: first run {first:.1f} s, no-change rerun with --doc-cache {second:.2f} s "
-              f"({result.stdout.strip().splitlines()[-1]})")
+        print(f"no-change rerun with --doc-cache: {second:.2f} s ({result.stdout.strip().splitlines()[-1]})")
 
 
 if __name__ == "__main__":
