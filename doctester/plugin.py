@@ -91,13 +91,17 @@ class MarkdownPage(pytest.File):
             self.page = fences.parse_page(self._label(), self.path.read_text(encoding="utf-8"), root=ROOT)
         except fences.PageError as error:
             raise self.CollectError(str(error))
-        # Under xdist, pages asking for the same images run on one worker in a
-        # row, so a large image is unpacked once there rather than page after page.
-        present = sorted(self.page.front_matter.get("present", []))
-        group = pytest.mark.xdist_group("images:" + ",".join(present) if present else self._label())
+        group = pytest.mark.xdist_group(self.image_group())
         for item in self._items():
             item.add_marker(group)
             yield item
+
+    def image_group(self):
+        """Pages whose first `present` image is the same run on one worker, one
+        after another (under xdist, and in collection order otherwise), so that
+        image is unpacked once there rather than page after page."""
+        present = self.page.front_matter.get("present", [])
+        return f"image:{present[0]}" if present else f"page:{self._label()}"
 
     def _items(self):
         for block in self.page.blocks:
@@ -188,6 +192,18 @@ class BlockItem(pytest.Item):
     def reportinfo(self):
         first = self.block.commands[0].text.splitlines()[0] if self.block.commands else self.block.title
         return self.path, self.block.line - 1, f"{self.block.label}: {first or self.block.kind}"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Pages that start from the same image run in a row; a page's blocks stay
+    together and in order."""
+    def group(item):
+        page = item.parent
+        return page.image_group() if isinstance(page, MarkdownPage) else ""
+    first_seen = {}
+    for item in items:
+        first_seen.setdefault(group(item), len(first_seen))
+    items.sort(key=lambda item: first_seen[group(item)])
 
 
 def pytest_collection_finish(session):
