@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 MEDIA = Path(__file__).resolve().parent.parent / "docs" / "media"
-INK, MUTED, PANEL, EDGE = "#1e293b", "#475569", "#f8fafc", "#cbd5e1"
+INK, MUTED, PANEL, EDGE = "#1e293b", "#3f4b5c", "#f8fafc", "#cbd5e1"  # MUTED: 4.5:1 on every fill
 FILLS = {"app": "#bfdbfe", "lib": "#ddd6fe", "os": "#fde68a", "kernel": "#fdba74", "hw": "#e2e8f0",
          "hyper": "#fca5a5", "daemon": "#93c5fd", "data": "#bbf7d0", "proc": "#e0f2fe", "host": "#f1f5f9"}
 

@@ -81,3 +81,12 @@ def visit(browser, base_url):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     yield Visit(context)
     context.close()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Which axe-core checked the pages, and how many: part of the run's record."""
+    from tests.browser.test_accessibility import AXE_RUNS, RULE_SETS, axe_version
+    runs = config.stash.get(AXE_RUNS, [])
+    if runs:
+        terminalreporter.write_line(f"axe-core {axe_version()} ({', '.join(RULE_SETS)}) checked "
+                                    f"{len(runs)} page views")

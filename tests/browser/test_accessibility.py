@@ -10,6 +10,7 @@ from tests.conftest import nav_pages
 
 RULE_SETS = ["wcag2a", "wcag2aa", "best-practice"]
 AXE = Axe()
+AXE_RUNS = pytest.StashKey[list]()
 
 
 def url_of(page):
@@ -37,13 +38,70 @@ def palette_visit(request, browser, base_url):
 
 
 @pytest.mark.parametrize("page", nav_pages())
-def test_axe_finds_no_violation(palette_visit, base_url, page, record_property):
+def test_axe_finds_no_violation(palette_visit, base_url, page, request):
     palette, browser_page = palette_visit
     browser_page.goto(base_url + url_of(page), wait_until="networkidle")
     scheme = browser_page.locator("body").get_attribute("data-md-color-scheme")
     assert scheme == {"light": "default", "dark": "slate"}[palette]
     results = AXE.run(browser_page, options={"runOnly": {"type": "tag", "values": RULE_SETS},
                                              "resultTypes": ["violations"]})
-    record_property("axe-core", axe_version())
+    request.config.stash.setdefault(AXE_RUNS, []).append(f"{page} ({palette})")
     violations = results.response["violations"]
     assert not violations, f"axe-core {axe_version()} on {page} ({palette}):\n{describe(violations)}"
+
+
+def tab_until(page, selector, limit=200):
+    """Press Tab until the focused element matches `selector` (bounded)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with Tab in {limit} presses")
+
+
+def focus_is_visible(page):
+    return page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+        return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0 || s.boxShadow !== 'none'; }""")
+
+
+def test_a_hands_on_page_works_with_the_keyboard_alone(visit, base_url):
+    page = visit.page
+    page.goto(base_url + "/running/", wait_until="networkidle")
+    # The first Tab reaches the skip link, which shows itself and jumps to the content.
+    page.keyboard.press("Tab")
+    skip = page.locator("a.md-skip")
+    assert page.evaluate("() => document.activeElement.classList.contains('md-skip')")
+    assert skip.is_visible() and focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.hash.length > 1")
+    # Content tabs: a radio group, as the ARIA tabs pattern has it (arrow keys switch).
+    tab_until(page, ".tabbed-set input[type=radio]")
+    label = page.evaluate("() => document.querySelector(`label[for='${document.activeElement.id}']`).innerText")
+    assert focus_is_visible(page) or page.evaluate(
+        "() => getComputedStyle(document.querySelector(`label[for='${document.activeElement.id}']`)).outlineStyle"
+        " !== 'none'"), f"no visible focus on the tab {label!r}"
+    page.keyboard.press("ArrowRight")
+    switched = page.evaluate("() => document.querySelector(`label[for='${document.activeElement.id}']`).innerText")
+    assert switched != label and page.evaluate("() => document.activeElement.checked")
+    # A collapsed solution opens with Enter, and closes again with Space.
+    tab_until(page, "details > summary")
+    assert focus_is_visible(page)
+    details = "() => document.activeElement.parentElement.open"
+    assert not page.evaluate(details)
+    page.keyboard.press("Enter")
+    assert page.evaluate(details)
+    page.keyboard.press("Space")
+    assert not page.evaluate(details)
+
+
+def test_motion_stops_when_the_reader_asks(browser, base_url):
+    context = browser.new_context(reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(base_url + "/running/", wait_until="networkidle")
+    durations = page.evaluate("""() => Array.from(document.querySelectorAll('*')).map(e => {
+        const s = getComputedStyle(e);
+        return Math.max(...s.transitionDuration.split(',').map(parseFloat),
+                        ...s.animationDuration.split(',').map(parseFloat)); })""")
+    context.close()
+    assert max(durations) <= 0.001, f"a transition or animation of {max(durations)} s runs"
+
