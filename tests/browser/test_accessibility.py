@@ -6,11 +6,11 @@ import json
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.browser.conftest import RULE_SETS, axe_version_of
 from tests.conftest import nav_pages
 
-RULE_SETS = ["wcag2a", "wcag2aa", "best-practice"]
 AXE = Axe()
-AXE_RUNS = pytest.StashKey[list]()
+
 
 
 def url_of(page):
@@ -18,7 +18,7 @@ def url_of(page):
 
 
 def axe_version():
-    return AXE.axe_script.split("axe v", 1)[1].split()[0]
+    return axe_version_of(AXE.axe_script)
 
 
 def describe(violations):
@@ -45,7 +45,7 @@ def test_axe_finds_no_violation(palette_visit, base_url, page, request):
     assert scheme == {"light": "default", "dark": "slate"}[palette]
     results = AXE.run(browser_page, options={"runOnly": {"type": "tag", "values": RULE_SETS},
                                              "resultTypes": ["violations"]})
-    request.config.stash.setdefault(AXE_RUNS, []).append(f"{page} ({palette})")
+    request.config.axe_runs = getattr(request.config, "axe_runs", []) + [f"{page} ({palette})"]
     violations = results.response["violations"]
     assert not violations, f"axe-core {axe_version()} on {page} ({palette}):\n{describe(violations)}"
 
