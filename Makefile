@@ -13,11 +13,12 @@ LISTEN ?= 127.0.0.1
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-venv: $(VENV_STAMP) ## create .venv and install the pinned requirements.txt
+venv: $(VENV_STAMP) ## create .venv, install the pinned requirements.txt and the doc-test plugin
 
-$(VENV_STAMP): requirements.txt
+$(VENV_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the doc-test plugin, as any project installs it
 	@touch $@
 
 serve: venv ## preview the site with live reload on http://127.0.0.1:8765

@@ -1,9 +1,7 @@
-# The doc-test harness: `python -m pytest docs/` runs every page's blocks.
+# The private engines pull through the mirror that bring-up fills (served to
+# them read-only); its folder is bring-up's to name.
 import os
 
 from bringup import paths
 
-pytest_plugins = ["doctester.plugin"]
-
-# The private engines pull through the mirror bring-up fills (served to them read-only).
 os.environ.setdefault("DOCTEST_MIRROR_STORAGE", str(paths.REGISTRY_DATA))

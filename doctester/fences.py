@@ -17,6 +17,8 @@ OUTPUT_LANGS = {"text", "output", ""}
 PYTHON_LANGS = {"py", "python", "python3"}
 ANNOTATION = re.compile(r"^<!--\s*doctest:(.*?)-->\s*$", re.S)
 CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*)$")
+# Lines other renderers drop: Hugo shortcodes, Jinja tags, Docusaurus/VitePress fences of admonitions.
+DROPPED_SYNTAX = re.compile(r"^\s*(?:\{\{[<%].*[>%]\}\}|\{%.*%\}|:::+.*)\s*$")
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
 PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
 KNOWN_KEYS = {"skip", "exit", "timeout", "capture", "pattern", "press", "run", "no-output-check",
@@ -150,6 +152,8 @@ def flatten_containers(lines):
             context.append(tuple(t for _, t in stack))
             continue
         body = line[min(depth, indent):] if stripped else ""
+        if in_fence is None and DROPPED_SYNTAX.match(body):
+            body = ""
         fence = re.match(r"^(`{3,}|~{3,})", body)
         if fence:
             if in_fence is None:
@@ -242,7 +246,11 @@ def check_engine(block):
                             'with <!-- doctest: other-engine="why" -->')
 
 
-def parse_page(path, text=None, root=Path(".")):
+def parse_page(path, text=None, root=Path("."), conventions=None):
+    """`conventions` (doc_console_without_prompt, doc_untitled_dockerfile
+    settings) say how to read the forms other projects' docs use."""
+    console_output = getattr(conventions, "console_without_prompt", "output") == "output"
+    untitled_dockerfile = getattr(conventions, "untitled_dockerfile", "Dockerfile")
     path = str(path)
     text = Path(path).read_text(encoding="utf-8") if text is None else text
     front_matter, text = split_front_matter(text)
@@ -290,8 +298,15 @@ def parse_page(path, text=None, root=Path(".")):
                 raise PageError(path, start + 1, f"the included file {block.include} does not exist")
             block.content = included.read_text(encoding="utf-8")
         windows_tab = any("windows" in c.lower() or "powershell" in c.lower() for c in block.containers)
-        if lang in OUTPUT_LANGS and not block.title and previous is not None:
-            previous.expected, previous.expected_span = token.content.splitlines(), (start + 1, end - 2)
+        prompt = PROMPTS.get(lang, ("",))[0]
+        is_output = lang in OUTPUT_LANGS or (lang == "console" and console_output and not any(
+            line.startswith(prompt) or line == prompt.rstrip() for line in token.content.splitlines()))
+        if is_output and not block.title and previous is not None:
+            shown, span = token.content.splitlines(), (start + 1, end - 2)
+            if previous.lang in PROMPTS and previous.commands and not previous.commands[-1].expected:
+                previous.commands[-1].expected, previous.commands[-1].expected_span = shown, span
+            elif previous.lang not in PROMPTS:
+                previous.expected, previous.expected_span = shown, span
             previous = None
             continue
         if lang in WINDOWS_LANGS or (windows_tab and lang in SHELL_LANGS):
@@ -299,9 +314,14 @@ def parse_page(path, text=None, root=Path(".")):
             block.options.skip = block.options.skip or "Windows shell: not run on Linux"
         elif block.title and lang not in SHELL_LANGS:
             block.kind = "file"
+        elif lang in ("dockerfile", "docker") and untitled_dockerfile == "Dockerfile":
+            block.kind, block.title = "file", "Dockerfile"
         elif lang in ("dockerfile", "docker"):
             raise PageError(path, start + 1, 'a Dockerfile fence needs the path it is written to: '
                                              '```dockerfile title="Dockerfile"')
+        elif is_output:
+            previous = None
+            continue  # output with no command block above it: shown, not run
         elif lang in PROMPTS:
             block.kind = "shell"
             try:
@@ -318,7 +338,7 @@ def parse_page(path, text=None, root=Path(".")):
             continue  # json, yaml, ...: shown, not run
         check_engine(block)
         blocks.append(block)
-        previous = block if block.kind == "shell" and lang not in PROMPTS else None
+        previous = block if block.kind == "shell" and lang != "pycon" else None
     if pending:
         raise PageError(path, pending[0], "a doctest annotation must stand right before a fence")
     return Page(path, doctest_meta, blocks)

@@ -29,9 +29,9 @@ class BlockFailure(Exception):
 
 
 class PageRun:
-    def __init__(self, page, repo_root, default_timeout, engine, update=None):
-        self.page, self.root = page, Path(repo_root)
-        self.default_timeout = default_timeout
+    def __init__(self, page, settings, engine, update=None):
+        self.page = page
+        self.default_timeout = settings.timeout
         self.update = update            # list collecting output rewrites, or None
         self.bindings = matching.Bindings()
         self.captures = {}
@@ -40,8 +40,10 @@ class PageRun:
         self.engine = engine
         self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=engine.page_root))
         self.workdir = self.tmp / "workshop"
-        shutil.copytree(self.root / "examples", self.workdir / "examples",
-                        ignore=shutil.ignore_patterns("__pycache__", "jams.json", ".pytest_cache"))
+        self.workdir.mkdir()
+        if settings.copy is not None:  # the project's files, as in a clone of it
+            shutil.copytree(settings.copy, self.workdir / settings.copy.name,
+                            ignore=shutil.ignore_patterns(*settings.copy_ignore))
         (self.tmp / "scratch").mkdir()
         self.session = None
         try:

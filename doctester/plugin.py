@@ -16,11 +16,10 @@ from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 from . import fences
 from .dockerstate import EngineError
 from .pagerun import BlockFailure, PageRun
-from .provider import MODES, EngineProvider, uninterrupted
+from .provider import EngineProvider, uninterrupted
 from .report import Report
-from .__main__ import DEFAULT_STATE
+from .settings import Settings, add_options
 
-ROOT = Path(__file__).resolve().parent.parent
 RUN_KINDS = {"shell", "file", "action", "skipped"}
 
 
@@ -29,44 +28,23 @@ def pytest_addoption(parser):
     group.addoption("--doc-update", action="store_true",
                     help="rewrite the expected output blocks of the pages with the real, normalized output")
     group.addoption("--doc-cache", action="store_true",
-                    help="skip a page whose text, examples, images and engine are unchanged since it passed")
-    group.addoption("--doc-timeout", type=float, default=120.0,
-                    help="seconds a command may run before it is killed (default 120)")
-    group.addoption("--doc-report", default=str(ROOT / "build" / "doctest-report.json"),
-                    help="where to write the JSON report of the run")
-    group.addoption("--doc-engine", choices=MODES, default=None,
-                    help="private (default): pages run on Docker engines the run starts and owns; "
-                         "existing: on the reachable daemon (refuses a daemon that holds anything, "
-                         "unless --doc-existing-ok)")
-    group.addoption("--doc-existing-ok", action="store_true", default=None,
-                    help="with --doc-engine=existing, go on although the daemon holds objects")
-    parser.addini("doc_engine", "private or existing (env DOCTEST_ENGINE overrides)", default="private")
-    parser.addini("doc_existing_ok", "go on with --doc-engine=existing on a daemon that holds objects",
-                  type="bool", default=False)
-    parser.addini("doc_sandbox_image", "the image of the private engines",
-                  default="intro-to-docker/doctest-sandbox:latest")
-    parser.addini("doc_mirror_storage", "a registry's storage folder, served read-only to the private "
-                  "engines as their registry mirror (env DOCTEST_MIRROR_STORAGE overrides)", default="")
-    parser.addini("doc_state_dir", "where runs record what they start", default=str(DEFAULT_STATE))
+                    help="skip a page whose text, cache inputs and engine are unchanged since it passed")
+    add_options(parser, group)
 
 
 def pytest_configure(config):
-    config.doc_report = Report(config.getoption("doc_report"))
+    config.doc = settings = Settings.from_config(config)
+    # Marks pages that start from the same image; pytest-xdist, when installed, acts on it.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
+    config.doc_report = Report(settings.report)
     config.doc_updates = [] if config.getoption("doc_update") else None
     if getattr(config.option, "dist", "no") == "load":
         # A page is one story: all its blocks on one worker. Pages that start
         # from the same images share a worker, one after another (see collect).
         config.option.dist = "loadgroup"
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    mode = os.environ.get("DOCTEST_ENGINE") or config.getoption("doc_engine") or config.getini("doc_engine")
-    existing_ok = config.getoption("doc_existing_ok") or config.getini("doc_existing_ok")
-    storage = os.environ.get("DOCTEST_MIRROR_STORAGE") or config.getini("doc_mirror_storage")
-    try:
-        config.doc_engines = EngineProvider(mode, Path(config.getini("doc_state_dir")).expanduser(), worker,
-                                            config.getini("doc_sandbox_image"),
-                                            Path(storage).expanduser() if storage else None, existing_ok)
-    except EngineError as error:
-        raise pytest.UsageError(f"doctester: {error}")
+    config.doc_engines = EngineProvider(settings.engine, settings.state_dir, worker, settings.sandbox_image,
+                                        settings.mirror_storage, settings.existing_ok)
     signal.signal(signal.SIGTERM, _terminated)
 
 
@@ -78,8 +56,9 @@ def _terminated(signum, frame):
 def pytest_collect_file(file_path, parent):
     if file_path.suffix != ".md":
         return None
-    wanted = (parent.session.isinitpath(file_path) or file_path.is_relative_to(ROOT / "docs")
-              or file_path == ROOT / "examples" / "README.md")
+    settings = parent.config.doc
+    # Nothing until configured; then the configured pages, and any page named on the command line.
+    wanted = settings.pages and (settings.wants(file_path) or parent.session.isinitpath(file_path))
     return MarkdownPage.from_parent(parent, path=file_path) if wanted else None
 
 
@@ -88,7 +67,8 @@ class MarkdownPage(pytest.File):
 
     def collect(self):
         try:
-            self.page = fences.parse_page(self._label(), self.path.read_text(encoding="utf-8"), root=ROOT)
+            self.page = fences.parse_page(self._label(), self.path.read_text(encoding="utf-8"),
+                                          root=self.config.doc.root, conventions=self.config.doc)
         except fences.PageError as error:
             raise self.CollectError(str(error))
         group = pytest.mark.xdist_group(self.image_group())
@@ -114,13 +94,12 @@ class MarkdownPage(pytest.File):
                 yield BlockItem.from_parent(self, name=name, block=block)
 
     def _label(self):
-        return str(self.path.relative_to(ROOT)) if self.path.is_relative_to(ROOT) else str(self.path)
+        return self.config.doc.relative(self.path)
 
     def cache_key(self):
         digest = hashlib.sha256(self.path.read_bytes())
-        for path in sorted((ROOT / "examples").rglob("*")) + sorted((ROOT / "doctester").glob("*.py")):
-            if path.is_file() and "__pycache__" not in path.parts and path.name != "jams.json":
-                digest.update(path.read_bytes())
+        for path in self.config.doc.cache_files():
+            digest.update(path.read_bytes())
         digest.update(self.config.doc_engine_state.encode())
         return digest.hexdigest()
 
@@ -138,8 +117,7 @@ class MarkdownPage(pytest.File):
                 pytest.exit(f"doctester: {error}", returncode=3)
             if self.config.doc_report.docker is None:
                 self.config.doc_report.docker = engine.describe()
-            self.run = PageRun(self.page, ROOT, self.config.getoption("doc_timeout"), engine,
-                               update=self.config.doc_updates)
+            self.run = PageRun(self.page, self.config.doc, engine, update=self.config.doc_updates)
 
     def collect_items(self):
         return [item for item in self.session.items if item.parent is self]
@@ -227,7 +205,7 @@ def pytest_collection_finish(session):
         if "No such image" in message[0]:
             pytest.exit(f"doctester: the private engines' image {engines.sandbox_image} is missing: "
                         "build it with `make images`", returncode=3)
-        pytest.exit(f"doctester: no Docker daemon answers ({message[0]}). Start one with `make engine`.",
+        pytest.exit(f"doctester: no Docker daemon answers ({message[0]}). {config.doc.no_engine_hint}",
                     returncode=3)
     config.doc_engine_state = f"{engines.mode}|{result.stdout.strip()}"
 
@@ -270,7 +248,7 @@ def pytest_sessionfinish(session, exitstatus):
     elif config.doc_report.pages:
         write_report(config)
     if config.doc_updates:
-        rewritten = apply_updates(config.doc_updates)
+        rewritten = apply_updates(config.doc_updates, config.doc.root)
         config.doc_update_summary = f"--doc-update rewrote {rewritten} output block(s)"
 
 
@@ -315,13 +293,13 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"doctester: cleaning up the engines failed: {problem}", red=True)
 
 
-def apply_updates(updates):
+def apply_updates(updates, root):
     """Replace expected-output lines in the pages, bottom-up so spans stay valid."""
     by_page = {}
     for path, span, lines in updates:
         by_page.setdefault(path, []).append((span, lines))
     for path, edits in by_page.items():
-        file = ROOT / path if not Path(path).is_absolute() else Path(path)
+        file = root / path if not Path(path).is_absolute() else Path(path)
         text = file.read_text(encoding="utf-8")
         page_lines = text.split("\n")
         for (first, last), lines in sorted(edits, key=lambda e: -e[0][0]):

@@ -20,7 +20,8 @@ PAGES = ROOT / "tests" / "fixtures" / "pages"
 
 
 def run_pages(*pages, extra=(), report=None, timeout=300):
-    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-p", "no:cacheprovider", "-q",
+    # `-c`: pages outside this tree are configured by this tree's pytest.ini.
+    argv = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "no:cacheprovider", "-q",
             *map(str, pages), *extra]
     # Fixture pages never write into the site's report.
     argv += ["--doc-report", str(report or Path(tempfile.mkdtemp()) / "report.json")]
@@ -73,11 +74,11 @@ def test_stale_page_fails_at_the_right_line(client, page, line, message):
 @pytest.mark.parametrize("page, line, message", [
     ("unclosed.md", 5, "unclosed code fence"),
     ("unknown-annotation.md", 3, "unknown doctest annotation 'retries'"),
-    ("dockerfile-without-path.md", 3, "a Dockerfile fence needs the path"),
+    ("dockerfile-without-path.md", 3, "a Dockerfile fence needs the path"),  # with doc_untitled_dockerfile = error
     ("leaves-engine.md", 5, "`docker --context desktop-linux ps` would address another Docker engine"),
 ])
 def test_malformed_page_is_a_collection_error_at_its_line(page, line, message):
-    result = run_pages(PAGES / "malformed" / page)
+    result = run_pages(PAGES / "malformed" / page, extra=["--doc-untitled-dockerfile", "error"])
     assert result.returncode == 2
     assert f"tests/fixtures/pages/malformed/{page}:{line}: {message}" in result.stdout
 
@@ -151,7 +152,7 @@ def test_update_mode_rewrites_only_the_output(tmp_path):
 def test_doc_cache_skips_an_unchanged_page(tmp_path):
     page = tmp_path / "cached.md"
     page.write_text("# Cached\n\n```bash\necho cached\n```\n")
-    argv = [sys.executable, "-m", "pytest", "-p", "doctester.plugin", "-q", str(page), "--doc-cache",
+    argv = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-q", str(page), "--doc-cache",
             "-o", f"cache_dir={tmp_path}/cache", "--doc-report", str(tmp_path / "report.json")]
     first = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     second = subprocess.run(argv + ["-rs"], cwd=ROOT, capture_output=True, text=True, timeout=120)

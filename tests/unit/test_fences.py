@@ -1,12 +1,17 @@
 """Parsing pages into blocks: fences, annotations, containers, output."""
+from types import SimpleNamespace
+
 import pytest
 
 from doctester import fences
 from doctester.fences import PageError, parse_page
 
 
-def parse(text):
-    return parse_page("page.md", text)
+STRICT = SimpleNamespace(console_without_prompt="error", untitled_dockerfile="error")
+
+
+def parse(text, conventions=STRICT):
+    return parse_page("page.md", text, conventions=conventions)
 
 
 def test_shell_block_with_output_fence_and_line_numbers():
@@ -26,6 +31,26 @@ def test_console_prompts_continuations_and_outputs():
 def test_console_must_start_with_a_prompt():
     with pytest.raises(PageError, match=r"page.md:2: a console block must start with a `\$ ` line"):
         parse("```console\noops\n```\n")
+
+
+# The forms Docker's own docs use, read by default (both can be switched off, as above).
+def test_a_console_block_without_prompt_is_the_output_of_the_block_before():
+    page = parse("```console\n$ docker ps -q\n```\n\n```console\nabc\n```\n\n"
+                 "```bash\necho hi\n```\n\n```console\nhi\n```\n", conventions=None)
+    first, second = page.blocks
+    assert first.commands[0].expected == ["abc"] and second.expected == ["hi"]
+    assert parse("Prose.\n\n```console\nonly output\n```\n", conventions=None).blocks == []
+
+
+def test_an_untitled_dockerfile_is_written_to_dockerfile():
+    block, = parse("```dockerfile\nFROM x\n```\n", conventions=None).blocks
+    assert (block.kind, block.title, block.content) == ("file", "Dockerfile", "FROM x\n")
+
+
+def test_shortcodes_and_other_renderers_admonitions_are_ignored():
+    text = ('{{< tabs >}}\n{{% tab name="Linux" %}}\n\n```bash\necho a\n```\n\n{{% /tab %}}\n'
+            ':::note\n\n```bash\necho b\n```\n\n:::\n{% raw %}\n')
+    assert [b.commands[0].text for b in parse(text, conventions=None).blocks] == ["echo a", "echo b"]
 
 
 def test_heredoc_and_continuation_stay_one_command():

@@ -65,6 +65,6 @@ def test_apply_updates_replaces_only_the_output_lines(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# T\n\n```bash\necho hi\n```\n\n```text\nold\nlines\n```\n\n??? note\n\n"
                     "    ```console\n    $ echo x\n    y\n    ```\n")
-    plugin.apply_updates([(str(page), (7, 8), ["hi"]), (str(page), (15, 15), ["x", "", "z"])])
+    plugin.apply_updates([(str(page), (7, 8), ["hi"]), (str(page), (15, 15), ["x", "", "z"])], tmp_path)
     assert page.read_text() == ("# T\n\n```bash\necho hi\n```\n\n```text\nhi\n```\n\n??? note\n\n"
                                 "    ```console\n    $ echo x\n    x\n\n    z\n    ```\n")

@@ -1,0 +1,75 @@
+"""The harness as another project uses it: a wheel built from this tree,
+installed into a fresh virtual environment outside the repository, run on
+that project's own layout and ini. Its good page passes, its stale one fails
+at the line, and nothing is collected before it is configured."""
+import shutil
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from tests.conftest import ROOT
+
+OTHER = ROOT / "tests" / "fixtures" / "other-project"
+
+
+def sh(*argv, cwd, timeout=600):
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(python of a fresh venv with the wheel installed, a copy of the other project)."""
+    place = tmp_path_factory.mktemp("elsewhere")
+    wheels = place / "wheels"
+    built = sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT), cwd=place)
+    assert built.returncode == 0, built.stderr
+    venv.create(place / "venv", with_pip=True)
+    python = place / "venv" / "bin" / "python"
+    wheel = next(wheels.glob("doctester_docker-*.whl"))
+    # The same pinned versions as this repository uses, so the run is reproducible.
+    pins = [line for line in (ROOT / "requirements.txt").read_text().split()
+            if line.split("==")[0].lower() in {"pytest", "pexpect", "ptyprocess", "markdown-it-py", "mdurl",
+                                               "pyyaml", "pytest-markdown-docs", "pluggy", "iniconfig",
+                                               "packaging"}]
+    installed = sh(str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel), *pins,
+                   cwd=place)
+    assert installed.returncode == 0, installed.stderr
+    project = place / "project"
+    shutil.copytree(OTHER, project)
+    return python, project
+
+
+def run(installed, *args):
+    python, project = installed
+    return sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=project)
+
+
+def test_the_other_projects_good_page_passes(installed):
+    result = run(installed, "guide/intro.md")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "7 passed in" in result.stdout and "warning" not in result.stdout
+    assert (installed[1] / "reports" / "doctest.json").is_file(), "the report goes where its ini says"
+
+
+def test_the_planted_stale_output_fails_at_its_line(installed):
+    result = run(installed, "guide/stale.md")
+    assert result.returncode == 1
+    assert "guide/stale.md:52: docker images greeter --format '{{.Repository}}': output differs" in result.stdout
+    assert "-greeter-renamed" in result.stdout and "+greeter" in result.stdout
+
+
+def test_nothing_is_collected_until_configured(installed, tmp_path):
+    python, project = installed
+    bare = tmp_path / "bare"
+    shutil.copytree(project / "guide", bare / "guide")
+    (bare / "tox.ini").write_text("[pytest]\n")
+    result = sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "guide", cwd=bare)
+    assert result.returncode == 5 and "no tests ran" in result.stdout  # pytest's "nothing collected"
+
+
+def test_an_unknown_ini_value_is_one_clear_error(installed):
+    result = run(installed, "guide/intro.md", "-o", "doc_engine=laptop")
+    assert result.returncode == 4
+    assert "doc_engine = 'laptop' is not one of private, existing" in result.stderr
