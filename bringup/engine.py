@@ -176,6 +176,8 @@ def ensure_engine():
 
 
 def stop_engine():
-    stopped = [name for name, stopper in (("dockerd", lambda: services.stop("dockerd", DOCKERD)),
+    from . import organizer
+    stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
+                                          ("dockerd", lambda: services.stop("dockerd", DOCKERD)),
                                           ("registry", registry.stop)) if stopper()]
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")

@@ -18,13 +18,20 @@ MANIFEST_TYPES = ", ".join([
 ])
 
 
-def config_text(address):
+def config_text(address, room=False):
+    """The loopback instance is where bring-up writes; the room's instance
+    (make mirror) serves the same storage read-only: distribution's
+    maintenance mode refuses pushes, deletes are off, and its access log
+    records every request with the address it came from."""
+    storage = {"filesystem": {"rootdirectory": str(paths.REGISTRY_DATA)},
+               "delete": {"enabled": not room}}
+    if room:
+        storage["maintenance"] = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
     # JSON is valid YAML, and it spares us a YAML writer.
     return json.dumps({
         "version": 0.1,
-        "log": {"level": "warn", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(paths.REGISTRY_DATA)},
-                    "delete": {"enabled": True}},
+        "log": {"level": "info" if room else "warn", "accesslog": {"disabled": not room}},
+        "storage": storage,
         "http": {"addr": address},
     }, indent=2)
 
@@ -43,7 +50,7 @@ def answers(base_url=MIRROR_URL, timeout=2):
         return False
 
 
-def ensure_running(name="registry", host=LOOPBACK):
+def ensure_running(name="registry", host=LOOPBACK, room=False):
     """Start our registry on host:5000 unless it already runs; refuse a port
     that something else holds."""
     program = shutil.which("docker-registry") or PROGRAM
@@ -53,7 +60,7 @@ def ensure_running(name="registry", host=LOOPBACK):
         raise BringupError(f"port {host}:{PORT} is busy, and not with a registry bring-up started; "
                            f"stop what listens there (see `ss -ltnp 'sport = :{PORT}'`) and retry")
     config = paths.RUN / f"{name}.yml"
-    config.write_text(config_text(f"{host}:{PORT}"))
+    config.write_text(config_text(f"{host}:{PORT}", room=room))
     services.start(name, [program, "serve", str(config)],
                    ready=lambda: answers(f"http://{host}:{PORT}"), timeout=20)
     return True
