@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from flask_restful import Api, Resource
 from werkzeug.exceptions import HTTPException
 
-from store import Conflict, JamStore, NotFound
+from store import DEFAULT_MAX_JAMS, Conflict, Full, JamStore, NotFound
 
 MAX_NAME_LENGTH = 200
 MAX_BODY_BYTES = 16 * 1024
@@ -50,7 +50,18 @@ def name_from_body():
         raise BadRequest(f'"name" is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed')
     if "/" in name or any(unicodedata.category(c) == "Cc" for c in name):
         raise BadRequest('"name" must not contain "/" or control characters')
+    invisible = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cf"})
+    if invisible:
+        # Bidi overrides and zero-width characters make two names look alike, or
+        # one read backwards: refuse them rather than show a lie.
+        raise BadRequest(f'"name" must not contain invisible format characters ({", ".join(invisible)})')
     return name
+
+
+def printable(text):
+    """Text for a log line: control characters escaped, so a request cannot
+    forge a line of its own or send escape sequences to the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class JamList(Resource):
@@ -63,6 +74,8 @@ class JamList(Resource):
             return {"data": g.store.add(name)}, 201
         except Conflict:
             return error(409, f"there is already a jam called {name!r}")
+        except Full:
+            return error(507, f"the database holds its maximum of {g.store.max_jams} jams; delete one first")
 
 
 class Jam(Resource):
@@ -116,11 +129,11 @@ def _describe(e):
     return e.description
 
 
-def create_app(database):
+def create_app(database, max_jams=DEFAULT_MAX_JAMS):
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["RESTFUL_JSON"] = {"ensure_ascii": False}  # unicode names, kept as sent
-    store = JamStore(database)
+    store = JamStore(database, max_jams)
 
     @app.before_request
     def attach_store():
@@ -130,8 +143,8 @@ def create_app(database):
     @app.after_request
     def log_request(response):
         took = (time.monotonic() - g.get("started", time.monotonic())) * 1000
-        print(f'{request.remote_addr} "{request.method} {request.full_path.rstrip("?")}" '
-              f"{response.status_code} {took:.1f}ms", file=sys.stdout, flush=True)
+        line = f'{request.remote_addr} "{request.method} {request.full_path.rstrip("?")}"'
+        print(f"{printable(line)} {response.status_code} {took:.1f}ms", file=sys.stdout, flush=True)
         return response
 
     for code in (400, 404, 405, 413, 500):

@@ -10,6 +10,7 @@ import tempfile
 import threading
 
 DEFAULT_JAMS = ["strawberry", "blueberry", "raspberry", "grape"]
+DEFAULT_MAX_JAMS = 1000  # every write rewrites the whole file: keep it small
 
 
 class StoreError(Exception):
@@ -24,9 +25,14 @@ class NotFound(Exception):
     pass
 
 
+class Full(Exception):
+    pass
+
+
 class JamStore:
-    def __init__(self, path):
+    def __init__(self, path, max_jams=DEFAULT_MAX_JAMS):
         self.path = os.path.abspath(path)
+        self.max_jams = max_jams
         self._lock = threading.Lock()
         self._jams = self._load()
 
@@ -51,6 +57,9 @@ class JamStore:
         temporary = None
         try:
             descriptor, temporary = tempfile.mkstemp(prefix=".jams-", suffix=".tmp", dir=folder)
+            # mkstemp makes the file 0600: give it the old file's mode, or the
+            # one a plain open() would have given a new file.
+            os.fchmod(descriptor, self._mode())
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:
                 json.dump(jams, file, ensure_ascii=False, indent=2)
                 file.write("\n")
@@ -68,6 +77,14 @@ class JamStore:
         finally:
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
+
+    def _mode(self):
+        try:
+            return os.stat(self.path).st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
 
     def _commit(self, jams):
         self._write(jams)  # the file first: memory never holds what disk lacks
@@ -87,6 +104,8 @@ class JamStore:
         with self._lock:
             if name in self._jams:
                 raise Conflict(name)
+            if len(self._jams) >= self.max_jams:
+                raise Full(name)
             self._commit(self._jams + [name])
             return name
 

@@ -97,7 +97,8 @@ def test_the_mirror_holds_the_workshop_image_under_its_page_name(client):
     name = images.workshop_image_name()
     sh("docker", "pull", name)
     try:
-        assert client.images.get(name).attrs["Config"]["Cmd"] == ["python", "main.py"]
+        # The image, and only the image, listens on every interface.
+        assert client.images.get(name).attrs["Config"]["Cmd"] == ["python", "main.py", "--host", "0.0.0.0"]
     finally:
         sh("docker", "rmi", name, check=False)
 

@@ -195,3 +195,50 @@ def test_curl_py_clear_errors():
     assert bad_url.returncode == 3 and "not an http(s) URL" in bad_url.stderr
     bad_body = curl("POST", "127.0.0.1:1/jam", "{oops")
     assert bad_body.returncode == 3 and "not valid JSON" in bad_body.stderr
+
+
+# Safe at a real event: loopback by default, honest logs, honest names, bounded.
+def test_without_host_the_server_listens_on_loopback_only(database):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(SERVER), str(database), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith(f"Serving the jam API on http://127.0.0.1:{port} "), first
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_request_cannot_forge_a_log_line(client, capsys):
+    client.get("/jam/a%0A127.0.0.1 \"DELETE /jam/grape\" 200%1B[2J")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(lines) == 1, lines
+    assert "\\n127.0.0.1" in lines[0] and "\\x1b[2J" in lines[0] and "\x1b" not in lines[0]
+
+
+@pytest.mark.parametrize("name, code", [("straw\u202eyrreb", "U+202E"), ("ki\u200bwi", "U+200B")])
+def test_names_with_invisible_format_characters_are_refused(client, database, name, code):
+    response = client.post("/jam", json={"name": name})
+    assert response.status_code == 400
+    assert code in response.get_json()["error"] and "invisible" in response.get_json()["error"]
+    assert saved(database) == DEFAULT_JAMS
+
+
+def test_the_number_of_jams_is_capped(database):
+    client = create_app(str(database), max_jams=5).test_client()
+    assert client.post("/jam", json={"name": "peach"}).status_code == 201
+    full = client.post("/jam", json={"name": "plum"})
+    assert full.status_code == 507 and "maximum of 5 jams" in full.get_json()["error"]
+    assert saved(database) == DEFAULT_JAMS + ["peach"]
+
+
+def test_the_database_keeps_its_mode(client, database):
+    client.get("/jam")  # creates it
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    assert database.stat().st_mode & 0o777 == 0o666 & ~umask
+    database.chmod(0o640)
+    assert client.post("/jam", json={"name": "peach"}).status_code == 201
+    assert database.stat().st_mode & 0o777 == 0o640
