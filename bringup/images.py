@@ -148,8 +148,13 @@ def debootstrap_rootfs(digest, scratch):
     packages = [line.strip() for line in (RECIPES / "python/packages.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     root = scratch / "rootfs"
+    if not host.DEBIAN_KEYRING.is_file():
+        raise BringupError(f"{host.DEBIAN_KEYRING} is missing: `apt-get install debian-archive-keyring`; "
+                           "the stand-ins are only built from packages whose signatures check out")
     with step(f"debootstrap {release} with {', '.join(packages)} (a minute or two)"):
-        result = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+        # Every package checked against the distribution's keys, whatever the mirror serves.
+        result = subprocess.run(["debootstrap", "--variant=minbase", f"--keyring={host.DEBIAN_KEYRING}",
+                                 "--force-check-gpg", f"--include={','.join(packages)}",
                                  release, str(root), mirror], capture_output=True, text=True)
         if result.returncode:
             raise BringupError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-1500:]}"

@@ -52,7 +52,7 @@ def names():
 
 def start(image, name, volume, port=0):
     sh("docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", f"{volume}:/data",
-       image, "python", "main.py", "/data/jams.json")
+       image, "python", "main.py", "/data/jams.json", "--host", "0.0.0.0")
     port = published_port(name)
     wait_until_up(port)
     return port

@@ -54,6 +54,14 @@ def test_served_site_has_the_pages(served_site, path, text):
         assert text in response.read().decode()
 
 
+def test_site_image_serves_as_a_user_without_rights(served_site):
+    _, image = served_site
+    assert image.attrs["Config"]["User"] == "65534:65534"
+    running = sh("docker", "ps", "-q", "--filter", f"ancestor={image.id}").stdout.split()
+    assert running, "the site container is not running"
+    assert sh("docker", "exec", running[0], "id", "-u").stdout.strip() == "65534"
+
+
 def test_site_image_is_the_small_final_stage(served_site):
     _, image = served_site
     assert image.attrs["Config"]["Cmd"][:3] == ["python", "-m", "http.server"]
