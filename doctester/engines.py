@@ -74,8 +74,7 @@ class PrivateEngine(PageEngine):
         absent = {with_tag(r) for r in meta.get("absent", [])} & set(present)
         if absent:
             raise EngineError(f"front matter lists {', '.join(sorted(absent))} as both present and absent")
-        result = self.sandbox.sh(RESET + "\n", check=False) if not present else \
-            self.sandbox.sh(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET)
+        result = self.sandbox.sh(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET, check=False)
         if result.returncode:
             raise EngineError(f"resetting the private engine failed ({result.returncode}): "
                               f"{result.stderr.strip()[-1500:]}")

@@ -4,7 +4,6 @@ output on request. Under pytest-xdist each worker has its own engine and
 runs whole pages; the controller writes the report."""
 import fcntl
 import hashlib
-import os
 import signal
 import subprocess
 from pathlib import Path

@@ -83,7 +83,7 @@ class Sandbox:
         self.etc = run.dir / worker / "etc"
 
     def start(self):
-        if not self.outer.run("image", "inspect", self.image, check=False).returncode == 0:
+        if self.outer.run("image", "inspect", self.image, check=False).returncode != 0:
             raise EngineError(f"the sandbox image {self.image} is missing on the outer engine: "
                               "build it with `make images`")
         started = time.monotonic()

@@ -6,10 +6,8 @@ Interactive commands (`docker run -it`, `docker exec -it`, `docker attach`)
 run on the session's pseudo-terminal; until the container's shell or REPL is
 left (`exit`, or the detach keys), the page's commands are typed into it.
 """
-import os
 import re
 import secrets
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -128,7 +128,7 @@ def wait_for_hung_container(client, proc):
 def test_ctrl_c_mid_page_still_cleans_up(client):
     before = daemon_state(client)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                             str(PAGES / "stale" / "hung-command.md"), "--doc-timeout", "60"],
+                             str(PAGES / "long-running.md"), "--doc-timeout", "60"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_hung_container(client, proc)
     proc.send_signal(signal.SIGINT)

@@ -111,7 +111,7 @@ def test_the_site_runs_while_the_user_works_on_the_default_daemon(client, tmp_pa
 def test_a_run_killed_with_9_is_reaped_by_the_next(client):
     before = daemon_state(client)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                             str(PAGES / "stale" / "hung-command.md"), "--doc-timeout", "60"],
+                             str(PAGES / "long-running.md"), "--doc-timeout", "60"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sandbox = wait_for_hung_container(client, proc)
     killed_run = sandbox.labels[RUN_LABEL]

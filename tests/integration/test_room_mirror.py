@@ -4,7 +4,7 @@ are refused, its log names who tried, and SIGTERM stops it."""
 import signal
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 
@@ -22,11 +22,15 @@ URL = f"http://{ROOM}:{registry.PORT}"
 def room_mirror():
     proc = subprocess.Popen([sys.executable, "-m", "bringup", "mirror", "--listen", ROOM], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not registry.answers(URL):
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.2)
-    assert registry.answers(URL), "the room's mirror did not start"
+    shown, watchdog = [], threading.Timer(30, proc.kill)  # a mirror that never says it serves is ended
+    watchdog.start()
+    for line in proc.stdout:  # until it says it serves: the snippet and the reminder are out then
+        shown.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    watchdog.cancel()
+    assert registry.answers(URL), "the room's mirror did not start:\n" + "".join(shown)
+    proc.shown = "".join(shown)
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -75,7 +79,7 @@ def test_sigterm_stops_it(room_mirror):
     room_mirror.send_signal(signal.SIGTERM)
     output, _ = room_mirror.communicate(timeout=30)
     assert "stopped the LAN mirror" in output
-    assert "After the event, take both entries out again" in output
+    assert "After the event, take both entries out again" in room_mirror.shown
     assert not registry.answers(URL)
     assert services.running_pid(organizer.ROOM, registry.PROGRAM) is None
 
