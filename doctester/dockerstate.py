@@ -75,7 +75,7 @@ class DockerCLI:
         """Force-remove containers, several at once: each kill takes a while."""
         problems = []
         with concurrent.futures.ThreadPoolExecutor(max(1, min(8, len(ids)))) as pool:
-            for result in pool.map(lambda i: self.run("rm", "-f", "-v", i, check=False), ids):
+            for result in pool.map(lambda i: self.run("rm", "-f", "-v", i, check=False, timeout=60), ids):
                 if result.returncode and "No such container" not in result.stderr:
                     problems.append(result.stderr.strip())
         return problems

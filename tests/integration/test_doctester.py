@@ -125,6 +125,15 @@ def wait_for_hung_container(client, proc):
     raise AssertionError("the page never started its container in a private engine")
 
 
+def finish(proc, seconds):
+    """The output of a run told to stop; a run that does not stop in time fails the test."""
+    try:
+        return proc.communicate(timeout=seconds)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the run did not stop within {seconds} s of Ctrl-C:\n{proc.communicate()[0]}")
+
+
 def test_ctrl_c_mid_page_still_cleans_up(client):
     before = daemon_state(client)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
@@ -132,7 +141,7 @@ def test_ctrl_c_mid_page_still_cleans_up(client):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for_hung_container(client, proc)
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    output = finish(proc, 240)
     assert proc.returncode != 0
     assert daemon_state(client) == before, output
     assert not sandboxes(client), output
