@@ -83,7 +83,7 @@ def test_the_site_runs_while_the_user_works_on_the_default_daemon(client, tmp_pa
     churn = Churn(client, seconds=600)
     churn.start()
     try:
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "1",
                                  "docs", "examples/README.md", "--doc-report", str(tmp_path / "report.json")],
                                 cwd=ROOT, capture_output=True, text=True, timeout=1200)
     finally:
