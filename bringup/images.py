@@ -252,10 +252,16 @@ def ensure_sandbox_image(python_digest, arch):
     if local_label(reference) == digest:
         say(f"    {reference}: built (recipe {digest})")
         return
+    previous = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
+                              capture_output=True, text=True).stdout.strip()
     with step(f"building the doc tests' sandbox image {reference}"):
         run(["docker", "build", "--quiet", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
              "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}",
              "-t", reference, str(recipe)], "building the sandbox image")
+    current = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
+                             capture_output=True, text=True).stdout.strip()
+    if previous and previous != current:  # the build we replaced, now untagged: ours, not left behind
+        subprocess.run(["docker", "rmi", previous], capture_output=True)
 
 
 def ensure_images():

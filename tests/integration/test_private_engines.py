@@ -36,24 +36,31 @@ class Churn(threading.Thread):
         while time.monotonic() < self.deadline and n < 200:
             n += 1
             name = f"{self.tag}-{n}"
+            made = []  # this round's objects, as each is created: a failed round leaves none behind
             try:
-                container = client.containers.create("hello-world", name=name)
+                made.append(client.containers.create("hello-world", name=name))
                 client.images.get("hello-world").tag(self.tag, str(n))
-                volume = client.volumes.create(name)
-                network = client.networks.create(name)
+                made.append(f"{self.tag}:{n}")
+                made.append(client.volumes.create(name))
+                made.append(client.networks.create(name))
                 # A few rounds stay, like the user's own work (not many: each network
                 # takes one of the engine's few default address pools).
                 if n % 2 and len(self.kept) < 5:
-                    self.kept.append((container.id, f"{self.tag}:{n}", volume.name, network.id))
-                else:
-                    container.remove()
-                    client.images.remove(f"{self.tag}:{n}")
-                    volume.remove()
-                    network.remove()
+                    self.kept.append((made[0].id, made[1], made[2].name, made[3].id))
+                    made = []
             except Exception as error:  # noqa: BLE001 - recorded and asserted on
                 self.errors.append(repr(error))
+            finally:
+                self.remove(made)
             self.rounds = n
             time.sleep(0.2)
+
+    def remove(self, made):
+        for thing in reversed(made):
+            if isinstance(thing, str):
+                self.client.images.remove(thing)
+            else:
+                thing.remove()
 
     def clean(self):
         for container_id, tag, volume, network in self.kept:
