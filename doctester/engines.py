@@ -8,6 +8,8 @@ import signal
 import time
 
 from .dockerstate import DockerCLI, EngineError, Snapshot
+from .ownership import write_atomically
+from .session import descendants
 
 PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
 SHELL = ("bash", "--norc", "--noprofile")
@@ -62,8 +64,6 @@ class PageEngine:
 
 
 class PrivateEngine(PageEngine):
-    kind = "private"
-
     def __init__(self, sandbox):
         self.sandbox, self.docker = sandbox, sandbox.docker
         self.page_root = sandbox.run.dir / "pages"
@@ -102,7 +102,6 @@ class ExistingEngine(PageEngine):
     DOCKER_HOST. A page's changes are found by difference with a snapshot
     written to disk first; an image it wants absent is moved aside under a
     tag of ours and put back."""
-    kind = "existing"
 
     def __init__(self, run, allow_foreign=False):
         self.run, self.docker = run, DockerCLI(("docker",))
@@ -134,15 +133,12 @@ class ExistingEngine(PageEngine):
         self.mark_start()
 
     def _save(self):
-        partial = self.snapshot_file.with_suffix(".partial")
-        partial.write_text(self.before.to_json())
-        partial.rename(self.snapshot_file)
+        write_atomically(self.snapshot_file, self.before.to_json())
 
     def spawn(self, workdir):
         return SHELL[0], list(SHELL[1:]), dict(os.environ, **PAGE_ENV)
 
     def kill_processes(self, pid):
-        from .session import descendants
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for child in reversed(descendants(pid)):
                 try:

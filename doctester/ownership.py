@@ -41,10 +41,8 @@ class Run:
         self._save()
 
     def _save(self):
-        partial = self.dir / "objects.json.partial"
-        partial.write_text(json.dumps({"pid": os.getpid(), "docker": self.docker,
-                                       "objects": self.objects}, indent=1))
-        partial.rename(self.dir / "objects.json")
+        write_atomically(self.dir / "objects.json",
+                         json.dumps({"pid": os.getpid(), "docker": self.docker, "objects": self.objects}, indent=1))
 
     def release(self):
         """Remove what this run created, then its folder. Returns problems."""
@@ -53,6 +51,13 @@ class Run:
             shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
         return problems
+
+
+def write_atomically(path, text):
+    """A record is either whole or absent: written beside, then renamed."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.rename(path)
 
 
 def remove_objects(docker, objects):

@@ -5,6 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from .ownership import write_atomically
+
 
 def docker_versions():
     result = subprocess.run(["docker", "version", "--format", "{{.Client.Version}}|{{.Server.Version}}"],
@@ -61,9 +63,7 @@ class Report:
             "pages": dict(sorted(pages.items())),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(record, indent=2) + "\n")
-        partial.rename(self.path)
+        write_atomically(self.path, json.dumps(record, indent=2) + "\n")
         return record
 
     def _earlier_pages(self):
