@@ -26,11 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bringup import paths  # noqa: E402
-from doctester import fences, ownership  # noqa: E402
-from doctester.__main__ import DEFAULT_STATE  # noqa: E402
-from doctester.engines import RESET, with_tag  # noqa: E402
-from doctester.sandbox import Sandbox  # noqa: E402
-from doctester.session import is_interactive  # noqa: E402
+from doctester.core.markdown import parse_page  # noqa: E402
+from doctester.docker import ownership  # noqa: E402
+from doctester.docker.engines import RESET, with_tag  # noqa: E402
+from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
+from doctester.docker.plugin import grammar  # noqa: E402
+from doctester.docker.rules import is_interactive  # noqa: E402
+from doctester.docker.sandbox import Sandbox  # noqa: E402
 from tests.conftest import nav_pages  # noqa: E402
 
 IMAGE = "intro-to-docker/doctest-sandbox:latest"
@@ -39,12 +41,12 @@ IMAGE = "intro-to-docker/doctest-sandbox:latest"
 def pages():
     found = [f"docs/{p}" for p in nav_pages()] + ["examples/README.md"]
     return [p for p in found if any(b.kind in ("shell", "file", "action")
-                                    for b in fences.parse_page(ROOT / p, root=ROOT).blocks)]
+                                    for b in parse_page(ROOT / p, root=ROOT, grammar=grammar()).blocks)]
 
 
 def plain_scripts(page):
     """(the reset to the page's stated start, the page's commands) as bash."""
-    present = [with_tag(r) for r in (page.front_matter or {}).get("present", [])]
+    present = [with_tag(r) for r in (page.meta or {}).get("present", [])]
     reset = "\n".join([f"set -- {' '.join(present)}", RESET])
     lines = ["set +e"]
     for block in page.blocks:
@@ -85,7 +87,7 @@ def plain_run(page_paths, reset):
             folder = run.dir / Path(path).stem
             shutil.copytree(ROOT / "examples", folder / "workshop" / "examples",
                             ignore=shutil.ignore_patterns("__pycache__", "jams.json"))
-            reset_script, commands = plain_scripts(fences.parse_page(ROOT / path, root=ROOT))
+            reset_script, commands = plain_scripts(parse_page(ROOT / path, root=ROOT, grammar=grammar()))
             (folder / "reset.sh").write_text(reset_script)
             (folder / "page.sh").write_text(commands)
             if reset:

@@ -1,14 +1,11 @@
 """python -m doctester reap: remove what killed doc-test runs left behind
 (their sandboxes and networks on the outer engine, and their folders)."""
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .engines import recover_existing
-from .ownership import reap
-
-DEFAULT_STATE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"
+from .docker.engines import recover_existing
+from .docker.ownership import DEFAULT_STATE, reap
 
 
 def main(argv=None):

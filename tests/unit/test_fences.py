@@ -1,31 +1,34 @@
-"""Parsing pages into blocks: fences, annotations, containers, output."""
-from types import SimpleNamespace
-
+"""Parsing pages into blocks: fences, annotations, containers, output; the
+core's grammar alone, and with what the Docker profile adds."""
 import pytest
 
-from doctester import fences
-from doctester.fences import PageError, parse_page
+from doctester.core import markdown
+from doctester.core.annotations import AnnotationKey
+from doctester.core.blocks import PageError
+from doctester.core.markdown import Grammar, parse_page
+from doctester.docker import plugin as docker
 
 
-STRICT = SimpleNamespace(console_without_prompt="error", untitled_dockerfile="error")
+grammar = docker.grammar  # what the plugin builds with the Docker profile installed
+STRICT = grammar(console_without_prompt="error", untitled_files="error")
 
 
 def parse(text, conventions=STRICT):
-    return parse_page("page.md", text, conventions=conventions)
+    return parse_page("page.md", text, grammar=conventions)
 
 
 def test_shell_block_with_output_fence_and_line_numbers():
     page = parse("# T\n\n```bash\ndocker ps\n```\n\n```text\nCONTAINER ID\n```\n")
     [block] = page.blocks
     assert (block.kind, block.line, block.commands[0].line) == ("shell", 3, 4)
-    assert block.expected == ["CONTAINER ID"] and block.expected_span == (7, 7)
+    assert block.expected.lines == ["CONTAINER ID"] and block.expected.span == (7, 7)
 
 
 def test_console_prompts_continuations_and_outputs():
     page = parse("```console\n$ echo a \\\n> b\na b\n$ true\n```\n")
     first, second = page.blocks[0].commands
-    assert first.text == "echo a \\\nb" and first.expected == ["a b"]
-    assert second.text == "true" and second.expected == []
+    assert first.text == "echo a \\\nb" and first.expected.lines == ["a b"]
+    assert second.text == "true" and second.expected.lines == []
 
 
 def test_console_must_start_with_a_prompt():
@@ -36,26 +39,26 @@ def test_console_must_start_with_a_prompt():
 # The forms Docker's own docs use, read by default (both can be switched off, as above).
 def test_a_console_block_without_prompt_is_the_output_of_the_block_before():
     page = parse("```console\n$ docker ps -q\n```\n\n```console\nabc\n```\n\n"
-                 "```bash\necho hi\n```\n\n```console\nhi\n```\n", conventions=None)
+                 "```bash\necho hi\n```\n\n```console\nhi\n```\n", conventions=grammar())
     first, second = page.blocks
-    assert first.commands[0].expected == ["abc"] and second.expected == ["hi"]
-    assert parse("Prose.\n\n```console\nonly output\n```\n", conventions=None).blocks == []
+    assert first.commands[0].expected.lines == ["abc"] and second.expected.lines == ["hi"]
+    assert parse("Prose.\n\n```console\nonly output\n```\n", conventions=grammar()).blocks == []
 
 
 def test_an_untitled_dockerfile_is_written_to_dockerfile():
-    block, = parse("```dockerfile\nFROM x\n```\n", conventions=None).blocks
+    block, = parse("```dockerfile\nFROM x\n```\n", conventions=grammar()).blocks
     assert (block.kind, block.title, block.content) == ("file", "Dockerfile", "FROM x\n")
 
 
 def test_shortcodes_and_other_renderers_admonitions_are_ignored():
     text = ('{{< tabs >}}\n{{% tab name="Linux" %}}\n\n```bash\necho a\n```\n\n{{% /tab %}}\n'
             ':::note\n\n```bash\necho b\n```\n\n:::\n{% raw %}\n')
-    assert [b.commands[0].text for b in parse(text, conventions=None).blocks] == ["echo a", "echo b"]
+    assert [b.commands[0].text for b in parse(text, conventions=grammar()).blocks] == ["echo a", "echo b"]
 
 
 def test_heredoc_and_continuation_stay_one_command():
     body = "cat > f <<'EOF'\nline\nEOF\ndocker run \\\n  -it x\n# comment\n"
-    commands = fences.shell_commands(body, 10)
+    commands = markdown.shell_commands(body, 10)
     assert [c.text for c in commands] == ["cat > f <<'EOF'\nline\nEOF", "docker run \\\n  -it x"]
     assert [c.line for c in commands] == [10, 13]
 
@@ -99,7 +102,7 @@ def test_tabs_and_collapsed_solutions_are_run_and_windows_tabs_skipped():
 
 def test_file_fences_and_front_matter():
     page = parse('---\ndoctest:\n  absent: [hello-world]\n---\n```dockerfile title="Dockerfile"\nFROM x\n```\n')
-    assert page.front_matter == {"absent": ["hello-world"]}
+    assert page.meta == {"absent": ["hello-world"]}
     [block] = page.blocks
     assert (block.kind, block.title, block.content, block.line) == ("file", "Dockerfile", "FROM x\n", 5)
 
@@ -108,19 +111,54 @@ def test_snippet_include_reads_the_real_file(tmp_path):
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "Dockerfile").write_text("FROM python:alpine\n")
     page = parse_page("page.md", '```dockerfile title="Dockerfile"\n--8<-- "examples/Dockerfile"\n```\n',
-                      root=tmp_path)
+                      root=tmp_path, grammar=STRICT)
     assert page.blocks[0].content == "FROM python:alpine\n"
     with pytest.raises(PageError, match="included file examples/nope does not exist"):
-        parse_page("page.md", '```dockerfile title="x"\n--8<-- "examples/nope"\n```\n', root=tmp_path)
+        parse_page("page.md", '```dockerfile title="x"\n--8<-- "examples/nope"\n```\n', root=tmp_path,
+                   grammar=STRICT)
 
 
 def test_superfences_info_and_unrun_languages():
-    assert fences.parse_info('{.bash title="run.sh"}') == ("bash", {"title": "run.sh"})
+    assert markdown.parse_info('{.bash title="run.sh"}') == ("bash", {"title": "run.sh"})
     assert parse("```json\n{}\n```\n").blocks == []
 
 
 def test_pycon_blocks_are_repl_inputs_with_outputs():
     page = parse('```pycon\n>>> def f():\n...     return 2\n...\n>>> f() + 1\n3\n```\n')
     first, second = page.blocks[0].commands
-    assert first.text == "def f():\n    return 2\n" and first.expected == []
-    assert second.text == "f() + 1" and second.expected == ["3"]
+    assert first.text == "def f():\n    return 2\n" and first.expected.lines == []
+    assert second.text == "f() + 1" and second.expected.lines == ["3"]
+
+
+def test_the_core_alone_knows_no_dockerfile_and_no_docker_keys():
+    core = Grammar()
+    assert parse_page("page.md", "```dockerfile\nFROM x\n```\n", grammar=core).blocks == []  # shown, not run
+    with pytest.raises(PageError, match="page.md:1: unknown doctest annotation 'other-engine'"):
+        parse_page("page.md", '<!-- doctest: other-engine="why" -->\n```bash\nx\n```\n', grammar=core)
+    assert parse_page("page.md", "```bash\ndocker -H tcp://x ps\n```\n", grammar=core).blocks  # no guard
+
+
+def test_the_docker_profile_refuses_another_engine_unless_annotated():
+    with pytest.raises(PageError, match="page.md:3: `docker -H tcp://x ps` would address another Docker engine"):
+        parse("Text\n\n```bash\ndocker -H tcp://x ps\n```\n".replace("Text\n\n", "Text\n"))
+    block, = parse('<!-- doctest: other-engine="the organizer\'s" -->\n```bash\ndocker -H tcp://x ps\n```\n').blocks
+    assert block.options.extra == {"other-engine": "the organizer's"}
+
+
+def test_a_profile_that_raises_is_reported_at_the_page_line():
+    def broken_check(block):
+        raise KeyError("oops")
+    broken = Grammar(checks=[broken_check])
+    with pytest.raises(PageError, match=r"page.md:3: the check broken_check raised KeyError: 'oops'"):
+        parse_page("page.md", "# T\n\n```bash\nx\n```\n", grammar=broken)
+    keys = {**Grammar().keys, "retries": AnnotationKey("retries", lambda value: {}[value])}
+    with pytest.raises(PageError, match=r"page.md:1: reading retries='many' failed: KeyError"):
+        parse_page("page.md", '<!-- doctest: retries=many -->\n```bash\nx\n```\n', grammar=Grammar(keys))
+
+
+def test_block_kinds_carry_their_own_data():
+    shell, file, action = parse('```bash\necho a\n```\n\n```dockerfile title="D"\nFROM x\n```\n\n'
+                                '<!-- doctest: press="ctrl-d" exit=1 -->\n').blocks
+    assert (shell.kind, shell.summary()) == ("shell", "echo a") and not hasattr(shell, "title")
+    assert (file.kind, file.summary()) == ("file", "D") and not hasattr(file, "commands")
+    assert (action.kind, action.summary(), action.options.exit) == ("action", "ctrl-d", "1")

@@ -1,8 +1,22 @@
-"""Normalizing what varies in Docker output, and binding what the page shows."""
+"""Normalizing what varies in Docker output, and binding what the page shows:
+the core's rules, and the Docker profile's on top."""
 import pytest
 
-from doctester.matching import Bindings, clean, compare
-from doctester.session import is_interactive
+from doctester.core.matching import CORE_RULES, Bindings, Normalizer, Rules
+from doctester.core.matching import clean as core_clean
+from doctester.core.matching import compare as core_compare
+from doctester.docker import rules as docker
+from doctester.docker.rules import is_interactive
+
+DOCKER = Rules(docker.NORMALIZERS, [docker.LAYERS])
+
+
+def compare(expected, actual, bindings):
+    return core_compare(expected, actual, bindings, DOCKER)
+
+
+def clean(text):
+    return core_clean(text, DOCKER)
 
 
 def matches(expected, actual):
@@ -105,12 +119,12 @@ def test_versions_vary_but_addresses_do_not(shown, real, same):
 @pytest.mark.parametrize("key, code", [("ctrl-p", "\x10"), ("ctrl-q", "\x11"), ("CTRL-X", "\x18"),
                                        ("enter", "\r"), ("x", "x")])
 def test_keys_a_reader_presses(key, code):
-    from doctester.session import key_code
+    from doctester.core.terminal import key_code
     assert key_code(key) == code
 
 
 def test_unknown_key_is_an_error():
-    from doctester.session import SessionError, key_code
+    from doctester.core.terminal import SessionError, key_code
     with pytest.raises(SessionError, match="unknown key 'hyper-x'"):
         key_code("hyper-x")
 
@@ -121,7 +135,7 @@ def test_unknown_key_is_an_error():
     "\x1b[1;35m>>> \x1b[0m\x1b[4D\x1b[?12l\x1b[?25h\x1b[4C",  # Python 3.13's REPL edits the line
 ])
 def test_repl_output_without_echo_or_prompt(raw):
-    from doctester.session import repl_output
+    from doctester.core.terminal import repl_output
     assert clean(repl_output(raw)) == ["'Linux'"]
 
 
@@ -131,3 +145,13 @@ def test_to_shown_rewrites_whole_words_once():
     bindings.bind("e3", "e7")  # a short prefix bound earlier on the page
     assert bindings.to_shown("No such image: 121132b2dce9") == "No such image: 3905e7ccc583"
     assert bindings.to_shown("deleted e7 and 3905e7ccc583x") == "deleted e3 and 3905e7ccc583x"
+
+
+def test_the_core_alone_knows_generic_fields_but_not_dockers():
+    assert core_compare(["built in 2.1s, 12MB, 2026-01-02T03:04:05Z"], "built in 0.4s, 7.5MB, 2026-11-29T20:11:47Z",
+                        Bindings()).matched
+    assert not core_compare(["e3b0c44298fc"], "7a1c2d3e4f50", Bindings()).matched
+    assert core_clean("0123456789ab: Pull complete") == ["0123456789ab: Pull complete"]  # no fold
+    with pytest.raises(ValueError, match="normalizer names used twice: id"):
+        Rules([Normalizer("id", "a", "a"), Normalizer("id", "b", "b")])
+    assert [n.name for n in CORE_RULES.normalizers] == ["timestamp", "age", "size", "seconds", "version"]

@@ -1,12 +1,23 @@
-"""Placeholder binding and output rewriting, with a stand-in for the engine."""
+"""Running a page: the core on a local bash (no engine needed), and the Docker
+profile's placeholder and binding decisions with a stand-in for the engine."""
+from types import SimpleNamespace
+
 import pytest
 
-from doctester import matching, plugin
-from doctester.fences import Block
-from doctester.pagerun import BlockFailure, PageRun
+from doctester.core import matching
+from doctester.core.blocks import ShellBlock
+from doctester.core.environment import LocalEnvironment
+from doctester.core.markdown import parse_page
+from doctester.core.pagerun import BlockFailure, PageRun
+from doctester.core.plugin import apply_updates
+from doctester.core.session import Interactive
+from doctester.docker.engines import PageEngine
+
+SETTINGS = SimpleNamespace(timeout=20, copy=None, copy_ignore=[])
+BLOCK = ShellBlock("page.md", 7)
 
 
-class FakeEngine:
+class StandInEngine(PageEngine):
     """Just enough of a page's engine for placeholder decisions: what the
     page made, oldest first."""
 
@@ -23,29 +34,27 @@ class FakeEngine:
         return set(self.containers) | {i.split(":")[-1] for i in self.images}
 
 
-def page_run(containers=(), images=()):
-    run = PageRun.__new__(PageRun)
-    run.engine = FakeEngine(containers, images)
+def substituter(containers=(), images=()):
+    run = PageRun.__new__(PageRun)  # only the placeholder logic: no folder, no shell
+    run.environment = StandInEngine(containers, images)
     run.bindings, run.captures = matching.Bindings(), {}
     return run
 
 
-BLOCK = Block("page.md", 7, "shell")
-
-
 def test_container_placeholders_name_the_last_container_made():
-    run = page_run(["a" * 64, "b" * 64])
+    run = substituter(["a" * 64, "b" * 64])
     assert run.substitute("docker logs <id>", BLOCK) == f"docker logs {'b' * 12}"
-    assert page_run(images=["sha256:" + "c" * 64]).substitute("docker run <IMAGE ID>", BLOCK) == \
+    assert substituter(images=["sha256:" + "c" * 64]).substitute("docker run <IMAGE ID>", BLOCK) == \
         f"docker run {'c' * 12}"
     assert run.substitute("docker commit <CONTAINER ID> py:app", BLOCK) == f"docker commit {'b' * 12} py:app"
 
 
 def test_captures_and_unbound_placeholders():
-    run = page_run()
+    run = substituter()
     run.captures["SERVER"] = "abc123"
     assert run.substitute("docker stop <SERVER>", BLOCK) == "docker stop abc123"
-    with pytest.raises(BlockFailure, match="page.md:7: unbound placeholder <WHAT>"):
+    with pytest.raises(BlockFailure, match="page.md:7: unbound placeholder <WHAT>; name a capture "
+                                           r"\(SERVER\) or one of <CONTAINER ID>, <IMAGE ID>"):
         run.substitute("docker stop <WHAT>", BLOCK)
     with pytest.raises(BlockFailure, match="has created none yet"):
         run.substitute("docker logs <id>", BLOCK)
@@ -53,7 +62,7 @@ def test_captures_and_unbound_placeholders():
 
 def test_shown_ids_and_prefixes_stand_for_real_ones():
     real = "7a1c2d3e4f50" + "0" * 52
-    run = page_run([real, "7b" + "1" * 62])
+    run = substituter([real, "7b" + "1" * 62])
     run.bindings.bind("e3b0c44298fc", real[:12])
     run.bindings.bind("cool_napier", "festive_hopper")
     assert run.substitute("docker rm e3 cool_napier", BLOCK) == "docker rm 7a festive_hopper"
@@ -61,10 +70,69 @@ def test_shown_ids_and_prefixes_stand_for_real_ones():
     assert run.substitute("echo e3", BLOCK) == "echo e3"  # only docker commands are rewritten
 
 
+@pytest.fixture
+def local():
+    environment = LocalEnvironment()
+    yield environment
+    environment.close()
+
+
+def run_page(environment, text):
+    page = parse_page("page.md", text)
+    run = PageRun(page, SETTINGS, environment)
+    try:
+        for block in page.blocks:
+            run.run_block(block)
+    finally:
+        problems = run.finish()
+    assert problems == []
+    return run
+
+
+def test_the_core_runs_a_page_in_a_local_bash_without_any_engine(local):
+    run_page(local, '```bash\nmkdir sub && cd sub && X=1\n```\n\n'
+                    '```text title="notes.txt"\nhello\n```\n\n'
+                    '```console\n$ echo "$X $(basename $PWD) $(cat notes.txt)"\n1 sub hello\n```\n\n'
+                    '<!-- doctest: capture=WHO -->\n```bash\necho world\n```\n\n'
+                    '```console\n$ echo <WHO>\nworld\n```\n')
+    assert list(local.page_root.iterdir()) == []  # the page's folder is gone
+
+
+def test_stale_output_and_a_wrong_exit_status_fail_at_their_line(local):
+    with pytest.raises(BlockFailure, match=r"(?s)page.md:2: echo new: output differs.*-old\n\+new"):
+        run_page(local, "```console\n$ echo new\nold\n```\n")
+    with pytest.raises(BlockFailure, match=r"page.md:2: false exited 1 \(expected 0\)"):
+        run_page(local, "```console\n$ false\n```\n")
+    run_page(local, '<!-- doctest: exit=nonzero -->\n```bash\nfalse\n```\n')
+
+
+def opens_a_shell(command):
+    """The interactive rule a profile gives; here, `bash -i` takes the terminal."""
+    return Interactive() if command.startswith("bash --norc -i") else None
+
+
+@pytest.mark.parametrize("annotation, fails", [("", True), (" exit=1", False)])
+def test_keys_that_end_a_shell_with_a_failure_fail_unless_annotated(local, annotation, fails):
+    page = parse_page("page.md", "```console\n$ bash --norc -i\n$ trap 'exit 1' EXIT\n```\n\n"
+                                 f'<!-- doctest: press="ctrl-d"{annotation} -->\n')
+    run = PageRun(page, SETTINGS, local, interactive=opens_a_shell)
+    try:
+        run.run_block(page.blocks[0])
+        if fails:
+            with pytest.raises(BlockFailure, match="page.md:6: pressing ctrl-d ended the command that had the "
+                                                   r"terminal with status 1 \(expected 0"):
+                run.run_block(page.blocks[1])
+        else:
+            run.run_block(page.blocks[1])
+            assert run.session.mode.name == "PLAIN"
+    finally:
+        assert run.finish() == []
+
+
 def test_apply_updates_replaces_only_the_output_lines(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# T\n\n```bash\necho hi\n```\n\n```text\nold\nlines\n```\n\n??? note\n\n"
                     "    ```console\n    $ echo x\n    y\n    ```\n")
-    plugin.apply_updates([(str(page), (7, 8), ["hi"]), (str(page), (15, 15), ["x", "", "z"])], tmp_path)
+    apply_updates([(str(page), (7, 8), ["hi"]), (str(page), (15, 15), ["x", "", "z"])], tmp_path)
     assert page.read_text() == ("# T\n\n```bash\necho hi\n```\n\n```text\nhi\n```\n\n??? note\n\n"
                                 "    ```console\n    $ echo x\n    x\n\n    z\n    ```\n")

@@ -17,8 +17,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..core.report import write_atomically
+
 KINDS = ("container", "volume", "network")  # removed in this order
 RUN_LABEL = "org.intro-to-docker.doctest.run"
+DEFAULT_STATE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"
 
 
 class Run:
@@ -51,13 +54,6 @@ class Run:
             shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
         return problems
-
-
-def write_atomically(path, text):
-    """A record is either whole or absent: written beside, then renamed."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.rename(path)
 
 
 def remove_objects(docker, objects):

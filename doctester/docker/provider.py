@@ -1,9 +1,10 @@
 """The engine of one test process (a pytest run, or one xdist worker):
 started on first use, reused from page to page, removed at the end. Before
 it starts anything, it reaps what dead runs left behind."""
-import contextlib
-import signal
+import subprocess
+from pathlib import Path
 
+from ..core.signals import uninterrupted
 from . import ownership
 from .dockerstate import EngineError
 from .engines import ExistingEngine, PrivateEngine, recover_existing
@@ -12,27 +13,39 @@ from .sandbox import Sandbox
 MODES = ("private", "existing")
 
 
-@contextlib.contextmanager
-def uninterrupted():
-    """Clean-up runs to its end: Ctrl-C and SIGTERM wait until it is done."""
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 class EngineProvider:
     def __init__(self, mode, state_dir, worker, sandbox_image, mirror_storage=None,
-                 existing_ok=False, features=None):
+                 existing_ok=False, features=None, no_engine_hint=""):
         if mode not in MODES:
             raise EngineError(f"unknown doc engine {mode!r}: use one of {', '.join(MODES)}")
-        self.mode, self.state_dir, self.worker = mode, state_dir, worker
-        self.sandbox_image, self.mirror_storage = sandbox_image, mirror_storage
-        self.existing_ok, self.features = existing_ok, features
+        self.mode, self.state_dir, self.worker = mode, Path(state_dir), worker
+        self.sandbox_image = sandbox_image
+        self.mirror_storage = Path(mirror_storage) if mirror_storage else None
+        self.existing_ok, self.features, self.no_engine_hint = existing_ok, features, no_engine_hint
         self.engine = self.run = None
         self.reaped, self.ready_after = [], None
+
+    @property
+    def notes(self):
+        return [f"reaped what killed runs left: {', '.join(self.reaped)}"] if self.reaped else []
+
+    def check(self):
+        """One clear error for a missing daemon or image; else a string naming
+        the engine (a change of it makes --doc-cache run pages again)."""
+        probe = ["docker", "version", "--format", "{{.Server.Version}}"]
+        if self.mode == "private":
+            probe = ["docker", "image", "inspect", "--format", "{{.Id}}", self.sandbox_image]
+        try:
+            result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            result = subprocess.CompletedProcess(probe, 1, "", str(error))
+        if result.returncode:
+            message = (result.stderr.strip().splitlines() or ["no answer"])[-1]
+            if "No such image" in message:
+                raise EngineError(f"the private engines' image {self.sandbox_image} is missing: "
+                                  "build it with `make images`")
+            raise EngineError(f"no Docker daemon answers ({message}). {self.no_engine_hint}")
+        return f"{self.mode}|{result.stdout.strip()}"
 
     def get(self):
         if self.engine is None:
@@ -57,6 +70,9 @@ class EngineProvider:
                 self.ready_after = sandbox.ready_after
                 self.engine = PrivateEngine(sandbox)
         return self.engine
+
+    def describe(self):
+        return self.get().describe()
 
     def close(self):
         """Remove everything this process started; returns problems."""

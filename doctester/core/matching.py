@@ -1,52 +1,82 @@
 """Compare the output a page shows with the output a command really printed.
 
-What legitimately differs between two runs (IDs, digests, sizes, ages, random
-container names, ports Docker picks, layer progress, build timings) is matched
-by pattern; everything else must be equal, except that runs of spaces only
-need to be runs of spaces (table columns widen with their content). A line
-`...` matches any number of lines. IDs and names matched this way are
-*bound*: the page's value stands for the real one from then on (see
-Bindings), so a later `docker rm e3` acts on the container the page showed as
-e3b0c44298fc.
+What legitimately differs between two runs is matched by pattern: the core
+knows timestamps, ages, sizes, durations and version numbers; a profile adds
+its tool's own (IDs, random names, progress lines) through the
+pytest_doctester_normalizers hook. Everything else must be equal, except that
+runs of spaces only need to be runs of spaces (table columns widen with their
+content). A line `...` matches any number of lines. Values a bound normalizer
+matched are *bound*: the page's value stands for the real one from then on
+(see Bindings), so a later `docker rm e3` acts on the container the page
+showed as e3b0c44298fc.
 """
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 ELLIPSIS = "..."
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
-LAYER_LINE = re.compile(
-    r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"
-    r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"
-    r"Mounted from .*)$")
-LAYERS = "<layer progress>"
 # curl's progress meter, which it prints only when its output is not a
-# terminal: a reader never sees it, so it is dropped.
+# terminal (the page shell sends output to a file): a reader never sees it.
 CURL_METER = re.compile(r"^\s*(% Total\s+% Received.*|Dload\s+Upload\s+Total.*|"
                         r"\d+\s+\S+\s+\d+\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[-:\d]+\s+[-:\d]+\s+[-:\d]+\s+\S+)$")
 AGE = r"(?:About an? \w+|Less than a second|\d+ \w+)"
 
-# (kind, pattern in the page's text, pattern that real output must match, bound?)
-VARYING = [
-    ("digest", r"sha256:[0-9a-f]{64}", r"sha256:[0-9a-f]{64}", True),
-    ("long-id", r"\b[0-9a-f]{64}\b", r"[0-9a-f]{64}", True),
-    ("id", r"\b(?=[a-f]*\d)[0-9a-f]{12}\b", r"[0-9a-f]{12}", True),
-    ("timestamp", r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| [+-]\d{4} \w+)?", r"\S+(?: \S+ \S+)?", False),
-    ("age", AGE + r" ago", AGE + r" ago", False),
-    ("uptime", r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?",
-     r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?", False),
-    ("size", r"(?<![\w.])\d+(?:\.\d+)?\s?[kMG]?B\b", r"\d+(?:\.\d+)?\s?[kMG]?B", False),
-    ("seconds", r"(?<![\w.])\d+(?:\.\d+)?m?s\b", r"\d+(?:\.\d+)?m?s", False),
-    ("version", r"(?<![\w.])\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?(?![\w.])", r"\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?", False),
-    ("build", r"(?<=build )[0-9a-f]{7}\b", r"[0-9a-f]{7,}", False),
-    ("host-port", r"(?<=:)(?:3[2-9]\d{3}|[4-6]\d{4})(?=->)", r"\d+", False),
-    # With IPv6, an engine binds a published port twice, and a port conflict
-    # names whichever binding it tried first: either address may be printed.
-    ("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)", False),
-    ("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A field that varies between runs: how a page writes it, what real
+    output must match there, and whether the value is bound."""
+    name: str
+    shown: str
+    real: str
+    bound: bool = False
+
+
+@dataclass(frozen=True)
+class LineFold:
+    """Lines that vary in number (progress, layers): each run of them, shown
+    or real, is folded into one `placeholder` line."""
+    name: str
+    pattern: re.Pattern
+    placeholder: str
+
+
+CORE_NORMALIZERS = [
+    Normalizer("timestamp", r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| [+-]\d{4} \w+)?",
+               r"\S+(?: \S+ \S+)?"),
+    Normalizer("age", AGE + r" ago", AGE + r" ago"),
+    Normalizer("size", r"(?<![\w.])\d+(?:\.\d+)?\s?[kMG]?B\b", r"\d+(?:\.\d+)?\s?[kMG]?B"),
+    Normalizer("seconds", r"(?<![\w.])\d+(?:\.\d+)?m?s\b", r"\d+(?:\.\d+)?m?s"),
+    Normalizer("version", r"(?<![\w.])\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?(?![\w.])",
+               r"\d+\.\d+\.\d+(?:[-+~][\w.+~-]*)?"),
 ]
-SCANNER = re.compile("|".join(f"(?P<{kind.replace('-', '_')}>{shown})" for kind, shown, _, _ in VARYING))
-REAL = {kind.replace("-", "_"): (real, bound) for kind, _, real, bound in VARYING}
+
+
+class Rules:
+    """The normalizers and folds in force: a profile's first (more specific),
+    then the core's."""
+
+    def __init__(self, normalizers=(), folds=()):
+        self.normalizers = list(normalizers) + [n for n in CORE_NORMALIZERS
+                                                if n.name not in {m.name for m in normalizers}]
+        self.folds = list(folds)
+        names = [n.name for n in self.normalizers] + [f.name for f in self.folds]
+        doubled = {name for name in names if names.count(name) > 1}
+        if doubled:
+            raise ValueError(f"normalizer names used twice: {', '.join(sorted(doubled))}")
+
+    @cached_property
+    def scanner(self):
+        return re.compile("|".join(f"(?P<g{i}>{n.shown})" for i, n in enumerate(self.normalizers)))
+
+    def fold(self, line):
+        """The placeholder of the fold `line` belongs to, or None."""
+        return next((f.placeholder for f in self.folds if f.pattern.match(line)), None)
+
+
+CORE_RULES = Rules()
 
 
 @dataclass
@@ -83,10 +113,10 @@ class Bindings:
         return None
 
 
-def clean(text):
+def clean(text, rules=CORE_RULES):
     """Terminal output as lines: no colours, no carriage returns, no trailing
-    blanks, and each run of layer progress lines folded into one line."""
-    lines, previous_was_layer, in_meter = [], False, False
+    blanks, and each run of lines of one fold written as its placeholder."""
+    lines, previous_fold, in_meter = [], None, False
     for line in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
         line = line.rsplit("\r", 1)[-1].rstrip()  # a carriage return redraws the line, as in a terminal
         line = line.replace("\t", "  ")  # tab stops are columns: any run of blanks is one
@@ -94,27 +124,23 @@ def clean(text):
             in_meter = True
             continue
         in_meter = False
-        if LAYER_LINE.match(line):
-            if not previous_was_layer:
-                lines.append(LAYERS)
-            previous_was_layer = True
-            continue
-        previous_was_layer = False
-        lines.append(line)
+        fold = rules.fold(line)
+        if fold is None or fold != previous_fold:
+            lines.append(fold or line)
+        previous_fold = fold
     while lines and not lines[-1]:
         lines.pop()
     return lines
 
 
-def line_pattern(expected):
-    """A regex for one expected line, and the kinds of its bound groups in order."""
+def line_pattern(expected, rules=CORE_RULES):
+    """A regex for one expected line, and the shown values of its bound groups in order."""
     parts, bound, position = [], [], 0
-    for match in SCANNER.finditer(expected):
+    for match in rules.scanner.finditer(expected):
         parts.append(_literal(expected[position:match.start()]))
-        kind = match.lastgroup
-        real, is_bound = REAL[kind]
-        parts.append(f"({real})" if is_bound else f"(?:{real})")
-        if is_bound:
+        normalizer = rules.normalizers[int(match.lastgroup[1:])]
+        parts.append(f"({normalizer.real})" if normalizer.bound else f"(?:{normalizer.real})")
+        if normalizer.bound:
             bound.append(match.group())
         position = match.end()
     parts.append(_literal(expected[position:]))
@@ -130,7 +156,6 @@ class Outcome:
     matched: bool
     expected: list
     actual: list               # real output as the page would show it
-    bound: list = field(default_factory=list)  # (shown, real) pairs found
     shown_as: list = None      # actual lines, each written as the expected line it matches, if any
 
     def diff(self, label="expected (page)", other="actual"):
@@ -140,14 +165,10 @@ class Outcome:
                                                lineterm="", n=3))
 
 
-def compare(expected_lines, actual_text, bindings):
-    expected = [line.replace("\t", "  ").rstrip() for line in expected_lines]
-    expected = [LAYERS if LAYER_LINE.match(line) else line for line in expected]
-    expected = [line for i, line in enumerate(expected) if not (line == LAYERS and i and expected[i - 1] == LAYERS)]
-    while expected and not expected[-1]:
-        expected.pop()
-    actual = clean(bindings.to_shown(actual_text))
-    patterns = [None if line == ELLIPSIS else line_pattern(line) for line in expected]
+def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
+    expected = clean("\n".join(expected_lines), rules)
+    actual = clean(bindings.to_shown(actual_text), rules)
+    patterns = [None if line == ELLIPSIS else line_pattern(line, rules) for line in expected]
     path = _align(patterns, actual)
     if path is None:
         return Outcome(False, expected, actual, shown_as=_as_expected(patterns, expected, actual))
@@ -158,7 +179,7 @@ def compare(expected_lines, actual_text, bindings):
         bound.extend(zip(shown_values, groups))
     for shown, real in bound:
         bindings.bind(shown, real)
-    return Outcome(True, expected, actual, bound)
+    return Outcome(True, expected, actual)
 
 
 def _as_expected(patterns, expected, actual):

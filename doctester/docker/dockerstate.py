@@ -10,8 +10,10 @@ import json
 import subprocess
 from dataclasses import asdict, dataclass
 
+from ..core.environment import SetupError
 
-class EngineError(Exception):
+
+class EngineError(SetupError):
     """The engine did not do what the harness asked; the text says what."""
 
 
@@ -67,7 +69,8 @@ class DockerCLI:
         info = json.loads(text)
         server = info.get("Server") or {}
         driver = self.run("info", "--format", "{{.Driver}}").stdout.strip()
-        return {"client": (info.get("Client") or {}).get("Version"), "engine": server.get("Version"),
+        return {"name": "Docker Engine", "version": server.get("Version"),
+                "client": (info.get("Client") or {}).get("Version"),
                 "store": "containerd" if driver.startswith("overlayfs") or "snapshotter" in driver
                 else driver}
 

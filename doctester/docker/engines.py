@@ -3,16 +3,18 @@ the reachable daemon. Both offer what a page run needs: a state to start
 from, a shell to type into, the engine's objects to bind placeholders to,
 and a clean-up that says what went wrong."""
 import os
+import re
 import shlex
-import signal
-import time
 
+from ..core.environment import SHELL, kill_descendants
+from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot
-from .ownership import write_atomically
-from .session import descendants
 
 PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
-SHELL = ("bash", "--norc", "--noprofile")
+CONTAINER_WORDS = {"ID", "CONTAINER", "CONTAINER_ID", "CONTAINER_NAME", "NAME"}
+IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
+# Words of a docker command that may be values the page showed: IDs and random names.
+DOCKER_WORD = re.compile(r"(?<![\w.:/-])[0-9a-f]{2,64}(?![\w.:/-])|(?<![\w.:/-])[a-z]+_[a-z]+(?![\w.:/-])")
 
 
 def with_tag(reference):
@@ -40,8 +42,10 @@ done
 
 
 class PageEngine:
-    """What both engines share: the objects a page made since it started."""
+    """What both engines share: the objects a page made since it started, and
+    the placeholders and shown values that stand for them."""
     docker: DockerCLI
+    placeholder_names = ("CONTAINER ID", "IMAGE ID")
 
     def mark_start(self):
         self.start_containers = set(self.docker.container_ids())
@@ -56,11 +60,49 @@ class PageEngine:
     def all_ids(self):
         return set(self.docker.container_ids()) | {i.split(":")[-1] for i in self.docker.image_ids()}
 
-    def stop_new_containers(self):
+    def stop_started(self):
+        """A command timed out: kill the containers the page started."""
         running = set(self.docker.running_ids())
         for container in self.new_containers():
             if container in running:
                 self.docker.run("kill", container, check=False)
+
+    def placeholder(self, word):
+        """<CONTAINER ID> and its kin: the last container the page created;
+        <IMAGE ID>: the last image it built. None for other words."""
+        key = re.sub(r"[\s-]+", "_", word.strip()).upper()
+        if key in CONTAINER_WORDS:
+            made = self.new_containers()
+            if not made:
+                raise LookupError("stands for the last container the page created, but it has created none yet")
+            return made[-1][:12]
+        if key in IMAGE_WORDS:
+            made = self.new_images()
+            if not made:
+                raise LookupError("stands for the last image the page built, but it has built none yet")
+            return made[-1].split(":")[-1][:12]
+        return None
+
+    def rewrite(self, command, bindings):
+        """In a docker command, IDs and names the page showed become the real ones."""
+        if not command.lstrip().startswith("docker "):
+            return command
+        return DOCKER_WORD.sub(lambda m: self._real_word(m.group(), bindings), command)
+
+    def _real_word(self, word, bindings):
+        real = bindings.real_for(word)
+        if real is None or real == word:
+            return word
+        if re.fullmatch(r"[0-9a-f]{2,63}", word) and len(real) > len(word):
+            # A short ID prefix: the shortest prefix of the real ID that is at
+            # least as long and names nothing else on the daemon.
+            others = self.all_ids()
+            for length in range(len(word), len(real) + 1):
+                prefix = real[:length]
+                if sum(1 for other in others if other.startswith(prefix)) <= 1:
+                    bindings.bind(word, prefix)
+                    return prefix
+        return real
 
 
 class PrivateEngine(PageEngine):
@@ -139,13 +181,7 @@ class ExistingEngine(PageEngine):
         return SHELL[0], list(SHELL[1:]), dict(os.environ, **PAGE_ENV)
 
     def kill_processes(self, pid):
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for child in reversed(descendants(pid)):
-                try:
-                    os.kill(child, sig)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5 if sig == signal.SIGTERM else 0)
+        kill_descendants(pid)
 
     def finish_page(self):
         problems = restore(self.docker, self.before)

@@ -1,0 +1,89 @@
+"""Where a page's commands run. The core needs, of an environment: a folder
+for the page's files, set-up from the page's front matter, a shell to type
+into, a way to stop what a timed-out command started, placeholders it can
+fill, and a tear-down that says what went wrong. A profile provides one
+through the pytest_doctester_environment hook; without a profile, pages run
+in a local bash (LocalEnvironment), which is also how the core is tested
+without any engine."""
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from .terminal import descendants
+
+SHELL = ("bash", "--norc", "--noprofile")
+
+
+class SetupError(Exception):
+    """Preparing or reaching a page's environment failed; the message says why and what to do."""
+
+
+def kill_descendants(pid):
+    """End every process below `pid` on this machine: TERM, then KILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for child in reversed(descendants(pid)):
+            try:
+                os.kill(child, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5 if sig == signal.SIGTERM else 0)
+
+
+class LocalEnvironment:
+    """A page's commands in a bash of this machine, in a folder of its own."""
+    placeholder_names = ()
+
+    def __init__(self, env=None):
+        self.page_root = Path(tempfile.mkdtemp(prefix="doctester-"))
+        self.env = dict(os.environ, **(env or {}))
+
+    def prepare(self, meta):
+        pass
+
+    def spawn(self, workdir):
+        return SHELL[0], list(SHELL[1:]), self.env
+
+    def kill_processes(self, pid):
+        kill_descendants(pid)
+
+    def stop_started(self):
+        pass
+
+    def placeholder(self, word):
+        return None
+
+    def rewrite(self, command, bindings):
+        return command
+
+    def finish_page(self):
+        return []
+
+    def close(self):
+        shutil.rmtree(self.page_root, ignore_errors=True)
+
+
+class LocalProvider:
+    """One LocalEnvironment per test process."""
+    name = "local"
+
+    def __init__(self):
+        self.environment = None
+
+    def check(self):
+        """Is the environment reachable? Returns a string that changes when it does."""
+        return "local"
+
+    def get(self):
+        self.environment = self.environment or LocalEnvironment()
+        return self.environment
+
+    def describe(self):
+        return {"name": "bash", "version": os.environ.get("BASH_VERSION", "")}
+
+    def close(self):
+        if self.environment is not None:
+            self.environment.close()
+        return []

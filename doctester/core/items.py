@@ -1,0 +1,125 @@
+"""The pytest nodes: a Markdown page is a File; each runnable block an Item.
+A page is one story: its blocks run in order in one session, and a block
+asked for alone (-k, --lf) first runs the blocks above it."""
+import hashlib
+
+import pytest
+from pytest_markdown_docs.definitions import FenceTestDefinition
+from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
+
+from .blocks import PageError, PythonBlock
+from .environment import SetupError
+from .markdown import parse_page
+from .pagerun import BlockFailure, PageRun
+from .signals import uninterrupted
+
+
+class MarkdownPage(pytest.File):
+    run = None
+
+    def collect(self):
+        doc = self.config.doc
+        try:
+            self.page = parse_page(self.label, self.path.read_text(encoding="utf-8"), doc.settings.root,
+                                   doc.grammar)
+        except PageError as error:
+            raise self.CollectError(str(error))
+        group = pytest.mark.xdist_group(self.group())
+        for block in self.page.blocks:
+            name = f"line-{block.line}"
+            if isinstance(block, PythonBlock) and not block.options.skip:
+                item = MarkdownInlinePythonItem.from_parent(self, name=name, test_definition=FenceTestDefinition(
+                    "\n" * block.line + block.content, (), block.line, self.path, None))
+            else:
+                item = BlockItem.from_parent(self, name=name, block=block)
+            item.add_marker(group)
+            yield item
+
+    @property
+    def label(self):
+        return self.config.doc.settings.relative(self.path)
+
+    def group(self):
+        """Pages a profile puts in one group (say, those that start from the
+        same image) run in a row on one worker, under xdist and without it."""
+        try:
+            named = self.config.hook.pytest_doctester_page_group(page=self.page)
+        except Exception as error:
+            raise self.CollectError(f"{self.label}:1: pytest_doctester_page_group raised "
+                                    f"{type(error).__name__}: {error}")
+        return named or f"page:{self.label}"
+
+    def cache_key(self):
+        digest = hashlib.sha256(self.path.read_bytes())
+        for path in self.config.doc.cache_files():
+            digest.update(path.read_bytes())
+        digest.update(self.config.doc.environment_state.encode())
+        return digest.hexdigest()
+
+    def setup(self):
+        self.cached, self.key = False, None
+        if self.config.getoption("doc_cache"):
+            self.key = self.cache_key()  # once: teardown records this same key after a pass
+            known = self.config.cache.get("doctester/passed", {})
+            self.cached = known.get(self.label) == self.key
+        self.failures = 0
+        if not self.cached and any(isinstance(i, BlockItem) and not i.block.options.skip
+                                   for i in self.collect_items()):
+            doc = self.config.doc
+            try:
+                environment = doc.environments.get()
+            except SetupError as error:
+                pytest.exit(f"doctester: {error}", returncode=3)
+            if doc.report.environment is None:
+                doc.report.environment = doc.environments.describe()
+            self.run = PageRun(self.page, doc.settings, environment, doc.rules, doc.interactive, doc.updates)
+
+    def collect_items(self):
+        return [item for item in self.session.items if item.parent is self]
+
+    def teardown(self):
+        if self.run is not None:
+            run, self.run = self.run, None
+            with uninterrupted():
+                problems = run.finish()
+            if problems:
+                raise RuntimeError(f"{self.label}: tearing down after the page failed:\n  " + "\n  ".join(problems))
+            if self.config.getoption("doc_cache") and not self.failures:
+                known = self.config.cache.get("doctester/passed", {})
+                known[self.label] = self.key
+                self.config.cache.set("doctester/passed", known)
+
+
+class BlockItem(pytest.Item):
+    def __init__(self, *, block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def runtest(self):
+        page = self.parent
+        if page.cached:
+            pytest.skip("cached: page, inputs and environment unchanged since it last passed")
+        if self.block.options.skip:
+            pytest.skip(self.block.options.skip)
+        run = page.run
+        if run.failed_at:
+            pytest.skip(f"not run: {run.failed_at} failed earlier on this page")
+        # Blocks before this one that -k/--lf deselected still run: the page is one story.
+        for earlier in page.page.blocks:
+            if earlier.line >= self.block.line:
+                break
+            if earlier.line not in run.done and not isinstance(earlier, PythonBlock):
+                run.run_block(earlier)
+        try:
+            run.run_block(self.block)
+        except BlockFailure:
+            page.failures += 1
+            raise
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, BlockFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, self.block.line - 1, f"{self.block.label}: {self.block.summary()}"

@@ -1,0 +1,265 @@
+"""Parse a Markdown page into the blocks the harness runs.
+
+The grammar is documented on the site's authoring guide (docs/authoring.md);
+this module is its one implementation. What a profile adds (annotation keys,
+languages with a usual file name, checks that refuse a block) comes in a
+Grammar, so this module knows no tool by name.
+"""
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from markdown_it import MarkdownIt
+
+from .annotations import ANNOTATION, CORE_KEYS, parse_annotation
+from .languages import OUTPUT_LANGS, PYTHON_LANGS, SHELL_LANGS, WINDOWS_LANGS
+from .blocks import (ActionBlock, Command, FileBlock, Options, Output, Page, PageError, PythonBlock,
+                     ShellBlock, SkippedBlock)
+
+CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*)$")
+# Lines other renderers drop: Hugo shortcodes, Jinja tags, Docusaurus/VitePress fences of admonitions.
+FOREIGN_SYNTAX = re.compile(r"^\s*(?:\{\{[<%].*[>%]\}\}|\{%.*%\}|:::+.*)\s*$")
+SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
+PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
+# Tokens after which an output fence no longer belongs to the command block above.
+BREAKS = {"paragraph_open", "heading_open", "bullet_list_open", "ordered_list_open", "blockquote_open",
+          "table_open", "hr", "code_block"}
+
+
+@dataclass
+class Grammar:
+    """How to read pages: the core's rules, a profile's additions, and the
+    project's conventions (doc_* settings)."""
+    keys: dict = field(default_factory=lambda: {k.name: k for k in CORE_KEYS})
+    file_languages: dict = field(default_factory=dict)  # lang -> file name of an untitled fence
+    checks: list = field(default_factory=list)          # callables(block); raise PageError to refuse
+    console_without_prompt: str = "output"              # or "error"
+    untitled_files: str = "named"                       # or "error"
+    foreign_syntax: str = "drop"                        # or "keep"
+
+
+def flatten_containers(lines, drop_foreign=True):
+    """Dedent the bodies of content tabs, admonitions and collapsible blocks
+    so their fences parse as fences; line numbers are kept. Returns the new
+    lines and, for each line, the titles of the containers around it."""
+    out, context, stack = [], [], []  # stack of (content indent, title)
+    in_fence = None
+    for line in lines:
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip(" "))
+        if stack and stripped and indent < stack[-1][0] and in_fence is None:
+            while stack and indent < stack[-1][0]:
+                stack.pop()
+        depth = stack[-1][0] if stack else 0
+        match = CONTAINER.match(line) if in_fence is None else None
+        if match and len(match["indent"]) == depth:
+            title = re.findall(r'"([^"]*)"', match["rest"])
+            stack.append((depth + 4, title[0] if title else match["rest"].split()[0] if match["rest"] else ""))
+            out.append("")
+            context.append(tuple(t for _, t in stack))
+            continue
+        body = line[min(depth, indent):] if stripped else ""
+        if in_fence is None and drop_foreign and FOREIGN_SYNTAX.match(body):
+            body = ""
+        fence = re.match(r"^(`{3,}|~{3,})", body)
+        if fence:
+            if in_fence is None:
+                in_fence = fence.group(1)
+            elif body.strip().startswith(in_fence) and not body.strip().strip(in_fence[0]):
+                in_fence = None
+        out.append(body)
+        context.append(tuple(t for _, t in stack))
+    return out, context
+
+
+def split_front_matter(text):
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end != -1:
+            head = text[4:end]
+            return yaml.safe_load(head) or {}, "\n" * (head.count("\n") + 3) + text[end + 5:]
+    return {}, text
+
+
+def parse_info(info):
+    """Language and attributes of a fence info string: `bash`, `dockerfile title="Dockerfile"`,
+    or superfences' `{.bash title="x"}`."""
+    info = info.strip()
+    if info.startswith("{") and info.endswith("}"):
+        info = info[1:-1].strip()
+        if info.startswith("."):
+            info = info[1:]
+    words = shlex.split(info) if info else []
+    lang = words[0].lower() if words and "=" not in words[0] else ""
+    attrs = dict(w.split("=", 1) for w in words if "=" in w)
+    return lang, attrs
+
+
+def shell_commands(body, first_line):
+    """Split a shell block into commands: one a line, with `\\` continuations
+    and here-documents kept together; blank and comment lines dropped."""
+    commands, lines, i = [], body.splitlines(), 0
+    while i < len(lines):
+        start, text = i, lines[i]
+        if not text.strip() or text.lstrip().startswith("#"):
+            i += 1
+            continue
+        while text.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            text += "\n" + lines[i]
+        heredoc = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", text)
+        if heredoc:
+            while i + 1 < len(lines):
+                i += 1
+                text += "\n" + lines[i]
+                if lines[i].strip() == heredoc.group(1):
+                    break
+        commands.append(Command(text=text, line=first_line + start))
+        i += 1
+    return commands
+
+
+def console_commands(body, path, first_line, body_start, lang="console"):
+    """`$ ` lines are commands (with `> ` continuation lines); the lines under
+    a command, up to the next prompt, are its expected output. In a `pycon`
+    block the prompts are the Python REPL's `>>> ` and `... `."""
+    prompt, continuation = PROMPTS[lang]
+    commands, lines = [], body.splitlines()
+    for index, text in enumerate(lines):
+        here = body_start + index
+        if text.startswith(prompt) or text == prompt.rstrip():
+            commands.append(Command(text[len(prompt):], first_line + index, Output([], (here + 1, here))))
+        elif commands and (text.startswith(continuation) or text == continuation.rstrip()) \
+                and not commands[-1].expected.lines:
+            commands[-1].text += "\n" + text[len(continuation):]
+            commands[-1].expected.span = (here + 1, here)
+        elif commands:
+            commands[-1].expected.lines.append(text)
+            commands[-1].expected.span = (commands[-1].expected.span[0], here)
+        elif text.strip():
+            raise PageError(path, first_line + index, f"a {lang} block must start with a `{prompt}` line")
+    return commands
+
+
+def has_prompt(lang, content):
+    prompt = PROMPTS.get(lang, ("",))[0]
+    return any(line.startswith(prompt) or line == prompt.rstrip() for line in content.splitlines())
+
+
+class PageParser:
+    """One page's tokens -> blocks. `previous` is the command block an output
+    fence right below would belong to; `pending` an annotation waiting for its fence."""
+
+    def __init__(self, path, root, grammar):
+        self.path, self.root, self.grammar = path, root, grammar
+        self.blocks, self.pending, self.previous = [], None, None
+
+    def parse(self, text):
+        front_matter, text = split_front_matter(text)
+        meta = front_matter.get("doctest", {}) if isinstance(front_matter, dict) else {}
+        self.lines, self.context = flatten_containers(text.splitlines(), self.grammar.foreign_syntax == "drop")
+        for token in MarkdownIt("commonmark").parse("\n".join(self.lines) + "\n"):
+            if token.type == "html_block" and token.map and self._annotation(token):
+                continue
+            if token.type == "fence" and token.map:
+                self._fence(token)
+            elif token.type in BREAKS:
+                self.previous = None
+                if self.pending:
+                    raise PageError(self.path, self.pending[0], "a doctest annotation must stand right "
+                                                                "before the fence it applies to")
+        if self.pending:
+            raise PageError(self.path, self.pending[0], "a doctest annotation must stand right before a fence")
+        return Page(self.path, meta, self.blocks)
+
+    def _annotation(self, token):
+        line, content = token.map[0] + 1, token.content.strip()
+        match = ANNOTATION.match(content)
+        if content.startswith("<!--") and "doctest" in content and not match:
+            raise PageError(self.path, line, "malformed doctest annotation; write <!-- doctest: key=value ... -->")
+        if not match:
+            return False
+        options = parse_annotation(match.group(1), self.path, line, self.grammar.keys)
+        if options.press or options.run:
+            self._add(ActionBlock(self.path, line, options, self.context[token.map[0]]))
+            self.previous = None
+        else:
+            self.pending = (line, options)
+        return True
+
+    def _fence(self, token):
+        start, end = token.map
+        if not token.markup or self.lines[end - 1].strip()[:3] != token.markup[:3] or end - start < 2:
+            raise PageError(self.path, start + 1, f"unclosed code fence {token.markup}{token.info}")
+        lang, attrs = parse_info(token.info)
+        options = self.pending[1] if self.pending else Options()
+        self.pending = None
+        where = dict(path=self.path, line=start + 1, options=options, containers=self.context[start])
+        title, content = attrs.get("title", ""), token.content
+        is_output = lang in OUTPUT_LANGS or (lang == "console" and self.grammar.console_without_prompt == "output"
+                                             and not has_prompt(lang, content))
+        if is_output and not title:
+            self._output(Output(content.splitlines(), (start + 1, end - 2)))
+            return
+        self.previous = None
+        windows_tab = any("windows" in c.lower() or "powershell" in c.lower() for c in where["containers"])
+        if lang in WINDOWS_LANGS or (windows_tab and lang in SHELL_LANGS):
+            options.skip = options.skip or "Windows shell: not run on Linux"
+            self._add(SkippedBlock(**where, lang=lang))
+        elif title and lang not in SHELL_LANGS:
+            self._add(self._file(where, title, content))
+        elif lang in self.grammar.file_languages:
+            if self.grammar.untitled_files != "named":
+                raise PageError(self.path, start + 1, f"a {lang} fence needs the path it is written to: "
+                                                      f'```{lang} title="{self.grammar.file_languages[lang]}"')
+            self._add(self._file(where, self.grammar.file_languages[lang], content))
+        elif lang in PROMPTS:
+            block = ShellBlock(**where, lang=lang,
+                               commands=console_commands(content, self.path, start + 2, start + 1, lang))
+            self._add(block)
+            self.previous = block if lang != "pycon" else None
+        elif lang in SHELL_LANGS:
+            self._add(ShellBlock(**where, lang=lang, commands=shell_commands(content, start + 2)))
+            self.previous = self.blocks[-1]
+        elif lang in PYTHON_LANGS:
+            self._add(PythonBlock(**where, content=content))
+        # json, yaml, ... and output with no command above it: shown, not run
+
+    def _output(self, shown):
+        """An output fence: the expected output of the command block right above."""
+        previous, self.previous = self.previous, None
+        if previous is None:
+            return
+        if previous.lang in PROMPTS:
+            if previous.commands and not previous.commands[-1].expected.lines:
+                previous.commands[-1].expected = shown
+        else:
+            previous.expected = shown
+
+    def _file(self, where, title, content):
+        include = next((m["path"] for m in map(SNIPPET.match, content.splitlines()) if m), None)
+        if include:
+            included = self.root / include
+            if not included.is_file():
+                raise PageError(self.path, where["line"], f"the included file {include} does not exist")
+            content = included.read_text(encoding="utf-8")
+        return FileBlock(**where, title=title, content=content, include=include)
+
+    def _add(self, block):
+        for check in self.grammar.checks:
+            try:
+                check(block)
+            except PageError:
+                raise
+            except Exception as error:  # a profile's check: its bug is reported at the page's line
+                raise PageError(self.path, block.line, f"the check {getattr(check, '__name__', check)} "
+                                                       f"raised {type(error).__name__}: {error}")
+        self.blocks.append(block)
+
+
+def parse_page(path, text=None, root=Path("."), grammar=None):
+    path = str(path)
+    text = Path(path).read_text(encoding="utf-8") if text is None else text
+    return PageParser(path, Path(root), grammar or Grammar()).parse(text)

@@ -1,0 +1,191 @@
+"""Running one page: its folder, its session in its environment, its blocks
+in order, and the environment torn down afterwards."""
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import matching
+from .environment import SetupError
+from .session import CommandTimeout, PageSession, SessionError
+
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
+OUTPUT_TAIL = 40  # lines of a failed command's output shown in its report
+
+
+def tail(text, count=OUTPUT_TAIL):
+    lines = text.rstrip().splitlines()
+    cut = f"[... {len(lines) - count} earlier lines ...]\n" if len(lines) > count else ""
+    return cut + "\n".join(lines[-count:])
+
+
+class BlockFailure(Exception):
+    """A block did not do what its page says; the message is the whole report."""
+
+
+class Workspace:
+    """The page's folder: `workshop/` (the reader's, with the project's files
+    copied in) and `scratch/` (the session's command and output files)."""
+
+    def __init__(self, root, copy=None, ignore=()):
+        self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=root))
+        self.workdir = self.tmp / "workshop"
+        self.workdir.mkdir()
+        if copy is not None:  # the project's files, as in a clone of it
+            shutil.copytree(copy, self.workdir / copy.name, ignore=shutil.ignore_patterns(*ignore))
+        self.scratch = self.tmp / "scratch"
+        self.scratch.mkdir()
+
+    def write(self, relative_to, title, content):
+        """Write a file block; False if its title points outside the page's folder."""
+        target = (relative_to / title).resolve()
+        if not target.is_relative_to(self.tmp.resolve()):
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        return True
+
+    def remove(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class PageRun:
+    def __init__(self, page, settings, environment, rules=matching.CORE_RULES, interactive=None, update=None):
+        self.page, self.environment, self.rules = page, environment, rules
+        self.default_timeout = settings.timeout
+        self.update = update            # list collecting output rewrites, or None
+        self.bindings = matching.Bindings()
+        self.captures = {}
+        self.done = set()               # lines of blocks already run
+        self.failed_at = None
+        self.session = None
+        self.workspace = Workspace(environment.page_root, settings.copy, settings.copy_ignore)
+        try:
+            environment.prepare(page.meta or {})
+            self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
+                                       environment.spawn(self.workspace.workdir), environment.kill_processes,
+                                       on_timeout=environment.stop_started,
+                                       **({"interactive": interactive} if interactive else {}))
+        except (SetupError, SessionError) as error:
+            self.finish()
+            raise BlockFailure(f"{page.path}:1: preparing the page's environment failed: {error}")
+        except BaseException:
+            self.finish()
+            raise
+
+    def substitute(self, command, block):
+        """Fill the placeholders of a command (captures first, then the
+        environment's own), and let the environment write shown values as
+        the real ones they are bound to."""
+        def placeholder(match):
+            word = match.group(1)
+            if word in self.captures:
+                return self.captures[word]
+            try:
+                value = self.environment.placeholder(word)
+            except LookupError as error:
+                raise BlockFailure(f"{block.label}: <{word}> {error}")
+            if value is None:
+                known = ", ".join(f"<{n}>" for n in self.environment.placeholder_names) or "no other"
+                raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
+                                   f"({', '.join(self.captures) or 'none yet'}) or one of {known}")
+            return value
+        return self.environment.rewrite(PLACEHOLDER.sub(placeholder, command), self.bindings)
+
+    def run_block(self, block):
+        """Run a block; returns "passed", or "skipped" for a block with a skip reason
+        (never run, whether it is the block asked for or one run before it)."""
+        self.done.add(block.line)
+        if block.options.skip:
+            return "skipped"
+        try:
+            getattr(self, f"_run_{block.kind}")(block, block.options.timeout or self.default_timeout)
+        except BlockFailure:
+            self.failed_at = block.label
+            raise
+        except (CommandTimeout, SessionError) as error:
+            self.failed_at = block.label
+            raise BlockFailure(f"{block.label}: {error}")
+        return "passed"
+
+    def _run_file(self, block, timeout):
+        if not self.workspace.write(self.session.cwd(), block.title, block.content):
+            raise BlockFailure(f"{block.label}: title={block.title!r} points outside the page's directory")
+
+    def _run_action(self, block, timeout):
+        if block.options.run:
+            self._run_command(block, block.options.run, block.line, None, timeout, expect=None)
+        if block.options.press:
+            result = self.session.press(block.options.press)
+            if result.ended and not exit_ok(result.exit_code, block.options.exit):
+                raise BlockFailure(f"{block.label}: pressing {' '.join(block.options.press)} ended the "
+                                   f"command that had the terminal with status {result.exit_code} (expected "
+                                   f"{block.options.exit or 0}; annotate exit=N if that is what the page shows)"
+                                   f"\n--- output ---\n{tail(result.output)}")
+
+    def _run_shell(self, block, timeout):
+        outputs = []
+        for index, command in enumerate(block.commands):
+            last = index == len(block.commands) - 1
+            outputs.append(self._run_command(block, command.text, command.line, command.expected, timeout,
+                                             expect=block.options.exit if last else None))
+        if block.expected is not None and block.options.check_output:
+            self._check_output(block, block.commands[-1].text if block.commands else "", block.line,
+                               block.expected, "".join(outputs))
+
+    def _run_command(self, block, text, line, expected, timeout, expect):
+        """Run one command; it must exit with `expect` (None: 0)."""
+        real = self.substitute(text, block)
+        try:
+            result = self.session.run(real, timeout)
+        except CommandTimeout as error:
+            raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
+        if not exit_ok(result.exit_code, expect):
+            raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
+                               f"--- output ---\n{tail(result.output)}")
+        if block.options.capture:
+            self.captures[block.options.capture] = self._captured(block, line, result.output)
+        if expected is not None and block.options.check_output:
+            self._check_output(block, text, line, expected, result.output)
+        return result.output
+
+    def _captured(self, block, line, output):
+        if not block.options.pattern:
+            return output.strip()
+        found = re.search(block.options.pattern, output, re.M)
+        if not found:
+            raise BlockFailure(f"{block.path}:{line}: capture pattern {block.options.pattern!r} "
+                               f"found nothing in:\n{output.rstrip()}")
+        return found.group(1) if found.groups() else found.group()
+
+    def _check_output(self, block, text, line, expected, output):
+        outcome = matching.compare(expected.lines, output, self.bindings, self.rules)
+        if outcome.matched:
+            return
+        if self.update is not None:
+            self.update.append((block.path, expected.span, outcome.actual))
+            return
+        raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
+                           f"{outcome.diff()}")
+
+    def finish(self):
+        """Close the session and tear the environment and the folder down; returns problems."""
+        problems = []
+        try:
+            if self.session is not None:
+                self.session.close()
+        finally:
+            try:
+                problems = self.environment.finish_page()
+            except SetupError as error:
+                problems = [str(error)]
+            finally:
+                self.workspace.remove()
+        return problems
+
+
+def exit_ok(code, expect):
+    """Does an exit status match an `exit=` annotation (None: 0)?"""
+    if expect is None:
+        return code == 0
+    return code != 0 if expect == "nonzero" else code == int(expect)

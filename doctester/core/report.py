@@ -1,0 +1,109 @@
+"""The JSON record of a doc-test run: per page and block, what happened, and
+in which environment. The format is versioned; `read_report` is the one way
+to read it (the site's verified marks use it)."""
+import datetime
+import json
+import os
+from pathlib import Path
+
+FORMAT = 2
+# Format 1 (before versioning) named the environment `docker`: {"client", "engine"}.
+
+
+class ReportError(Exception):
+    pass
+
+
+def write_atomically(path, text):
+    """A record is either whole or absent: written beside, then renamed."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def environment_label(environment):
+    """`Docker Engine 26.1.5`, from an environment's description."""
+    environment = environment or {}
+    return " ".join(part for part in (environment.get("name"), environment.get("version")) if part) \
+        or "an unknown environment"
+
+
+def _upgrade(entry):
+    if "environment" not in entry and "docker" in entry:
+        docker = entry.pop("docker") or {}
+        entry["environment"] = {"name": "Docker Engine", "version": docker.get("engine"),
+                                "client": docker.get("client")}
+    return entry
+
+
+def read_report(path):
+    """The report at `path`, in the current format; None if there is none.
+    A report of a newer format than this harness knows is an error."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{path}: not a doc-test report ({error})")
+    version = record.get("format", 1)
+    if not isinstance(version, int) or version > FORMAT:
+        raise ReportError(f"{path}: report format {version!r} is newer than this harness reads ({FORMAT}); "
+                          "upgrade doctester")
+    _upgrade(record)
+    for entry in record.get("pages", {}).values():
+        _upgrade(entry)
+    record["format"] = FORMAT
+    return record
+
+
+class Report:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.pages = {}
+        self.environment = None  # the description of the environment pages ran in, once one did
+
+    def add(self, page, line, kind, status, duration, reason=None, command=None):
+        blocks = self.pages.setdefault(page, [])
+        blocks.append({"line": line, "kind": kind, "status": status, "duration": round(duration, 3),
+                       **({"reason": reason} if reason else {}),
+                       **({"command": command} if command else {})})
+
+    def totals(self):
+        counts = {}
+        for blocks in self.pages.values():
+            for block in blocks:
+                counts[block["status"]] = counts.get(block["status"], 0) + 1
+        return counts
+
+    def write(self):
+        """Write the run's record. Pages this run did not touch keep their
+        entries from earlier runs (each page says when it ran), so running
+        one page does not make the site forget the others."""
+        finished = datetime.datetime.now(datetime.timezone.utc)
+        date = finished.isoformat(timespec="seconds")
+        pages = self._earlier_pages()
+        for page, blocks in self.pages.items():
+            if page in pages and all(b["status"] == "cached" for b in blocks):
+                continue  # unchanged since it passed: its earlier record says when and on what
+            pages[page] = {"date": date, "environment": self.environment,
+                           "blocks": sorted(blocks, key=lambda b: b["line"])}
+        record = {
+            "format": FORMAT,
+            "date": date,
+            "wall_time": round((finished - self.started).total_seconds(), 1),
+            "environment": self.environment,
+            "totals": self.totals(),
+            "pages": dict(sorted(pages.items())),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, json.dumps(record, indent=2) + "\n")
+        return record
+
+    def _earlier_pages(self):
+        try:
+            earlier = read_report(self.path) or {}
+        except ReportError:
+            return {}
+        return {page: entry for page, entry in earlier.get("pages", {}).items()
+                if "date" in entry and Path(page).exists()}

@@ -1,0 +1,161 @@
+"""One live session per page, typed into like a reader's terminal.
+
+Ordinary commands run in the page's bash. Commands the profile calls
+interactive (`docker run -it`, say) run on the session's pseudo-terminal;
+until the shell or REPL they open is left (`exit`, or keys pressed), the
+page's commands are typed into it. The session's mode says where typed
+commands go.
+"""
+import enum
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+
+from .terminal import (REPL_NEXT_PROMPT, REPL_PROMPT, SHELL_PROMPT, CommandTimeout, MarkedShell,  # noqa: F401
+                       SessionError, key_code, repl_output)
+
+LEAVE_WAIT = 3  # seconds to see whether pressed keys ended the interactive session
+PROMPT_WAIT = 60
+ENDING_KEYS = {"ctrl-d"}  # keys that end what they are typed into, rather than detach from it
+
+
+class Mode(enum.Enum):
+    PLAIN = "the page's bash"
+    SHELL = "a shell the page opened"
+    REPL = "a Python REPL the page opened"
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """A profile's verdict on a command: it takes the terminal. `reattach`:
+    it returns to a session left earlier (which shows no new prompt)."""
+    reattach: bool = False
+
+
+@dataclass
+class Result:
+    output: str
+    exit_code: int
+    ended: bool = True  # False: pressed keys left the session where it was
+
+
+def never_interactive(command):
+    return None
+
+
+class PageSession:
+    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout=None, interactive=never_interactive):
+        """`interactive(command)` returns an Interactive for a command that takes
+        the terminal, None otherwise."""
+        self.shell = MarkedShell(workdir, scratch, spawn, kill_processes, on_timeout or (lambda: None))
+        self.interactive = interactive
+        self.mode = Mode.PLAIN
+        self.detached = None   # the mode of the last session left with keys, until re-attached
+
+    def run(self, command, timeout):
+        """Run one command where the reader would type it; return its Result."""
+        try:
+            return self._run(command, timeout)
+        except CommandTimeout:
+            self.mode = Mode.PLAIN  # what had the terminal was killed
+            raise
+
+    def _run(self, command, timeout):
+        if self.mode is Mode.REPL:
+            output, code = self._type_into_repl(command, timeout)
+        elif self.mode is Mode.SHELL:
+            output, code = self._type_into_shell(command, timeout)
+        else:
+            verdict = self.interactive(command)
+            if verdict is None:
+                output, code = self.shell.run_plain(command, timeout)
+            else:
+                output, code = self._start_interactive(command, verdict, timeout)
+        return Result(output, code)
+
+    def _start_interactive(self, command, verdict, timeout):
+        child = self.shell.child
+        # Braces, the command on its own line: a trailing `# comment` cannot hide
+        # the marker, and bash has read both lines before the command reads any input.
+        child.sendline("{ " + command + "\n}; " + self.shell.marker_command())
+        if verdict.reattach and self.detached is Mode.SHELL:
+            # The shell left earlier was set up already and shows no prompt.
+            self.mode = Mode.SHELL
+            child.sendline(self.shell.marker_command())
+            self.shell.await_mark(command, timeout)
+            return "", 0
+        if verdict.reattach:
+            time.sleep(0.5)
+            child.send("\r")  # as a reader presses Enter to see the prompt again
+        which = self.shell.wait([self.shell._mark, REPL_PROMPT, SHELL_PROMPT], command, min(timeout, PROMPT_WAIT))
+        shown = child.before
+        if which == 0:
+            return shown, int(child.match.group(1))
+        if which == 1:
+            self.mode = Mode.REPL
+            return shown, 0
+        # A shell: stop its echo and prompts, so what a command prints can be
+        # told apart from what we typed. bash's line editor echoes a newline
+        # for every line, whatever stty says: turn it off.
+        child.sendline("stty -echo; PS1=''; PS2=''; "
+                       "case \"$BASH_VERSION\" in ?*) set +o emacs +o vi;; esac; " + self.shell.marker_command())
+        self.mode = Mode.SHELL
+        self.shell.await_mark(command, timeout)
+        return re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
+
+    def _type_into_shell(self, command, timeout):
+        self.shell.child.send(command + "\n")
+        if command.strip() == "exit" or command.strip().startswith("exit "):
+            output, code = self._leave(timeout)
+            # A bare `exit` passes on the status of the shell's last command,
+            # which a reader never sees; only `exit N` asks for a status.
+            return output, code if command.strip() != "exit" else 0
+        self.shell.child.sendline(self.shell.marker_command())
+        code, before = self.shell.await_mark(command, timeout)
+        return before, code
+
+    def _type_into_repl(self, command, timeout):
+        if command.strip() in ("exit()", "quit()", "exit", "quit"):
+            self.shell.child.send(command + "\r")
+            output, code = self._leave(timeout)
+            return repl_output(output), code
+        output = []
+        for line in command.splitlines() or [""]:
+            self.shell.child.send(line + "\r")
+            self.shell.wait(REPL_NEXT_PROMPT, command, timeout)
+            output.append(repl_output(self.shell.child.before + self.shell.child.after))
+        return "".join(output), 0
+
+    def _leave(self, timeout):
+        """The shell or REPL the page opened ends: back to the page's bash."""
+        code, before = self.shell.await_mark("exit", timeout)
+        self.mode = Mode.PLAIN
+        return before, code
+
+    def press(self, keys):
+        """Type keys (ctrl-p ctrl-q, ctrl-x, x, enter ...) into the session. If
+        they end what has the terminal (detach keys, ctrl-d), the page's bash
+        takes over again, as in a reader's terminal; the Result then holds the
+        exit status of the command that had the terminal."""
+        for key in keys:
+            self.shell.child.send(key_code(key))
+            time.sleep(0.1)
+        try:
+            code, output = self.shell.expect_mark(LEAVE_WAIT)
+        except pexpect.TIMEOUT:
+            return Result("", 0, ended=False)
+        ending = {k.lower() for k in keys} & ENDING_KEYS
+        self.detached = None if ending else self.mode
+        self.mode = Mode.PLAIN
+        return Result(output, code)
+
+    def cwd(self):
+        """The page's bash's working directory (the last one known while a
+        shell or REPL the page opened has the terminal)."""
+        return self.shell.cwd() if self.mode is Mode.PLAIN else Path(self.shell.last_cwd)
+
+    def close(self):
+        self.shell.close()

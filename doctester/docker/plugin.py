@@ -1,0 +1,74 @@
+"""The Docker profile: a pytest plugin that implements the core's hooks for
+pages about Docker. Pages run on private Docker engines (or, on request, the
+reachable daemon); `present:`/`absent:` front matter sets each page's images."""
+import os
+
+from ..core.markdown import Grammar
+from ..core.settings import add_options, read_options
+from . import rules
+from .provider import MODES, EngineProvider
+from .ownership import DEFAULT_STATE
+
+OPTIONS = [
+    ("engine", "private (pages run on Docker engines the run starts and owns) or existing "
+               "(the reachable daemon; env DOCTEST_ENGINE overrides)", "private", MODES),
+    ("sandbox_image", "the image of the private engines", "intro-to-docker/doctest-sandbox:latest", None),
+    ("mirror_storage", "a registry's storage folder, served read-only to the private engines as their "
+                       "registry mirror (env DOCTEST_MIRROR_STORAGE overrides)", "", None),
+    ("state_dir", "where runs record what they start", str(DEFAULT_STATE), None),
+    ("no_engine_hint", "what to tell the reader when no Docker engine answers",
+     "Start Docker, or set DOCKER_HOST.", None),
+]
+
+
+def pytest_addoption(parser):
+    add_options(parser, OPTIONS)
+    parser.addini("doc_existing_ok", "with doc_engine = existing, go on although the daemon holds objects",
+                  type="bool", default=False)
+    parser.getgroup("doctester").addoption(
+        "--doc-existing-ok", action="store_true", default=None,
+        help="with --doc-engine=existing, go on although the daemon holds objects")
+
+
+def pytest_doctester_annotation_keys():
+    return [rules.OTHER_ENGINE]
+
+
+def pytest_doctester_file_languages():
+    return {"dockerfile": "Dockerfile", "docker": "Dockerfile"}
+
+
+def pytest_doctester_check_block(block):
+    rules.check_engine(block)
+
+
+def pytest_doctester_normalizers():
+    return [*rules.NORMALIZERS, rules.LAYERS]
+
+
+def pytest_doctester_interactive(command):
+    return rules.interactive(command)
+
+
+def pytest_doctester_environment(config, worker):
+    values = read_options(config, OPTIONS, {"engine": os.environ.get("DOCTEST_ENGINE"),
+                                            "mirror_storage": os.environ.get("DOCTEST_MIRROR_STORAGE")})
+    existing_ok = bool(config.getoption("doc_existing_ok") or config.getini("doc_existing_ok"))
+    return EngineProvider(values["engine"], os.path.expanduser(values["state_dir"]), worker,
+                          values["sandbox_image"],
+                          os.path.expanduser(values["mirror_storage"]) if values["mirror_storage"] else None,
+                          existing_ok, no_engine_hint=values["no_engine_hint"])
+
+
+def pytest_doctester_page_group(page):
+    """Pages whose first `present` image is the same run in a row, so that
+    image is unpacked once on the worker's engine rather than page after page."""
+    present = (page.meta or {}).get("present", [])
+    return f"image:{present[0]}" if present else None
+
+
+def grammar(**conventions):
+    """The grammar pages are read with when this profile is installed, for
+    tools that read pages outside pytest (benchmarks, tests)."""
+    keys = {**Grammar().keys, **{key.name: key for key in pytest_doctester_annotation_keys()}}
+    return Grammar(keys, pytest_doctester_file_languages(), [pytest_doctester_check_block], **conventions)

@@ -1,0 +1,92 @@
+"""What the Docker profile teaches the core about Docker's pages: which
+commands take the terminal, which refuse to run, and which fields of
+Docker's output vary between runs."""
+import re
+
+from ..core.annotations import AnnotationKey
+from ..core.blocks import PageError, ShellBlock
+from ..core.matching import LineFold, Normalizer
+from ..core.session import Interactive
+
+INTERACTIVE = re.compile(r"^\s*docker\s+(?:container\s+)?(?P<verb>run|exec|attach|start)\b(?P<args>.*)$", re.S)
+LONG_BOOLEANS = {"--interactive": "i", "--tty": "t", "--detach": "d", "--rm": "", "--init": "",
+                 "--privileged": "", "--read-only": "", "--sig-proxy": ""}
+SHORT_WITH_VALUE = set("pvewuhlmc")
+
+# A command that would address another engine than the page's own.
+LEAVES_ENGINE = re.compile(r"\bdocker(?:\s+--?[\w-]+(?:=\S+)?)*?\s+(?:-H|--host|--context|-c)(?:[\s=]|$)"
+                           r"|\b(?:DOCKER_HOST|DOCKER_CONTEXT)=|\bdocker\s+context\s+use\b")
+
+
+def _reason(value):
+    if not value.strip():
+        raise ValueError('other-engine needs a reason: other-engine="why"')
+    return value
+
+
+OTHER_ENGINE = AnnotationKey("other-engine", _reason, help="why a block may address another Docker engine")
+
+AGE = r"(?:About an? \w+|Less than a second|\d+ \w+)"
+NORMALIZERS = [
+    Normalizer("digest", r"sha256:[0-9a-f]{64}", r"sha256:[0-9a-f]{64}", True),
+    Normalizer("long-id", r"\b[0-9a-f]{64}\b", r"[0-9a-f]{64}", True),
+    Normalizer("id", r"\b(?=[a-f]*\d)[0-9a-f]{12}\b", r"[0-9a-f]{12}", True),
+    Normalizer("uptime", r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?",
+               r"Up " + AGE + r"(?: \((?:healthy|unhealthy|health: starting)\))?"),
+    Normalizer("build", r"(?<=build )[0-9a-f]{7}\b", r"[0-9a-f]{7,}"),
+    Normalizer("host-port", r"(?<=:)(?:3[2-9]\d{3}|[4-6]\d{4})(?=->)", r"\d+"),
+    # With IPv6, an engine binds a published port twice, and a port conflict
+    # names whichever binding it tried first: either address may be printed.
+    Normalizer("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)"),
+    Normalizer("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
+]
+LAYERS = LineFold("layer-progress", re.compile(
+    r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"
+    r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"
+    r"Mounted from .*)$"), "<layer progress>")
+
+
+def is_interactive(command):
+    """Does this docker command take the terminal (`run -it`, `exec -it`,
+    `attach`, `start -ai`)?"""
+    match = INTERACTIVE.match(command)
+    if not match:
+        return False
+    if match["verb"] == "attach":
+        return True
+    flags, words = set(), iter(match["args"].split())
+    for word in words:
+        if word.startswith("--"):
+            name = word.split("=")[0]
+            if name in LONG_BOOLEANS:
+                flags.add(LONG_BOOLEANS[name])
+            elif "=" not in word:
+                next(words, None)  # its value
+        elif word.startswith("-") and len(word) > 1:
+            cluster = word[1:].split("=")[0]
+            flags.update(cluster)
+            if cluster[-1] in SHORT_WITH_VALUE and "=" not in word and len(cluster) == 1:
+                next(words, None)
+        else:
+            break  # the image (or container): the container's own arguments follow
+    if match["verb"] == "start":
+        return {"a", "i"} <= flags
+    return {"i", "t"} <= flags and "d" not in flags
+
+
+def interactive(command):
+    if not is_interactive(command):
+        return None
+    return Interactive(reattach=INTERACTIVE.match(command)["verb"] == "attach")
+
+
+def check_engine(block):
+    """Refuse a command that would leave the page's engine, unless annotated."""
+    if not isinstance(block, ShellBlock) or "other-engine" in block.options.extra or block.options.skip:
+        return
+    for command in block.commands:
+        if LEAVES_ENGINE.search(command.text):
+            raise PageError(block.path, command.line, f"`{command.text.splitlines()[0]}` would address "
+                            "another Docker engine than the page's own (-H, --host, --context, "
+                            'DOCKER_HOST or DOCKER_CONTEXT); if that is intended, annotate the block '
+                            'with <!-- doctest: other-engine="why" -->')

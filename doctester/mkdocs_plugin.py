@@ -1,0 +1,104 @@
+"""MkDocs plugin `doctest-verified`: show on each page what the latest
+doc-test run verified.
+
+It reads the run's report (`report`, default build/doctest-report.json)
+through doctester.core.report.read_report. A page with runnable blocks gets
+one line under its title: how many blocks passed, in which environment
+(Docker Engine 26.1.5), and when; or that some failed; or, without a report,
+that it is not yet verified. Each block that passed gets a small tick (the
+CSS class `doctest-passed`), each failed one a cross.
+"""
+import re
+from pathlib import Path
+
+from mkdocs.config import config_options
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+
+from .core.languages import SHELL_LANGS
+from .core.report import ReportError, environment_label, read_report
+
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,}|~{3,})\s*(?P<info>.*)$")
+MARKS = {"passed": "doctest-passed", "failed": "doctest-failed"}
+RUNNABLE = sorted(SHELL_LANGS | {"dockerfile"})
+RUNNABLE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\.?(" + "|".join(RUNNABLE) + r")\b", re.M)
+
+
+def front_matter_lines(source):
+    if source.startswith("---\n"):
+        end = source.find("\n---\n", 4)
+        if end != -1:
+            return source[:end + 5].count("\n")
+    return 0
+
+
+def summary(blocks, entry):
+    counts = {}
+    for block in blocks:
+        counts[block["status"]] = counts.get(block["status"], 0) + 1
+    run = counts.get("passed", 0) + counts.get("failed", 0) + counts.get("cached", 0)
+    where = environment_label(entry.get("environment"))
+    date = entry.get("date", "")[:10]
+    skipped = f", {counts['skipped']} skipped" if counts.get("skipped") else ""
+    if counts.get("failed"):
+        return ("doctest-summary-failed",
+                f"{counts['failed']} of {run} command blocks on this page failed in the last test run "
+                f"({where}, {date}): some commands or outputs may be out of date.")
+    return ("doctest-summary-passed",
+            f"{counts.get('passed', 0) + counts.get('cached', 0)} of {run} command blocks verified "
+            f"against {where} on {date}{skipped}.")
+
+
+def mark_fences(markdown, statuses, offset):
+    lines = markdown.split("\n")
+    for number, status in statuses.items():
+        index = number - 1 - offset
+        match = FENCE.match(lines[index]) if 0 <= index < len(lines) else None
+        if not match or status not in MARKS:
+            continue
+        info = match["info"].strip()
+        if info.startswith("{"):
+            info = info[:-1].rstrip() + f" .{MARKS[status]}}}"
+        else:
+            lang, _, rest = info.partition(" ")
+            info = f"{{.{lang or 'text'} .{MARKS[status]} {rest}}}".replace(" }", "}")
+        lines[index] = f"{match['indent']}{match['ticks']} {info}"
+    return "\n".join(lines)
+
+
+def verified_markdown(markdown, source, label, report):
+    """The page's Markdown with its summary line and block marks."""
+    if not RUNNABLE_FENCE.search(source):
+        return markdown  # nothing on this page to verify
+    entry = (report or {}).get("pages", {}).get(label) or {}
+    blocks = entry.get("blocks")
+    if not blocks:
+        css, text = "doctest-summary-none", "Not yet verified: the commands on this page have not been run by the tests."
+    else:
+        css, text = summary(blocks, {"date": report.get("date", ""), "environment": report.get("environment"),
+                                     **entry})
+        markdown = mark_fences(markdown, {b["line"]: b["status"] for b in blocks}, front_matter_lines(source))
+    banner = f'<p class="doctest-summary {css}">{text}</p>'
+    title = re.search(r"^# .*$", markdown, re.M)
+    if title:
+        return markdown[:title.end()] + "\n\n" + banner + "\n" + markdown[title.end():]
+    return banner + "\n\n" + markdown
+
+
+class VerifiedPlugin(BasePlugin):
+    config_scheme = (("report", config_options.Type(str, default="build/doctest-report.json")),)
+
+    def on_pre_build(self, config):
+        report = Path(self.config["report"])
+        if not report.is_absolute():
+            report = Path(config["config_file_path"]).parent / report
+        try:
+            self.report = read_report(report)
+        except ReportError as error:
+            raise PluginError(f"doctest-verified: {error}")
+        self.docs_dir = Path(config["docs_dir"])
+        self.prefix = self.docs_dir.relative_to(Path(config["config_file_path"]).parent)
+
+    def on_page_markdown(self, markdown, page, config, files):
+        source = (self.docs_dir / page.file.src_uri).read_text(encoding="utf-8")
+        return verified_markdown(markdown, source, f"{self.prefix}/{page.file.src_uri}", self.report)

@@ -1,0 +1,68 @@
+"""The site's verified marks (the `doctest-verified` MkDocs plugin), from a
+report we write ourselves."""
+import json
+from types import SimpleNamespace
+
+import pytest
+from mkdocs.exceptions import PluginError
+
+from doctester.mkdocs_plugin import VerifiedPlugin
+
+PAGE = "# Title\n\nText.\n\n```bash\ndocker ps\n```\n\n```dockerfile title=\"Dockerfile\"\nFROM x\n```\n"
+ENGINE = {"name": "Docker Engine", "version": "26.1.5"}
+
+
+@pytest.fixture
+def site(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "p.md").write_text("---\ndoctest:\n  absent: [x]\n---\n" + PAGE)
+    (docs / "prose.md").write_text("# Prose\n\nNo commands.\n")
+    return tmp_path
+
+
+def render(site, markdown=PAGE, name="p.md", report="build/doctest-report.json"):
+    plugin = VerifiedPlugin()
+    errors, warnings = plugin.load_config({"report": report})
+    assert errors == [] and warnings == []
+    plugin.on_pre_build({"config_file_path": str(site / "mkdocs.yml"), "docs_dir": str(site / "docs")})
+    return plugin.on_page_markdown(markdown, SimpleNamespace(file=SimpleNamespace(src_uri=name)), {}, None)
+
+
+def write_report(site, blocks, **fields):
+    (site / "build").mkdir(exist_ok=True)
+    (site / "build" / "doctest-report.json").write_text(json.dumps({"format": 2, **fields, "pages": {"docs/p.md": {
+        "date": "2026-11-28T07:00:00+00:00", "environment": ENGINE, "blocks": blocks}}}))
+
+
+def test_without_a_report_the_page_says_not_yet_verified(site):
+    html = render(site)
+    assert "Not yet verified" in html and "doctest-passed" not in html
+
+
+def test_passed_blocks_get_ticks_and_a_summary(site):
+    write_report(site, [{"line": 9, "status": "passed"}, {"line": 13, "status": "passed"}])
+    html = render(site)
+    assert "2 of 2 command blocks verified against Docker Engine 26.1.5 on 2026-11-28" in html
+    assert "``` {.bash .doctest-passed}" in html
+    assert '``` {.dockerfile .doctest-passed title="Dockerfile"}' in html
+    assert html.index("# Title") < html.index("doctest-summary")
+
+
+def test_a_failed_block_says_so_plainly(site):
+    write_report(site, [{"line": 9, "status": "failed"}, {"line": 13, "status": "skipped"}])
+    html = render(site)
+    assert "1 of 1 command blocks on this page failed" in html and "doctest-failed" in html
+
+
+def test_prose_pages_get_no_mark(site):
+    assert render(site, "# Prose\n\nNo commands.\n", "prose.md") == "# Prose\n\nNo commands.\n"
+
+
+def test_the_report_path_is_a_setting_and_a_newer_format_stops_the_build(site):
+    write_report(site, [{"line": 9, "status": "passed"}])
+    (site / "build" / "doctest-report.json").rename(site / "elsewhere.json")
+    assert "1 of 1 command blocks verified" in render(site, report="elsewhere.json")
+    write_report(site, [], format=99)
+    with pytest.raises(PluginError, match="report format 99 is newer than this harness reads"):
+        render(site)
