@@ -43,7 +43,8 @@ def test_fixture_page_passes_and_leaves_the_daemon_as_it_was(client, tmp_path):
     record = json.loads((tmp_path / "report.json").read_text())
     blocks = record["pages"]["tests/fixtures/pages/passing.md"]["blocks"]
     assert {b["status"] for b in blocks} == {"passed"}
-    assert record["docker"]["engine"] and record["docker"]["client"]
+    assert record["format"] == 2 and record["environment"]["name"] == "Docker Engine"
+    assert record["environment"]["version"] and record["environment"]["client"]
 
 
 def test_two_runs_in_a_row_give_the_same_result(client):
@@ -74,11 +75,11 @@ def test_stale_page_fails_at_the_right_line(client, page, line, message):
 @pytest.mark.parametrize("page, line, message", [
     ("unclosed.md", 5, "unclosed code fence"),
     ("unknown-annotation.md", 3, "unknown doctest annotation 'retries'"),
-    ("dockerfile-without-path.md", 3, "a Dockerfile fence needs the path"),  # with doc_untitled_dockerfile = error
+    ("dockerfile-without-path.md", 3, "a dockerfile fence needs the path"),  # with doc_untitled_files = error
     ("leaves-engine.md", 5, "`docker --context desktop-linux ps` would address another Docker engine"),
 ])
 def test_malformed_page_is_a_collection_error_at_its_line(page, line, message):
-    result = run_pages(PAGES / "malformed" / page, extra=["--doc-untitled-dockerfile", "error"])
+    result = run_pages(PAGES / "malformed" / page, extra=["--doc-untitled-files", "error"])
     assert result.returncode == 2
     assert f"tests/fixtures/pages/malformed/{page}:{line}: {message}" in result.stdout
 
@@ -166,7 +167,7 @@ def test_doc_cache_skips_an_unchanged_page(tmp_path):
     first = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     second = subprocess.run(argv + ["-rs"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "1 passed" in first.stdout
-    assert "1 skipped" in second.stdout and "cached: page, examples and engine unchanged" in second.stdout
+    assert "1 skipped" in second.stdout and "cached: page, inputs and environment unchanged" in second.stdout
     page.write_text(page.read_text().replace("cached", "changed"))
     third = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "1 passed" in third.stdout

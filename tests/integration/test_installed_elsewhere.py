@@ -73,3 +73,24 @@ def test_an_unknown_ini_value_is_one_clear_error(installed):
     result = run(installed, "guide/intro.md", "-o", "doc_engine=laptop")
     assert result.returncode == 4
     assert "doc_engine = 'laptop' is not one of private, existing" in result.stderr
+
+
+def test_the_wheel_registers_both_plugins_and_the_site_plugin(installed):
+    python, project = installed
+    listing = sh(str(python), "-c", "from importlib.metadata import entry_points as e\n"
+                 "for group in ('pytest11', 'mkdocs.plugins'):\n"
+                 "    print(group, sorted(f'{p.name}={p.value}' for p in e(group=group)))", cwd=project)
+    assert "'doctester-docker=doctester.docker.plugin', 'doctester=doctester.core.plugin'" in listing.stdout, \
+        listing.stdout + listing.stderr
+    assert "mkdocs.plugins ['doctest-verified=doctester.mkdocs_plugin:VerifiedPlugin']" in listing.stdout
+
+
+def test_a_hook_that_raises_is_one_usage_error_naming_it(installed, tmp_path):
+    python, project = installed
+    broken = tmp_path / "broken"
+    shutil.copytree(project, broken)
+    (broken / "conftest.py").write_text("def pytest_doctester_normalizers():\n    raise RuntimeError('boom')\n")
+    result = sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "guide/intro.md", cwd=broken)
+    assert result.returncode == 4
+    assert "doctester: the hook pytest_doctester_normalizers raised RuntimeError: boom" in result.stderr
+    assert "Traceback" not in result.stderr
