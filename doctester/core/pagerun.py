@@ -49,13 +49,57 @@ class Workspace:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class Substitution:
+    """What a command becomes before it runs: its placeholders filled (the
+    page's captures first, then the environment's own), and values the page
+    showed written as the real ones they are bound to."""
+
+    def __init__(self, environment, bindings):
+        self.environment, self.bindings = environment, bindings
+        self.captures = {}
+
+    def __call__(self, command, block):
+        def placeholder(match):
+            word = match.group(1)
+            if word in self.captures:
+                return self.captures[word]
+            try:
+                value = self.environment.placeholder(word)
+            except LookupError as error:
+                raise BlockFailure(f"{block.label}: <{word}> {error}")
+            if value is None:
+                known = ", ".join(f"<{n}>" for n in self.environment.placeholder_names) or "no other"
+                raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
+                                   f"({', '.join(self.captures) or 'none yet'}) or one of {known}")
+            return value
+        return self.environment.rewrite(PLACEHOLDER.sub(placeholder, command), self.bindings)
+
+
+class OutputCheck:
+    """Shown output against real output; with --doc-update, a mismatch is
+    kept as a rewrite of the page instead of a failure."""
+
+    def __init__(self, bindings, rules, update=None):
+        self.bindings, self.rules, self.update = bindings, rules, update
+
+    def __call__(self, block, text, line, expected, output):
+        outcome = matching.compare(expected.lines, output, self.bindings, self.rules)
+        if outcome.matched:
+            return
+        if self.update is not None:
+            self.update.append((block.path, expected.span, outcome.actual))
+            return
+        raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
+                           f"{outcome.diff()}")
+
+
 class PageRun:
     def __init__(self, page, settings, environment, rules=matching.CORE_RULES, interactive=None, update=None):
-        self.page, self.environment, self.rules = page, environment, rules
+        self.page, self.environment = page, environment
         self.default_timeout = settings.timeout
-        self.update = update            # list collecting output rewrites, or None
-        self.bindings = matching.Bindings()
-        self.captures = {}
+        bindings = matching.Bindings()
+        self.substitute = Substitution(environment, bindings)
+        self.check_output = OutputCheck(bindings, rules, update)
         self.done = set()               # lines of blocks already run
         self.failed_at = None
         self.session = None
@@ -72,25 +116,6 @@ class PageRun:
         except BaseException:
             self.finish()
             raise
-
-    def substitute(self, command, block):
-        """Fill the placeholders of a command (captures first, then the
-        environment's own), and let the environment write shown values as
-        the real ones they are bound to."""
-        def placeholder(match):
-            word = match.group(1)
-            if word in self.captures:
-                return self.captures[word]
-            try:
-                value = self.environment.placeholder(word)
-            except LookupError as error:
-                raise BlockFailure(f"{block.label}: <{word}> {error}")
-            if value is None:
-                known = ", ".join(f"<{n}>" for n in self.environment.placeholder_names) or "no other"
-                raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
-                                   f"({', '.join(self.captures) or 'none yet'}) or one of {known}")
-            return value
-        return self.environment.rewrite(PLACEHOLDER.sub(placeholder, command), self.bindings)
 
     def run_block(self, block):
         """Run a block; returns "passed", or "skipped" for a block with a skip reason
@@ -130,7 +155,7 @@ class PageRun:
             outputs.append(self._run_command(block, command.text, command.line, command.expected, timeout,
                                              expect=block.options.exit if last else None))
         if block.expected is not None and block.options.check_output:
-            self._check_output(block, block.commands[-1].text if block.commands else "", block.line,
+            self.check_output(block, block.commands[-1].text if block.commands else "", block.line,
                                block.expected, "".join(outputs))
 
     def _run_command(self, block, text, line, expected, timeout, expect):
@@ -144,9 +169,9 @@ class PageRun:
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
                                f"--- output ---\n{tail(result.output)}")
         if block.options.capture:
-            self.captures[block.options.capture] = self._captured(block, line, result.output)
+            self.substitute.captures[block.options.capture] = self._captured(block, line, result.output)
         if expected is not None and block.options.check_output:
-            self._check_output(block, text, line, expected, result.output)
+            self.check_output(block, text, line, expected, result.output)
         return result.output
 
     def _captured(self, block, line, output):
@@ -157,16 +182,6 @@ class PageRun:
             raise BlockFailure(f"{block.path}:{line}: capture pattern {block.options.pattern!r} "
                                f"found nothing in:\n{output.rstrip()}")
         return found.group(1) if found.groups() else found.group()
-
-    def _check_output(self, block, text, line, expected, output):
-        outcome = matching.compare(expected.lines, output, self.bindings, self.rules)
-        if outcome.matched:
-            return
-        if self.update is not None:
-            self.update.append((block.path, expected.span, outcome.actual))
-            return
-        raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
-                           f"{outcome.diff()}")
 
     def finish(self):
         """Close the session and tear the environment and the folder down; returns problems."""

@@ -8,7 +8,7 @@ from doctester.core import matching
 from doctester.core.blocks import ShellBlock
 from doctester.core.environment import LocalEnvironment
 from doctester.core.markdown import parse_page
-from doctester.core.pagerun import BlockFailure, PageRun
+from doctester.core.pagerun import BlockFailure, PageRun, Substitution
 from doctester.core.plugin import apply_updates
 from doctester.core.session import Interactive
 from doctester.docker.engines import PageEngine
@@ -35,29 +35,26 @@ class StandInEngine(PageEngine):
 
 
 def substituter(containers=(), images=()):
-    run = PageRun.__new__(PageRun)  # only the placeholder logic: no folder, no shell
-    run.environment = StandInEngine(containers, images)
-    run.bindings, run.captures = matching.Bindings(), {}
-    return run
+    return Substitution(StandInEngine(containers, images), matching.Bindings())
 
 
 def test_container_placeholders_name_the_last_container_made():
     run = substituter(["a" * 64, "b" * 64])
-    assert run.substitute("docker logs <id>", BLOCK) == f"docker logs {'b' * 12}"
-    assert substituter(images=["sha256:" + "c" * 64]).substitute("docker run <IMAGE ID>", BLOCK) == \
+    assert run("docker logs <id>", BLOCK) == f"docker logs {'b' * 12}"
+    assert substituter(images=["sha256:" + "c" * 64])("docker run <IMAGE ID>", BLOCK) == \
         f"docker run {'c' * 12}"
-    assert run.substitute("docker commit <CONTAINER ID> py:app", BLOCK) == f"docker commit {'b' * 12} py:app"
+    assert run("docker commit <CONTAINER ID> py:app", BLOCK) == f"docker commit {'b' * 12} py:app"
 
 
 def test_captures_and_unbound_placeholders():
     run = substituter()
     run.captures["SERVER"] = "abc123"
-    assert run.substitute("docker stop <SERVER>", BLOCK) == "docker stop abc123"
+    assert run("docker stop <SERVER>", BLOCK) == "docker stop abc123"
     with pytest.raises(BlockFailure, match="page.md:7: unbound placeholder <WHAT>; name a capture "
                                            r"\(SERVER\) or one of <CONTAINER ID>, <IMAGE ID>"):
-        run.substitute("docker stop <WHAT>", BLOCK)
+        run("docker stop <WHAT>", BLOCK)
     with pytest.raises(BlockFailure, match="has created none yet"):
-        run.substitute("docker logs <id>", BLOCK)
+        run("docker logs <id>", BLOCK)
 
 
 def test_shown_ids_and_prefixes_stand_for_real_ones():
@@ -65,9 +62,9 @@ def test_shown_ids_and_prefixes_stand_for_real_ones():
     run = substituter([real, "7b" + "1" * 62])
     run.bindings.bind("e3b0c44298fc", real[:12])
     run.bindings.bind("cool_napier", "festive_hopper")
-    assert run.substitute("docker rm e3 cool_napier", BLOCK) == "docker rm 7a festive_hopper"
+    assert run("docker rm e3 cool_napier", BLOCK) == "docker rm 7a festive_hopper"
     assert run.bindings.to_shown("7a\nfestive_hopper") == "e3\ncool_napier"
-    assert run.substitute("echo e3", BLOCK) == "echo e3"  # only docker commands are rewritten
+    assert run("echo e3", BLOCK) == "echo e3"  # only docker commands are rewritten
 
 
 @pytest.fixture
