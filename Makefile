@@ -8,7 +8,7 @@ SERVE_ADDR ?= 127.0.0.1:8765
 LISTEN ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest browser-deps browser site site-image zensical test bench clean
+.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest journey browser-deps browser site site-image zensical test bench clean
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ DOCTEST_WORKERS ?= auto
 doctest: images ## run every page's blocks on private engines, one per worker (DOCTEST_WORKERS=auto)
 	$(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS)
 
+journey: images ## the attendee's path: the nav's pages in order, one shell, one engine, nothing reset between pages
+	$(PY) -m pytest -q -p no:xdist --doc-journey --doc-report build/journey-report.json $$($(PY) scripts/journey_pages.py)
+
 browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
@@ -68,7 +71,7 @@ zensical: venv ## build the site with Zensical too, and check every page of the 
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
 test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
-	@bash scripts/run-steps venv engine images unit integration doctest build browser
+	@bash scripts/run-steps venv engine images unit integration doctest journey build browser
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py

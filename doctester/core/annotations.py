@@ -65,6 +65,10 @@ CORE_KEYS = [
                   "keys typed into the interactive session"),
     AnnotationKey("run", str, "run", "a command run in the page's shell, not shown"),
     AnnotationKey("no-output-check", lambda v: False, "check_output", "the output shown is not compared"),
+    AnnotationKey("variant", lambda v: tuple(k for k in re.split(r"[\s,]+", v) if k), "variants",
+                  "named variants of the output the block accepts (listed on the authoring page)"),
+    AnnotationKey("alone", _reason("alone"), "alone",
+                  "for a reader starting at this page: not run in a journey, which has what it makes"),
 ]
 
 

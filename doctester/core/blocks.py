@@ -24,6 +24,8 @@ class Options:
     press: list = None         # keys typed into the interactive session
     run: str = None            # a hidden command run in the page session
     check_output: bool = True  # False: output shown is illustrative, not compared
+    alone: str = None          # why a reader following the pages in order skips it (not run in a journey)
+    variants: tuple = ()       # named variants of the output that the block accepts
     extra: dict = field(default_factory=dict)
 
 

@@ -1,7 +1,8 @@
 """Where a page's commands run. The core needs, of an environment: a folder
 for the page's files, set-up from the page's front matter, a shell to type
 into, a way to stop what a timed-out command started, placeholders it can
-fill, and a tear-down that says what went wrong. A profile provides one
+fill, a tear-down that says what went wrong, and, for a journey through
+several pages, which earlier page left what a failure trips over. A profile provides one
 through the pytest_doctester_environment hook; without a profile, pages run
 in a local bash (LocalEnvironment), which is also how the core is tested
 without any engine."""
@@ -40,7 +41,7 @@ class LocalEnvironment:
         self.page_root = Path(tempfile.mkdtemp(prefix="doctester-"))
         self.env = dict(os.environ, **(env or {}))
 
-    def prepare(self, meta):
+    def prepare(self, meta, journey=False):
         pass
 
     def spawn(self, workdir):
@@ -57,6 +58,14 @@ class LocalEnvironment:
 
     def rewrite(self, command, bindings):
         return command
+
+    def note_command(self, label):
+        """A command at `label` ran: an environment that tracks what made its
+        objects (in a journey) looks now."""
+
+    def explain(self, failure, page):
+        """Lines naming what earlier pages left that `failure` mentions."""
+        return []
 
     def finish_page(self):
         return []

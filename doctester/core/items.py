@@ -72,7 +72,14 @@ class MarkdownPage(pytest.File):
                 pytest.exit(f"doctester: {error}", returncode=3)
             if doc.report.environment is None:
                 doc.report.environment = doc.environments.describe()
-            self.run = PageRun(self.page, doc.settings, environment, doc.rules, doc.interactive, doc.updates)
+            if not doc.journey:
+                self.run = PageRun(self.page, doc.settings, environment, doc.rules, doc.interactive, doc.updates)
+            elif doc.journey_run is None:  # the attendee starts on an empty engine
+                self.run = doc.journey_run = PageRun(self.page, doc.settings, environment, doc.rules,
+                                                     doc.interactive, doc.updates, journey=True)
+            else:
+                self.run = doc.journey_run
+                self.run.start_page(self.page)
 
     def collect_items(self):
         return [item for item in self.session.items if item.parent is self]
@@ -80,6 +87,8 @@ class MarkdownPage(pytest.File):
     def teardown(self):
         if self.run is not None:
             run, self.run = self.run, None
+            if self.config.doc.journey:
+                return  # the next page goes on where this one ended; the session finishes the run
             with uninterrupted():
                 problems = run.finish()
             if problems:
@@ -101,6 +110,8 @@ class BlockItem(pytest.Item):
             pytest.skip("cached: page, inputs and environment unchanged since it last passed")
         if self.block.options.skip:
             pytest.skip(self.block.options.skip)
+        if self.config.doc.journey and self.block.options.alone:
+            pytest.skip(f"in the journey the reader skips it: {self.block.options.alone}")
         run = page.run
         if run.failed_at:
             pytest.skip(f"not run: {run.failed_at} failed earlier on this page")
@@ -108,7 +119,8 @@ class BlockItem(pytest.Item):
         for earlier in page.page.blocks:
             if earlier.line >= self.block.line:
                 break
-            if earlier.line not in run.done and not isinstance(earlier, PythonBlock):
+            if earlier.label not in run.done and not isinstance(earlier, PythonBlock) \
+                    and not (self.config.doc.journey and earlier.options.alone):
                 run.run_block(earlier)
         try:
             run.run_block(self.block)

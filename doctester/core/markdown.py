@@ -38,6 +38,7 @@ class Grammar:
     console_without_prompt: str = "output"              # or "error"
     untitled_files: str = "named"                       # or "error"
     foreign_syntax: str = "drop"                        # or "keep"
+    variants: tuple = ()                                # names a `variant=` annotation may use
 
 
 def flatten_containers(lines, drop_foreign=True):
@@ -182,6 +183,10 @@ class PageParser:
         if not match:
             return False
         options = parse_annotation(match.group(1), self.path, line, self.grammar.keys)
+        unknown = [name for name in options.variants if name not in self.grammar.variants]
+        if unknown:
+            raise PageError(self.path, line, f"unknown variant {', '.join(unknown)}; known: "
+                                             f"{', '.join(self.grammar.variants) or 'none'}")
         if options.press or options.run:
             self._add(ActionBlock(self.path, line, options, self.context[token.map[0]]))
             self.previous = None

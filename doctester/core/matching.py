@@ -32,6 +32,7 @@ class Normalizer:
     shown: str
     real: str
     bound: bool = False
+    variant: bool = False  # a declared variant: in force only on blocks that name it (variant=NAME)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class LineFold:
     name: str
     pattern: re.Pattern
     placeholder: str
+    optional_in: str = None  # under this declared variant, the folded lines may be absent
 
 
 CORE_NORMALIZERS = [
@@ -56,16 +58,26 @@ CORE_NORMALIZERS = [
 
 class Rules:
     """The normalizers and folds in force: a profile's first (more specific),
-    then the core's."""
+    then the core's. Variants are in force only where a block declares them."""
 
-    def __init__(self, normalizers=(), folds=()):
-        self.normalizers = list(normalizers) + [n for n in CORE_NORMALIZERS
-                                                if n.name not in {m.name for m in normalizers}]
-        self.folds = list(folds)
-        names = [n.name for n in self.normalizers] + [f.name for f in self.folds]
+    def __init__(self, normalizers=(), folds=(), declared=()):
+        every = list(normalizers) + [n for n in CORE_NORMALIZERS if n.name not in {m.name for m in normalizers}]
+        names = [n.name for n in every] + [f.name for f in folds]
         doubled = {name for name in names if names.count(name) > 1}
         if doubled:
             raise ValueError(f"normalizer names used twice: {', '.join(sorted(doubled))}")
+        self.every, self.folds, self.declared = every, list(folds), tuple(declared)
+        self.normalizers = [n for n in every if not n.variant or n.name in self.declared]
+
+    @property
+    def variant_names(self):
+        return sorted({n.name for n in self.every if n.variant} | {f.optional_in for f in self.folds if f.optional_in})
+
+    def declaring(self, names):
+        """These rules with the variants a block names in force."""
+        if not names:
+            return self
+        return Rules([n for n in self.every if n not in CORE_NORMALIZERS], self.folds, names)
 
     @cached_property
     def scanner(self):
@@ -74,6 +86,10 @@ class Rules:
     def fold(self, line):
         """The placeholder of the fold `line` belongs to, or None."""
         return next((f.placeholder for f in self.folds if f.pattern.match(line)), None)
+
+    def optional_lines(self):
+        """Placeholders of folds whose lines a declared variant lets be absent."""
+        return {f.placeholder for f in self.folds if f.optional_in in self.declared}
 
 
 CORE_RULES = Rules()
@@ -166,7 +182,8 @@ class Outcome:
 
 
 def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
-    expected = clean("\n".join(expected_lines), rules)
+    optional = rules.optional_lines()
+    expected = [ELLIPSIS if line in optional else line for line in clean("\n".join(expected_lines), rules)]
     actual = clean(bindings.to_shown(actual_text), rules)
     patterns = [None if line == ELLIPSIS else line_pattern(line, rules) for line in expected]
     path = _align(patterns, actual)

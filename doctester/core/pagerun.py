@@ -20,7 +20,12 @@ def tail(text, count=OUTPUT_TAIL):
 
 
 class BlockFailure(Exception):
-    """A block did not do what its page says; the message is the whole report."""
+    """A block did not do what its page says; the message is the whole report.
+    `output` is what the command really printed, if one ran."""
+
+    def __init__(self, message, output=""):
+        super().__init__(message)
+        self.output = output
 
 
 class Workspace:
@@ -83,29 +88,33 @@ class OutputCheck:
         self.bindings, self.rules, self.update = bindings, rules, update
 
     def __call__(self, block, text, line, expected, output):
-        outcome = matching.compare(expected.lines, output, self.bindings, self.rules)
+        outcome = matching.compare(expected.lines, output, self.bindings, self.rules.declaring(block.options.variants))
         if outcome.matched:
             return
         if self.update is not None:
             self.update.append((block.path, expected.span, outcome.actual))
             return
         raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
-                           f"{outcome.diff()}")
+                           f"{outcome.diff()}", output)
 
 
 class PageRun:
-    def __init__(self, page, settings, environment, rules=matching.CORE_RULES, interactive=None, update=None):
+    def __init__(self, page, settings, environment, rules=matching.CORE_RULES, interactive=None, update=None,
+                 journey=False):
+        """`journey`: pages after this one go on in this run (see start_page); the
+        environment starts empty, whatever the first page's front matter says,
+        and tracks which command made each of its objects."""
         self.page, self.environment = page, environment
         self.default_timeout = settings.timeout
         bindings = matching.Bindings()
         self.substitute = Substitution(environment, bindings)
         self.check_output = OutputCheck(bindings, rules, update)
-        self.done = set()               # lines of blocks already run
+        self.done = set()               # labels (page:line) of blocks already run
         self.failed_at = None
         self.session = None
         self.workspace = Workspace(environment.page_root, settings.copy, settings.copy_ignore)
         try:
-            environment.prepare(page.meta or {})
+            environment.prepare({} if journey else page.meta or {}, journey=journey)
             self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
                                        environment.spawn(self.workspace.workdir), environment.kill_processes,
                                        on_timeout=environment.stop_started,
@@ -117,20 +126,24 @@ class PageRun:
             self.finish()
             raise
 
+    def start_page(self, page):
+        """The journey: the next page goes on in the same shell and environment."""
+        self.page, self.failed_at = page, None
+
     def run_block(self, block):
         """Run a block; returns "passed", or "skipped" for a block with a skip reason
         (never run, whether it is the block asked for or one run before it)."""
-        self.done.add(block.line)
+        self.done.add(block.label)
         if block.options.skip:
             return "skipped"
         try:
             getattr(self, f"_run_{block.kind}")(block, block.options.timeout or self.default_timeout)
-        except BlockFailure:
+        except (BlockFailure, CommandTimeout, SessionError) as error:
             self.failed_at = block.label
-            raise
-        except (CommandTimeout, SessionError) as error:
-            self.failed_at = block.label
-            raise BlockFailure(f"{block.label}: {error}")
+            message = str(error) if isinstance(error, BlockFailure) else f"{block.label}: {error}"
+            # What earlier pages left that the real output names (the environment knows; in a journey).
+            causes = self.environment.explain(getattr(error, "output", "") or message, self.page.path)
+            raise BlockFailure("\n".join([message, *causes])) from None
         return "passed"
 
     def _run_file(self, block, timeout):
@@ -165,9 +178,11 @@ class PageRun:
             result = self.session.run(real, timeout)
         except CommandTimeout as error:
             raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
+        finally:
+            self.environment.note_command(f"{block.path}:{line}")
         if not exit_ok(result.exit_code, expect):
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
-                               f"--- output ---\n{tail(result.output)}")
+                               f"--- output ---\n{tail(result.output)}", result.output)
         if block.options.capture:
             self.substitute.captures[block.options.capture] = self._captured(block, line, result.output)
         if expected is not None and block.options.check_output:

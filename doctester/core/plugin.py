@@ -31,6 +31,9 @@ def pytest_addoption(parser):
                     help="rewrite the expected output blocks of the pages with the real, normalized output")
     group.addoption("--doc-cache", action="store_true",
                     help="skip a page whose text, cache inputs and environment are unchanged since it passed")
+    group.addoption("--doc-journey", action="store_true",
+                    help="run the pages in the order given, as one reader would: one shell, one environment, "
+                         "nothing reset between pages")
     add_options(parser, OPTIONS)
 
 
@@ -46,6 +49,8 @@ class Doc:
     report: Report
     updates: list = None       # with --doc-update: (page, span, lines) rewrites
     environment_state: str = ""
+    journey: bool = False      # --doc-journey: the pages in order, in one PageRun
+    journey_run: object = None
 
     def cache_files(self):
         return self.settings.cache_files(self.extra_cache_files)
@@ -69,19 +74,22 @@ def pytest_configure(config):
     languages = {lang: name for found in _ask(config, "pytest_doctester_file_languages") for lang, name in
                  found.items()}
     checks = [lambda block: config.hook.pytest_doctester_check_block(block=block)]
-    grammar = Grammar(keys, languages, checks, settings.console_without_prompt, settings.untitled_files,
-                      settings.foreign_syntax)
     found = [n for answer in _ask(config, "pytest_doctester_normalizers") for n in answer]
     try:
         rules = Rules([n for n in found if isinstance(n, Normalizer)], [f for f in found if isinstance(f, LineFold)])
     except ValueError as error:
         raise pytest.UsageError(f"doctester: pytest_doctester_normalizers: {error}")
+    grammar = Grammar(keys, languages, checks, settings.console_without_prompt, settings.untitled_files,
+                      settings.foreign_syntax, tuple(rules.variant_names))
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     environments = _ask(config, "pytest_doctester_environment", config=config, worker=worker) or LocalProvider()
     extra = [Path(p) for answer in _ask(config, "pytest_doctester_cache_inputs", config=config) for p in answer]
     config.doc = Doc(settings, grammar, rules, lambda command: config.hook.pytest_doctester_interactive(
         command=command), environments, extra, Report(settings.report),
-        [] if config.getoption("doc_update") else None)
+        [] if config.getoption("doc_update") else None, journey=config.getoption("doc_journey"))
+    if config.doc.journey and (getattr(config.option, "numprocesses", None) or config.getoption("doc_cache")):
+        raise pytest.UsageError("doctester: --doc-journey runs the pages one after another in one session: "
+                                "drop -n/--numprocesses and --doc-cache")
     # Marks pages of one group; pytest-xdist, when installed, acts on it.
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
     if getattr(config.option, "dist", "no") == "load":
@@ -106,7 +114,10 @@ def pytest_collect_file(file_path, parent):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Pages of one group run in a row; a page's blocks stay together and in order."""
+    """Pages of one group run in a row; a page's blocks stay together and in
+    order. A journey keeps the order the pages were given in."""
+    if config.doc.journey:
+        return
     groups = {}
     for item in items:
         if isinstance(item.parent, MarkdownPage) and item.parent not in groups:
@@ -157,7 +168,8 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     doc = config.doc
     with uninterrupted():
-        problems = doc.environments.close()
+        problems = doc.journey_run.finish() if doc.journey_run is not None else []
+        problems += doc.environments.close()
     if problems:
         config.doc_environment_problems = problems
         session.exitstatus = session.exitstatus or 1

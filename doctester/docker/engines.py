@@ -9,6 +9,7 @@ import shlex
 from ..core.environment import SHELL, kill_descendants
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot
+from .provenance import Provenance
 
 PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
 CONTAINER_WORDS = {"ID", "CONTAINER", "CONTAINER_ID", "CONTAINER_NAME", "NAME"}
@@ -46,6 +47,14 @@ class PageEngine:
     the placeholders and shown values that stand for them."""
     docker: DockerCLI
     placeholder_names = ("CONTAINER ID", "IMAGE ID")
+    provenance = None  # in a journey: which command made what
+
+    def note_command(self, label):
+        if self.provenance is not None:
+            self.provenance.note(label)
+
+    def explain(self, failure, page):
+        return self.provenance.explain(failure, page) if self.provenance is not None else []
 
     def mark_start(self):
         self.start_containers = set(self.docker.container_ids())
@@ -111,7 +120,7 @@ class PrivateEngine(PageEngine):
         self.page_root = sandbox.run.dir / "pages"
         self.page_root.mkdir(exist_ok=True)
 
-    def prepare(self, meta):
+    def prepare(self, meta, journey=False):
         present = [with_tag(r) for r in meta.get("present", [])]
         absent = {with_tag(r) for r in meta.get("absent", [])} & set(present)
         if absent:
@@ -121,6 +130,7 @@ class PrivateEngine(PageEngine):
             raise EngineError(f"resetting the private engine failed ({result.returncode}): "
                               f"{result.stderr.strip()[-1500:]}")
         self.mark_start()
+        self.provenance = Provenance(self.docker) if journey else None
 
     def spawn(self, workdir):
         argv = self.sandbox.shell(*SHELL, interactive=True, workdir=workdir, env=PAGE_ENV)
@@ -159,7 +169,7 @@ class ExistingEngine(PageEngine):
                 "objects beside them. Use the default private engines, or pass --doc-existing-ok "
                 "(ini doc_existing_ok = true) to go on")
 
-    def prepare(self, meta):
+    def prepare(self, meta, journey=False):
         self.before = Snapshot.take(self.docker)
         self._save()
         for number, reference in enumerate(with_tag(r) for r in meta.get("absent", [])):
@@ -173,6 +183,7 @@ class ExistingEngine(PageEngine):
             if reference not in self.before.tags:
                 self.docker.run("pull", "-q", reference)
         self.mark_start()
+        self.provenance = Provenance(self.docker) if journey else None
 
     def _save(self):
         write_atomically(self.snapshot_file, self.before.to_json())

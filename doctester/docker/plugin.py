@@ -4,6 +4,7 @@ reachable daemon); `present:`/`absent:` front matter sets each page's images."""
 import os
 
 from ..core.markdown import Grammar
+from ..core.matching import Rules
 from ..core.settings import add_options, read_options
 from . import rules
 from .provider import MODES, EngineProvider
@@ -71,4 +72,6 @@ def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
     keys = {**Grammar().keys, **{key.name: key for key in pytest_doctester_annotation_keys()}}
-    return Grammar(keys, pytest_doctester_file_languages(), [pytest_doctester_check_block], **conventions)
+    variants = tuple(Rules(rules.NORMALIZERS, [rules.LAYERS]).variant_names)
+    return Grammar(keys, pytest_doctester_file_languages(), [pytest_doctester_check_block], variants=variants,
+                   **conventions)

@@ -39,11 +39,15 @@ NORMALIZERS = [
     # names whichever binding it tried first: either address may be printed.
     Normalizer("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)"),
     Normalizer("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
+    # Declared variant: a pull of an image the reader may already have (pulled
+    # before the workshop, or on an earlier page) downloads nothing.
+    Normalizer("pulled-or-present", r"Status: Downloaded newer image for",
+               r"Status: (?:Downloaded newer image|Image is up to date) for", variant=True),
 ]
 LAYERS = LineFold("layer-progress", re.compile(
     r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"
     r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"
-    r"Mounted from .*)$"), "<layer progress>")
+    r"Mounted from .*)$"), "<layer progress>", optional_in="pulled-or-present")
 
 
 def is_interactive(command):

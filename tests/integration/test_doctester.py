@@ -204,3 +204,24 @@ def test_k_never_runs_a_skipped_block_before_the_selected_one():
     assert "PASSED tests/fixtures/pages/skip-before.md::line-8" in result.stdout
     whole = run_pages(PAGES / "skip-before.md", extra=["-rs"])
     assert "skip-before.md:4: would fail if it ran" in whole.stdout and "1 passed, 1 skipped" in whole.stdout
+
+
+def test_a_journey_failure_names_the_page_and_line_that_left_the_culprit(client):
+    before = daemon_state(client)
+    pages = sorted((PAGES / "journey").glob("*.md"))
+    alone = run_pages(*pages)
+    assert alone.returncode == 0, alone.stdout + alone.stderr  # each page passes on its own
+    journey = run_pages(*pages, extra=["--doc-journey", "-rs"])
+    assert journey.returncode == 1, journey.stdout + journey.stderr
+    assert "tests/fixtures/pages/journey/2-trips-over-it.md:8: docker run -d --name wants-the-port " \
+           "-p 127.0.0.1:18123:80 python:alpine sleep 300 exited 125" in journey.stdout
+    assert "left by tests/fixtures/pages/journey/1-leaves-a-server.md:16: container left-running " \
+           "(the error names 18123)" in journey.stdout
+    assert "1-leaves-a-server.md:11: in the journey the reader skips it: the reader has one from before" \
+        in journey.stdout
+    assert daemon_state(client) == before
+
+
+def test_a_journey_runs_on_one_worker_only(tmp_path):
+    result = run_pages(PAGES / "passing.md", extra=["--doc-journey", "-n", "2"])
+    assert result.returncode == 4 and "--doc-journey runs the pages one after another" in result.stderr

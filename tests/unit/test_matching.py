@@ -155,3 +155,17 @@ def test_the_core_alone_knows_generic_fields_but_not_dockers():
     with pytest.raises(ValueError, match="normalizer names used twice: id"):
         Rules([Normalizer("id", "a", "a"), Normalizer("id", "b", "b")])
     assert [n.name for n in CORE_RULES.normalizers] == ["timestamp", "age", "size", "seconds", "version"]
+
+
+PULLED = ["Using default tag: latest", "latest: Pulling from library/python", "e3b0c44298fc: Pull complete",
+          "Digest: sha256:" + "a" * 64, "Status: Downloaded newer image for python:latest"]
+PRESENT = "Using default tag: latest\nlatest: Pulling from library/python\nDigest: sha256:" + "b" * 64 + \
+    "\nStatus: Image is up to date for python:latest\n"
+
+
+def test_a_declared_variant_is_accepted_only_where_declared():
+    assert DOCKER.variant_names == ["pulled-or-present"]
+    assert not compare(PULLED, PRESENT, Bindings()).matched
+    declared = DOCKER.declaring(["pulled-or-present"])
+    assert core_compare(PULLED, PRESENT, Bindings(), declared).matched
+    assert core_compare(PULLED, PRESENT.replace("up to date", "on fire"), Bindings(), declared).matched is False

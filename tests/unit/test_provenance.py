@@ -1,0 +1,47 @@
+"""Which page left what a journey's failure trips over: the decision logic,
+with a stand-in for the engine's listings."""
+import subprocess
+
+from doctester.docker.provenance import Provenance
+
+
+class Listings:
+    """`docker ps/images/volume ls/network ls` answers, changed by the test."""
+
+    def __init__(self):
+        self.rows = {"ps": [], "images": [], "volume": [], "network": ["bridge", "host", "none"]}
+
+    def run(self, verb, *args, check=True):
+        return subprocess.CompletedProcess([verb], 0, "\n".join(self.rows[verb]) + "\n", "")
+
+
+def test_objects_are_credited_to_the_command_that_made_them_and_named_when_in_the_way():
+    engine = Listings()
+    engine.rows["images"] = ["python:alpine|sha256:" + "1" * 64]
+    provenance = Provenance(engine)  # python:alpine was there before: nobody's
+    engine.rows["ps"] = ["a" * 64 + "|jh6-server|0.0.0.0:8000->8000/tcp, :::8000->8000/tcp|introtodocker/jam-server"]
+    engine.rows["volume"] = ["jam-data"]
+    provenance.note("docs/background.md:154")
+    engine.rows["images"].append("jh6:latest|sha256:" + "2" * 64)
+    provenance.note("docs/background.md:160")
+
+    failure = "docker: Error response from daemon: ... Bind for 0.0.0.0:8000 failed: port is already allocated."
+    assert provenance.explain(failure, "docs/dockerfile.md") == [
+        "  left by docs/background.md:154: container jh6-server (the error names 8000)"]
+    assert provenance.explain(failure, "docs/background.md") == []  # the page's own objects are its business
+    assert provenance.explain("Error: remove jam-data: volume is in use", "docs/next.md") == [
+        "  left by docs/background.md:154: volume jam-data (the error names jam-data)"]
+    # An image is named only when no container is: the container is the likelier culprit.
+    assert provenance.explain("Status: Image is up to date for jh6:latest", "docs/x.md") == [
+        "  left by docs/background.md:160: image jh6:latest (the error names jh6:latest, jh6)"]
+    assert "python:alpine" not in "".join(provenance.explain("python:alpine is here", "docs/x.md"))
+
+
+def test_removed_objects_are_forgotten():
+    engine = Listings()
+    provenance = Provenance(engine)
+    engine.rows["ps"] = ["b" * 64 + "|sleeper||python:alpine"]
+    provenance.note("docs/cleaning-up.md:85")
+    engine.rows["ps"] = []
+    provenance.note("docs/cleaning-up.md:117")
+    assert provenance.explain("sleeper is running", "docs/running.md") == []
