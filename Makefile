@@ -47,11 +47,17 @@ build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 DOCTEST_WORKERS ?= auto
-doctest: images ## run every page's blocks on private engines, one per worker (DOCTEST_WORKERS=auto)
-	$(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS)
+DOCTEST_STORES ?= overlay2 containerd
+doctest: images ## run every page's blocks on private engines, one per worker, once per image store (DOCTEST_STORES)
+	@rm -f build/doctest-report.json  # a fresh record: only the engines this run tests
+	@for store in $(DOCTEST_STORES); do echo "==> doc tests on Engine 26.1 with the $$store image store"; \
+	  $(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS) --doc-image-store $$store || exit 1; done
 
 journey: images ## the attendee's path: the nav's pages in order, one shell, one engine, nothing reset between pages
-	$(PY) -m pytest -q -p no:xdist --doc-journey --doc-report build/journey-report.json $$($(PY) scripts/journey_pages.py)
+	@rm -f build/journey-report.json
+	@for store in $(DOCTEST_STORES); do echo "==> the journey on Engine 26.1 with the $$store image store"; \
+	  $(PY) -m pytest -q -p no:xdist --doc-journey --doc-image-store $$store \
+	    --doc-report build/journey-report.json $$($(PY) scripts/journey_pages.py) || exit 1; done
 
 browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \

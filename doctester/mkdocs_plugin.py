@@ -32,21 +32,30 @@ def front_matter_lines(source):
     return 0
 
 
-def summary(blocks, entry):
+def merged_statuses(engines):
+    """{line: status} over every engine: failed if it failed on any, passed
+    if it passed (or was cached) on the others, skipped otherwise."""
+    seen = {}
+    for run in engines.values():
+        for block in run.get("blocks", []):
+            seen.setdefault(block["line"], set()).add("passed" if block["status"] == "cached" else block["status"])
+    return {line: next((s for s in ("failed", "passed") if s in found), "skipped") for line, found in seen.items()}
+
+
+def summary(statuses, engines):
     counts = {}
-    for block in blocks:
-        counts[block["status"]] = counts.get(block["status"], 0) + 1
-    run = counts.get("passed", 0) + counts.get("failed", 0) + counts.get("cached", 0)
-    where = environment_label(entry.get("environment"))
-    date = entry.get("date", "")[:10]
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    run = counts.get("passed", 0) + counts.get("failed", 0)
+    where = " and ".join(f"{environment_label(r.get('environment'))} on {r.get('date', '')[:10]}"
+                         for _, r in sorted(engines.items()))
     skipped = f", {counts['skipped']} skipped" if counts.get("skipped") else ""
     if counts.get("failed"):
         return ("doctest-summary-failed",
-                f"{counts['failed']} of {run} command blocks on this page failed in the last test run "
-                f"({where}, {date}): some commands or outputs may be out of date.")
+                f"{counts['failed']} of {run} command blocks on this page failed in the last test runs "
+                f"({where}): some commands or outputs may be out of date.")
     return ("doctest-summary-passed",
-            f"{counts.get('passed', 0) + counts.get('cached', 0)} of {run} command blocks verified "
-            f"against {where} on {date}{skipped}.")
+            f"{counts.get('passed', 0)} of {run} command blocks verified against {where}{skipped}.")
 
 
 def mark_fences(markdown, statuses, offset):
@@ -70,14 +79,13 @@ def verified_markdown(markdown, source, label, report):
     """The page's Markdown with its summary line and block marks."""
     if not RUNNABLE_FENCE.search(source):
         return markdown  # nothing on this page to verify
-    entry = (report or {}).get("pages", {}).get(label) or {}
-    blocks = entry.get("blocks")
-    if not blocks:
+    engines = ((report or {}).get("pages", {}).get(label) or {}).get("engines") or {}
+    statuses = merged_statuses(engines)
+    if not statuses:
         css, text = "doctest-summary-none", "Not yet verified: the commands on this page have not been run by the tests."
     else:
-        css, text = summary(blocks, {"date": report.get("date", ""), "environment": report.get("environment"),
-                                     **entry})
-        markdown = mark_fences(markdown, {b["line"]: b["status"] for b in blocks}, front_matter_lines(source))
+        css, text = summary(statuses, engines)
+        markdown = mark_fences(markdown, statuses, front_matter_lines(source))
     banner = f'<p class="doctest-summary {css}">{text}</p>'
     title = re.search(r"^# .*$", markdown, re.M)
     if title:

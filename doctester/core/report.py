@@ -1,13 +1,16 @@
-"""The JSON record of a doc-test run: per page and block, what happened, and
-in which environment. The format is versioned; `read_report` is the one way
-to read it (the site's verified marks use it)."""
+"""The JSON record of doc-test runs: per page, per environment it ran in (an
+engine, with its variant such as the image store), and per block, what
+happened. Runs in other environments add to it; a run replaces only its own
+environment's entry of the pages it ran. The format is versioned;
+`read_report` is the one way to read it (the site's verified marks use it)."""
 import datetime
 import json
 import os
 from pathlib import Path
 
 FORMAT = 2
-# Format 1 (before versioning) named the environment `docker`: {"client", "engine"}.
+# Format 1 (before versioning) had one entry a page and named its environment
+# `docker`: {"client", "engine"}.
 
 
 class ReportError(Exception):
@@ -22,18 +25,25 @@ def write_atomically(path, text):
 
 
 def environment_label(environment):
-    """`Docker Engine 26.1.5`, from an environment's description."""
+    """`Docker Engine 26.1.5 (containerd image store)`, from an environment's description."""
     environment = environment or {}
-    return " ".join(part for part in (environment.get("name"), environment.get("version")) if part) \
-        or "an unknown environment"
+    label = " ".join(part for part in (environment.get("name"), environment.get("version")) if part)
+    if label and environment.get("variant"):
+        label += f" ({environment['variant']})"
+    return label or "an unknown environment"
+
+
+def _legacy_environment(docker):
+    docker = docker or {}
+    return {"name": "Docker Engine", "version": docker.get("engine"), "client": docker.get("client")}
 
 
 def _upgrade(entry):
-    if "environment" not in entry and "docker" in entry:
-        docker = entry.pop("docker") or {}
-        entry["environment"] = {"name": "Docker Engine", "version": docker.get("engine"),
-                                "client": docker.get("client")}
-    return entry
+    """A page's entry of format 1 (one environment, called `docker`) as format 2."""
+    if "engines" in entry:
+        return entry
+    environment = entry.pop("environment", None) or _legacy_environment(entry.pop("docker", None))
+    return {"engines": {environment_label(environment): {**entry, "environment": environment}}}
 
 
 def read_report(path):
@@ -49,9 +59,9 @@ def read_report(path):
     if not isinstance(version, int) or version > FORMAT:
         raise ReportError(f"{path}: report format {version!r} is newer than this harness reads ({FORMAT}); "
                           "upgrade doctester")
-    _upgrade(record)
-    for entry in record.get("pages", {}).values():
-        _upgrade(entry)
+    record["pages"] = {page: _upgrade(entry) for page, entry in record.get("pages", {}).items()}
+    if "docker" in record:
+        record["environment"] = _legacy_environment(record.pop("docker"))
     record["format"] = FORMAT
     return record
 
@@ -83,11 +93,13 @@ class Report:
         finished = datetime.datetime.now(datetime.timezone.utc)
         date = finished.isoformat(timespec="seconds")
         pages = self._earlier_pages()
+        key = environment_label(self.environment)
         for page, blocks in self.pages.items():
-            if page in pages and all(b["status"] == "cached" for b in blocks):
-                continue  # unchanged since it passed: its earlier record says when and on what
-            pages[page] = {"date": date, "environment": self.environment,
-                           "blocks": sorted(blocks, key=lambda b: b["line"])}
+            engines = pages.setdefault(page, {"engines": {}})["engines"]
+            if key in engines and all(b["status"] == "cached" for b in blocks):
+                continue  # unchanged since it passed: its earlier record says when
+            engines[key] = {"date": date, "environment": self.environment,
+                            "blocks": sorted(blocks, key=lambda b: b["line"])}
         record = {
             "format": FORMAT,
             "date": date,
@@ -105,5 +117,4 @@ class Report:
             earlier = read_report(self.path) or {}
         except ReportError:
             return {}
-        return {page: entry for page, entry in earlier.get("pages", {}).items()
-                if "date" in entry and Path(page).exists()}
+        return {page: entry for page, entry in earlier.get("pages", {}).items() if Path(page).exists()}

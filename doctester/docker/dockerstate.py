@@ -69,10 +69,10 @@ class DockerCLI:
         info = json.loads(text)
         server = info.get("Server") or {}
         driver = self.run("info", "--format", "{{.Driver}}").stdout.strip()
+        store = "containerd" if driver.startswith("overlayfs") or "snapshotter" in driver else driver
         return {"name": "Docker Engine", "version": server.get("Version"),
-                "client": (info.get("Client") or {}).get("Version"),
-                "store": "containerd" if driver.startswith("overlayfs") or "snapshotter" in driver
-                else driver}
+                "client": (info.get("Client") or {}).get("Version"), "store": store,
+                "variant": f"{store} image store"}
 
     def remove_containers(self, ids):
         """Force-remove containers, several at once: each kill takes a while."""

@@ -10,10 +10,15 @@ from . import rules
 from .provider import MODES, EngineProvider
 from .ownership import DEFAULT_STATE
 
+# The daemon.json `features` that select each image store.
+STORES = {"overlay2": None, "containerd": {"containerd-snapshotter": True}}
+
 OPTIONS = [
     ("engine", "private (pages run on Docker engines the run starts and owns) or existing "
                "(the reachable daemon; env DOCTEST_ENGINE overrides)", "private", MODES),
     ("sandbox_image", "the image of the private engines", "intro-to-docker/doctest-sandbox:latest", None),
+    ("image_store", "the private engines' image store: overlay2 (the classic one) or containerd (as on fresh "
+                    "Docker Desktop installs)", "overlay2", STORES),
     ("mirror_storage", "a registry's storage folder, served read-only to the private engines as their "
                        "registry mirror (env DOCTEST_MIRROR_STORAGE overrides)", "", None),
     ("state_dir", "where runs record what they start", str(DEFAULT_STATE), None),
@@ -58,7 +63,8 @@ def pytest_doctester_environment(config, worker):
     return EngineProvider(values["engine"], os.path.expanduser(values["state_dir"]), worker,
                           values["sandbox_image"],
                           os.path.expanduser(values["mirror_storage"]) if values["mirror_storage"] else None,
-                          existing_ok, no_engine_hint=values["no_engine_hint"])
+                          existing_ok, features=STORES[values["image_store"]],
+                          no_engine_hint=values["no_engine_hint"])
 
 
 def pytest_doctester_page_group(page):

@@ -45,7 +45,7 @@ class EngineProvider:
                 raise EngineError(f"the private engines' image {self.sandbox_image} is missing: "
                                   "build it with `make images`")
             raise EngineError(f"no Docker daemon answers ({message}). {self.no_engine_hint}")
-        return f"{self.mode}|{result.stdout.strip()}"
+        return f"{self.mode}|{self.features}|{result.stdout.strip()}"
 
     def get(self):
         if self.engine is None:

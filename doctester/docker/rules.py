@@ -43,6 +43,11 @@ NORMALIZERS = [
     # before the workshop, or on an earlier page) downloads nothing.
     Normalizer("pulled-or-present", r"Status: Downloaded newer image for",
                r"Status: (?:Downloaded newer image|Image is up to date) for", variant=True),
+    # Declared variant: the classic (overlay2) image store words a refused
+    # `docker rmi` differently from the containerd store, which pages show.
+    Normalizer("classic-store-wording", r"conflict: unable to delete \S+ \(must be forced\)",
+               r'conflict: unable to (?:delete \S+ \(must be forced\)|remove repository reference "\S+" '
+               r"\(must force\))", variant=True),
 ]
 LAYERS = LineFold("layer-progress", re.compile(
     r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"

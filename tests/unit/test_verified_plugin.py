@@ -9,7 +9,8 @@ from mkdocs.exceptions import PluginError
 from doctester.mkdocs_plugin import VerifiedPlugin
 
 PAGE = "# Title\n\nText.\n\n```bash\ndocker ps\n```\n\n```dockerfile title=\"Dockerfile\"\nFROM x\n```\n"
-ENGINE = {"name": "Docker Engine", "version": "26.1.5"}
+ENGINE = {"name": "Docker Engine", "version": "26.1.5", "variant": "overlay2 image store"}
+CONTAINERD = {**ENGINE, "variant": "containerd image store"}
 
 
 @pytest.fixture
@@ -29,10 +30,13 @@ def render(site, markdown=PAGE, name="p.md", report="build/doctest-report.json")
     return plugin.on_page_markdown(markdown, SimpleNamespace(file=SimpleNamespace(src_uri=name)), {}, None)
 
 
-def write_report(site, blocks, **fields):
+def write_report(site, blocks, other_engine=None, **fields):
+    engines = {"one": {"date": "2026-11-28T07:00:00+00:00", "environment": ENGINE, "blocks": blocks}}
+    if other_engine is not None:
+        engines["two"] = {"date": "2026-11-29T07:00:00+00:00", "environment": CONTAINERD, "blocks": other_engine}
     (site / "build").mkdir(exist_ok=True)
-    (site / "build" / "doctest-report.json").write_text(json.dumps({"format": 2, **fields, "pages": {"docs/p.md": {
-        "date": "2026-11-28T07:00:00+00:00", "environment": ENGINE, "blocks": blocks}}}))
+    (site / "build" / "doctest-report.json").write_text(json.dumps(
+        {"format": 2, **fields, "pages": {"docs/p.md": {"engines": engines}}}))
 
 
 def test_without_a_report_the_page_says_not_yet_verified(site):
@@ -43,7 +47,8 @@ def test_without_a_report_the_page_says_not_yet_verified(site):
 def test_passed_blocks_get_ticks_and_a_summary(site):
     write_report(site, [{"line": 9, "status": "passed"}, {"line": 13, "status": "passed"}])
     html = render(site)
-    assert "2 of 2 command blocks verified against Docker Engine 26.1.5 on 2026-11-28" in html
+    assert "2 of 2 command blocks verified against Docker Engine 26.1.5 (overlay2 image store) on 2026-11-28" \
+        in html
     assert "``` {.bash .doctest-passed}" in html
     assert '``` {.dockerfile .doctest-passed title="Dockerfile"}' in html
     assert html.index("# Title") < html.index("doctest-summary")
@@ -66,3 +71,13 @@ def test_the_report_path_is_a_setting_and_a_newer_format_stops_the_build(site):
     write_report(site, [], format=99)
     with pytest.raises(PluginError, match="report format 99 is newer than this harness reads"):
         render(site)
+
+
+def test_the_mark_names_every_engine_and_a_failure_on_any_of_them(site):
+    write_report(site, [{"line": 9, "status": "passed"}], [{"line": 9, "status": "cached"}])
+    html = render(site)
+    assert ("1 of 1 command blocks verified against Docker Engine 26.1.5 (overlay2 image store) on 2026-11-28 "
+            "and Docker Engine 26.1.5 (containerd image store) on 2026-11-29") in html
+    write_report(site, [{"line": 9, "status": "passed"}], [{"line": 9, "status": "failed"}])
+    html = render(site)
+    assert "1 of 1 command blocks on this page failed" in html and "``` {.bash .doctest-failed}" in html
