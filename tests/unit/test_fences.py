@@ -167,5 +167,5 @@ def test_block_kinds_carry_their_own_data():
 def test_a_variant_must_be_one_the_profiles_declare():
     block, = parse('<!-- doctest: variant=pulled-or-present -->\n```bash\ndocker pull python\n```\n').blocks
     assert block.options.variants == ("pulled-or-present",)
-    with pytest.raises(PageError, match="page.md:1: unknown variant engine-29; known: pulled-or-present"):
+    with pytest.raises(PageError, match="page.md:1: unknown variant engine-29; known: classic-store-wording, pulled-or-present"):
         parse('<!-- doctest: variant=engine-29 -->\n```bash\ndocker images\n```\n')

@@ -164,8 +164,17 @@ PRESENT = "Using default tag: latest\nlatest: Pulling from library/python\nDiges
 
 
 def test_a_declared_variant_is_accepted_only_where_declared():
-    assert DOCKER.variant_names == ["pulled-or-present"]
+    assert DOCKER.variant_names == ["classic-store-wording", "pulled-or-present"]
     assert not compare(PULLED, PRESENT, Bindings()).matched
     declared = DOCKER.declaring(["pulled-or-present"])
     assert core_compare(PULLED, PRESENT, Bindings(), declared).matched
     assert core_compare(PULLED, PRESENT.replace("up to date", "on fire"), Bindings(), declared).matched is False
+
+
+def test_the_classic_store_wording_of_a_refused_rmi_is_a_declared_variant():
+    shown = ["Error response from daemon: conflict: unable to delete hello-world:latest (must be forced) - "
+             "container 0d2c4b6a8e1f is using its referenced image 74cc54e27dc4"]
+    classic = ('Error response from daemon: conflict: unable to remove repository reference "hello-world" '
+               "(must force) - container 1a2b3c4d5e6f is using its referenced image 8e9f0a1b2c3d\n")
+    assert not compare(shown, classic, Bindings()).matched
+    assert core_compare(shown, classic, Bindings(), DOCKER.declaring(["classic-store-wording"])).matched
