@@ -43,6 +43,7 @@ class LineFold:
     pattern: re.Pattern
     placeholder: str
     optional_in: str = None  # under this declared variant, the folded lines may be absent
+    only_in: str = None      # a fold that is itself a declared variant: in force only under it
 
 
 CORE_NORMALIZERS = [
@@ -71,7 +72,8 @@ class Rules:
 
     @property
     def variant_names(self):
-        return sorted({n.name for n in self.every if n.variant} | {f.optional_in for f in self.folds if f.optional_in})
+        return sorted({n.name for n in self.every if n.variant} | {f.optional_in for f in self.folds if f.optional_in}
+                      | {f.only_in for f in self.folds if f.only_in})
 
     def declaring(self, names):
         """These rules with the variants a block names in force."""
@@ -85,7 +87,8 @@ class Rules:
 
     def fold(self, line):
         """The placeholder of the fold `line` belongs to, or None."""
-        return next((f.placeholder for f in self.folds if f.pattern.match(line)), None)
+        return next((f.placeholder for f in self.folds
+                     if (f.only_in is None or f.only_in in self.declared) and f.pattern.match(line)), None)
 
     def optional_lines(self):
         """Placeholders of folds whose lines a declared variant lets be absent."""
@@ -182,11 +185,11 @@ class Outcome:
 
 
 def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
-    optional = rules.optional_lines()
-    expected = [ELLIPSIS if line in optional else line for line in clean("\n".join(expected_lines), rules)]
+    expected = clean("\n".join(expected_lines), rules)
     actual = clean(bindings.to_shown(actual_text), rules)
     patterns = [None if line == ELLIPSIS else line_pattern(line, rules) for line in expected]
-    path = _align(patterns, actual)
+    optional = {i for i, line in enumerate(expected) if line in rules.optional_lines()}
+    path = _align(patterns, actual, optional)
     if path is None:
         return Outcome(False, expected, actual, shown_as=_as_expected(patterns, expected, actual))
     bound = []
@@ -207,8 +210,9 @@ def _as_expected(patterns, expected, actual):
     return written
 
 
-def _align(patterns, actual):
-    """Pairs (pattern index, actual index) of a full match, or None."""
+def _align(patterns, actual, optional=frozenset()):
+    """Pairs (pattern index, actual index) of a full match, or None. The
+    patterns at `optional` indices match their line, or no line at all."""
     memo = {}
 
     def walk(p, a):
@@ -223,10 +227,13 @@ def _align(patterns, actual):
                 if rest is not None:
                     result = rest
                     break
-        elif a < len(actual) and patterns[p][0].fullmatch(actual[a]):
-            rest = walk(p + 1, a + 1)
-            if rest is not None:
-                result = [(p, a)] + rest
+        else:
+            if a < len(actual) and patterns[p][0].fullmatch(actual[a]):
+                rest = walk(p + 1, a + 1)
+                if rest is not None:
+                    result = [(p, a)] + rest
+            if result is None and p in optional:
+                result = walk(p + 1, a)
         memo[(p, a)] = result
         return result
 

@@ -49,7 +49,7 @@ def pytest_doctester_check_block(block):
 
 
 def pytest_doctester_normalizers():
-    return [*rules.NORMALIZERS, rules.LAYERS]
+    return [*rules.NORMALIZERS, rules.PULL, rules.LAYERS]
 
 
 def pytest_doctester_interactive(command):
@@ -78,6 +78,6 @@ def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
     keys = {**Grammar().keys, **{key.name: key for key in pytest_doctester_annotation_keys()}}
-    variants = tuple(Rules(rules.NORMALIZERS, [rules.LAYERS]).variant_names)
+    variants = tuple(Rules(rules.NORMALIZERS, [rules.PULL, rules.LAYERS]).variant_names)
     return Grammar(keys, pytest_doctester_file_languages(), [pytest_doctester_check_block], variants=variants,
                    **conventions)

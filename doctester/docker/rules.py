@@ -49,6 +49,13 @@ NORMALIZERS = [
                r'conflict: unable to (?:delete \S+ \(must be forced\)|remove repository reference "\S+" '
                r"\(must force\))", variant=True),
 ]
+# Under the declared variant pulled-or-present, everything a run or pull says
+# about fetching the image is one line, which may be missing: the reader may
+# already have the image (pulled before the workshop, or on an earlier page).
+PULL = LineFold("pull-messages", re.compile(
+    r"^(Unable to find image '\S+' locally|\S+: Pulling from \S+|[0-9a-f]{12}: .*|Digest: sha256:[0-9a-f]{64}|"
+    r"Status: (?:Downloaded newer image|Image is up to date) for \S+)$"), "<pull messages>",
+    optional_in="pulled-or-present", only_in="pulled-or-present")
 LAYERS = LineFold("layer-progress", re.compile(
     r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"
     r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"

@@ -8,7 +8,7 @@ from doctester.core.matching import compare as core_compare
 from doctester.docker import rules as docker
 from doctester.docker.rules import is_interactive
 
-DOCKER = Rules(docker.NORMALIZERS, [docker.LAYERS])
+DOCKER = Rules(docker.NORMALIZERS, [docker.PULL, docker.LAYERS])
 
 
 def compare(expected, actual, bindings):
@@ -178,3 +178,13 @@ def test_the_classic_store_wording_of_a_refused_rmi_is_a_declared_variant():
                "(must force) - container 1a2b3c4d5e6f is using its referenced image 8e9f0a1b2c3d\n")
     assert not compare(shown, classic, Bindings()).matched
     assert core_compare(shown, classic, Bindings(), DOCKER.declaring(["classic-store-wording"])).matched
+
+
+def test_pulled_or_present_lets_a_run_of_a_present_image_skip_the_download():
+    shown = ["Unable to find image 'hello-world:latest' locally", "latest: Pulling from library/hello-world",
+             "e3b0c44298fc: Pull complete", "Digest: sha256:" + "a" * 64,
+             "Status: Downloaded newer image for hello-world:latest", "", "Hello from Docker!"]
+    declared = DOCKER.declaring(["pulled-or-present"])
+    assert core_compare(shown, "\nHello from Docker!\n", Bindings(), declared).matched
+    assert not compare(shown, "\nHello from Docker!\n", Bindings()).matched
+    assert not core_compare(shown, "\nHello from Podman!\n", Bindings(), declared).matched
