@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import docker
@@ -20,17 +21,26 @@ CLI_PLUGINS = {"docker-compose": "docker-compose", "docker-buildx": "docker-buil
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
+SLOW_ENGINE_WAIT = 30  # seconds an engine that shows signs of life gets to answer
+SOCKET_RECORD = "dockerd.socket"  # under paths.RUN: the socket our dockerd made
+
+
 class Plan(enum.Enum):
     REUSE = "reuse the reachable daemon"
     START = "install what is missing and start dockerd"
+    FOREIGN = "another engine is here"
     NOT_ROOT = "not root"
     UNSUPPORTED = "unsupported system"
 
 
-def decide(reachable, is_root, debian_like, has_apt):
-    """What bring-up does, from the facts it can observe. Pure, for unit tests."""
+def decide(reachable, is_root, debian_like, has_apt, foreign=None):
+    """What bring-up does, from the facts it can observe. Pure, for unit tests.
+    `foreign` names another engine's trace (an active system service, a socket
+    we did not make) when none answers: bring-up never starts a second one."""
     if reachable:
         return Plan.REUSE
+    if foreign:
+        return Plan.FOREIGN
     if not (debian_like and has_apt):
         return Plan.UNSUPPORTED
     if not is_root:
@@ -57,6 +67,52 @@ def daemon_reachable():
         return client(timeout=3).ping()
     except Exception:  # the SDK raises several unrelated types for "no daemon"
         return False
+
+
+def system_service():
+    """`docker.service is active`-like words when systemd runs Docker here
+    (active, starting, or waiting on its socket), else None."""
+    if not (Path("/run/systemd/system").is_dir() and shutil.which("systemctl")):
+        return None
+    for unit in ("docker.service", "docker.socket"):
+        state = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True).stdout.strip()
+        if state in ("active", "activating", "reloading"):
+            return f"systemd's {unit} is {state}"
+    return None
+
+
+def our_socket():
+    """The socket path our dockerd made, if it made one and has not been stopped."""
+    try:
+        return (paths.RUN / SOCKET_RECORD).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def foreign_engine():
+    """Why another engine owns this machine's Docker, or None."""
+    service = system_service()
+    if service:
+        return service
+    if os.path.exists(DEFAULT_SOCKET) and our_socket() != DEFAULT_SOCKET:
+        return f"the socket {DEFAULT_SOCKET} exists and bring-up did not make it"
+    return None
+
+
+def wait_for_slow_engine(wait=None):
+    """An engine with a socket or a service may be starting (or socket-activated,
+    started by this very call): give it time to answer before judging."""
+    deadline = time.monotonic() + (SLOW_ENGINE_WAIT if wait is None else wait)
+    while time.monotonic() < deadline:
+        if daemon_reachable():
+            return True
+        time.sleep(1)
+    return False
+
+
+FOREIGN_HELP = ("bring-up never starts a second engine beside another one. Start that engine "
+                "(`sudo systemctl start docker`, or Docker Desktop) and run `make engine` again; if that "
+                "engine is gone for good, remove its socket ({socket}) yourself first")
 
 
 def missing_packages():
@@ -123,15 +179,18 @@ def daemon_config():
 def start_dockerd():
     config = paths.RUN / "daemon.json"
     config.write_text(json.dumps(daemon_config(), indent=2) + "\n")
-    if os.path.exists(DEFAULT_SOCKET) and not daemon_reachable():
-        # A socket left by a daemon that died; dockerd refuses to start over it.
+    if os.path.exists(DEFAULT_SOCKET) and our_socket() == DEFAULT_SOCKET and not daemon_reachable():
+        # Our own dockerd died and left its socket; dockerd refuses to start over it.
         os.unlink(DEFAULT_SOCKET)
     own_pid_file = paths.RUN / "dockerd.docker-pid"
     if own_pid_file.exists() and not services.running_pid("dockerd", DOCKERD):
         own_pid_file.unlink()  # left by a dockerd that was killed; it would refuse to start
+    (paths.RUN / SOCKET_RECORD).write_text(DEFAULT_SOCKET + "\n")  # on disk before dockerd makes it
+    # Its own data root and exec root: nothing of a system engine's state is shared or changed.
+    argv = [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file),
+            "--data-root", str(paths.DOCKER_DATA), "--exec-root", str(paths.RUN / "docker-exec")]
     with step("starting dockerd"):
-        services.start("dockerd", [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file)],
-                       ready=daemon_reachable, timeout=60)
+        services.start("dockerd", argv, ready=daemon_reachable, timeout=60)
     say(f"    dockerd runs in the background; log: {services.log_file('dockerd')}")
 
 
@@ -145,7 +204,13 @@ def check_mirror_configured():
 def ensure_engine():
     paths.ensure()
     reachable = daemon_reachable()
-    plan = decide(reachable, host.is_root(), host.is_debian_like(), host.has_apt())
+    foreign = None if reachable else foreign_engine()
+    if foreign:
+        reachable = wait_for_slow_engine()
+    plan = decide(reachable, host.is_root(), host.is_debian_like(), host.has_apt(), foreign)
+    if plan is Plan.FOREIGN:
+        raise BringupError(f"no Docker daemon answered within {SLOW_ENGINE_WAIT} s, but {foreign}: "
+                           + FOREIGN_HELP.format(socket=DEFAULT_SOCKET))
     if plan is Plan.UNSUPPORTED:
         raise BringupError(f"no Docker daemon is reachable ({os.environ.get('DOCKER_HOST') or DEFAULT_SOCKET}); "
                            f"{how_to_start_docker()}")
@@ -175,9 +240,16 @@ def ensure_engine():
     return plan
 
 
+def stop_dockerd():
+    stopped = services.stop("dockerd", DOCKERD)
+    if stopped:
+        (paths.RUN / SOCKET_RECORD).unlink(missing_ok=True)
+    return stopped
+
+
 def stop_engine():
     from . import organizer
     stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
-                                          ("dockerd", lambda: services.stop("dockerd", DOCKERD)),
+                                          ("dockerd", stop_dockerd),
                                           ("registry", registry.stop)) if stopper()]
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")

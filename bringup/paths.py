@@ -8,6 +8,7 @@ RUN = CACHE / "run"            # pid files, logs and configs of the services we 
 REGISTRY_DATA = CACHE / "registry"
 ROOTFS = CACHE / "rootfs"      # finished root file system tarballs, named by recipe hash
 WORK = CACHE / "work"          # scratch space for builds in progress; never trusted
+DOCKER_DATA = CACHE / "docker"  # the data root of a dockerd bring-up starts: never a system engine's
 
 
 def ensure():

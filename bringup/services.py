@@ -1,9 +1,11 @@
 """Start and stop the background services bring-up owns (dockerd, the registry).
 
-Each service we start has a pid file under paths.RUN; `stop` only ever signals
-a process whose pid file we wrote and whose command line is still the one we
-started, so a daemon somebody else runs is never touched.
+Each service we start has a pid file under paths.RUN recording its pid, its
+full command line, its start time and the boot it started in. A process is
+ours only if all of them still match: a pid reused by another program (after
+a crash or a reboot) is never signalled, nor is a daemon somebody else runs.
 """
+import json
 import os
 import signal
 import subprocess
@@ -27,18 +29,49 @@ def log_file(name):
 
 def _cmdline(pid):
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        return [part.decode() for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
     except OSError:
-        return ""
+        return []
 
 
-def running_pid(name, program):
-    """The pid of our `name` service if it is alive and still runs `program`."""
+def _start_time(pid):
+    """When the process started, in clock ticks since boot (/proc/PID/stat, field 22)."""
     try:
-        pid = int(pid_file(name).read_text().strip())
-    except (OSError, ValueError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
         return None
-    return pid if os.path.basename(_cmdline(pid)) == os.path.basename(program) else None
+
+
+def _boot_id():
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def identity(pid):
+    """What makes a live process this one and no other: command line, start time, boot."""
+    return {"pid": pid, "cmdline": _cmdline(pid), "start": _start_time(pid), "boot": _boot_id()}
+
+
+def record(name, pid):
+    pid_file(name).write_text(json.dumps(identity(pid)) + "\n")
+
+
+def running_pid(name, program=None):
+    """The pid of our `name` service if the process its pid file names is
+    alive and is still that process. `program` is accepted for callers that
+    name what they expect; the recorded command line is what decides."""
+    try:
+        recorded = json.loads(pid_file(name).read_text())
+        pid = int(recorded["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record, or one in the old pid-only form: nothing we can prove is ours
+    now = identity(pid)
+    if now["cmdline"] and all(now[key] == recorded.get(key) for key in ("cmdline", "start", "boot")):
+        if program is None or os.path.basename(now["cmdline"][0]) == os.path.basename(program):
+            return pid
+    return None
 
 
 def last_lines(path, count=20):
@@ -58,7 +91,7 @@ def start(name, argv, ready, timeout):
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()
-    pid_file(name).write_text(f"{proc.pid}\n")
+    record(name, proc.pid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -73,7 +106,7 @@ def start(name, argv, ready, timeout):
                        f"last lines of {log_file(name)}:\n{last_lines(log_file(name))}")
 
 
-def stop(name, program, timeout=30):
+def stop(name, program=None, timeout=30):
     """Stop our `name` service, if it runs; return True when one was stopped."""
     pid = running_pid(name, program)
     if pid is None:

@@ -1,9 +1,11 @@
 """Bring-up decisions, without a Docker engine."""
+import json
 import os
 import socket
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -22,10 +24,79 @@ from tests.conftest import ROOT
 ])
 def test_decide(reachable, root, debian, apt, plan):
     assert engine.decide(reachable, root, debian, apt) is plan
+    # Another engine's trace, and none answers: never a second engine, whatever else holds.
+    expected = plan if reachable else engine.Plan.FOREIGN
+    assert engine.decide(reachable, root, debian, apt, foreign="a socket we did not make") is expected
+
+
+def test_a_stale_socket_of_another_engine_is_refused_and_left_alone(run_dir, tmp_path, monkeypatch):
+    stale = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(stale))  # a socket file nobody listens on, as a crashed engine leaves
+    monkeypatch.setattr(engine, "DEFAULT_SOCKET", str(stale))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{stale}")
+    monkeypatch.setattr(engine, "system_service", lambda: None)
+    monkeypatch.setattr(engine, "SLOW_ENGINE_WAIT", 2)
+    for fact, value in (("is_root", True), ("is_debian_like", True), ("has_apt", True)):
+        monkeypatch.setattr(host, fact, lambda value=value: value)
+    started = []
+    monkeypatch.setattr(engine, "install_packages", lambda: started.append("packages"))
+    monkeypatch.setattr(engine, "start_dockerd", lambda: started.append("dockerd"))
+    with pytest.raises(BringupError, match=rf"no Docker daemon answered within 2 s, but the socket {stale} exists "
+                                           "and bring-up did not make it: bring-up never starts a second engine"):
+        engine.ensure_engine()
+    assert started == [] and stale.exists()
+    # The same socket, recorded as made by our own dockerd: ours to clean up.
+    (paths.RUN / engine.SOCKET_RECORD).write_text(f"{stale}\n")
+    assert engine.foreign_engine() is None
+
+
+def test_a_slow_engine_is_waited_for(tmp_path, monkeypatch):
+    """An engine whose socket exists answers only after a while (starting, or
+    socket-activated): bring-up reuses it rather than starting its own."""
+    import http.server
+    import socketserver
+    import threading
+
+    path = tmp_path / "slow.sock"
+
+    class Ping(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            ready = time.monotonic() > opened + 2
+            body = (b'{"ApiVersion": "1.45"}' if self.path.endswith("/version") else b"OK") if ready else b"starting"
+            self.send_response(200 if ready else 503)
+            self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "text/plain")
+            self.send_header("Api-Version", "1.45")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+        def address_string(self):
+            return "unix"
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    server = Server(str(path), Ping)
+    opened = time.monotonic()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+        assert engine.daemon_reachable() is False
+        assert engine.wait_for_slow_engine(wait=15) is True
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_not_root_without_daemon_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(engine, "daemon_reachable", lambda: False)
+    monkeypatch.setattr(engine, "foreign_engine", lambda: None)
     monkeypatch.setattr(host, "is_root", lambda: False)
     monkeypatch.setattr(host, "is_debian_like", lambda: True)
     monkeypatch.setattr(host, "has_apt", lambda: True)
@@ -109,6 +180,24 @@ def test_service_never_ready_is_stopped(run_dir):
     assert services.running_pid("sleepy", "/bin/sleep") is None
 
 
+def test_a_reused_pid_is_not_ours(run_dir):
+    """Ours means the same command line, start time and boot as recorded."""
+    ours = subprocess.Popen(["sleep", "30"])
+    try:
+        services.record("sleeper", ours.pid)
+        assert services.running_pid("sleeper") == ours.pid
+        recorded = json.loads(services.pid_file("sleeper").read_text())
+        # The same pid, now another process: started at another time, or another program.
+        for change in ({"start": recorded["start"] + 1}, {"cmdline": ["sleep", "31"]}, {"boot": "another-boot"}):
+            services.pid_file("sleeper").write_text(json.dumps({**recorded, **change}))
+            assert services.running_pid("sleeper") is None
+            assert services.stop("sleeper") is False
+        assert ours.poll() is None  # never signalled
+    finally:
+        ours.kill()
+        ours.wait()
+
+
 def test_stop_leaves_a_process_we_did_not_start(run_dir):
     stranger = subprocess.Popen(["sleep", "30"])
     try:
@@ -152,6 +241,7 @@ def test_missing_daemon_gives_one_clear_message(tmp_path):
 def test_registry_is_stopped_again_when_dockerd_fails(run_dir, monkeypatch):
     stopped = []
     monkeypatch.setattr(engine, "daemon_reachable", lambda: False)
+    monkeypatch.setattr(engine, "foreign_engine", lambda: None)
     monkeypatch.setattr(host, "is_root", lambda: True)
     monkeypatch.setattr(host, "is_debian_like", lambda: True)
     monkeypatch.setattr(host, "has_apt", lambda: True)
