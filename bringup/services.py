@@ -49,13 +49,15 @@ def _boot_id():
         return None
 
 
-def identity(pid):
+def identity(pid, cmdline=None):
     """What makes a live process this one and no other: command line, start time, boot."""
-    return {"pid": pid, "cmdline": _cmdline(pid), "start": _start_time(pid), "boot": _boot_id()}
+    return {"pid": pid, "cmdline": cmdline or _cmdline(pid), "start": _start_time(pid), "boot": _boot_id()}
 
 
-def record(name, pid):
-    pid_file(name).write_text(json.dumps(identity(pid)) + "\n")
+def record(name, pid, argv=None):
+    """Write the pid file. `argv`: the command line we started, which right
+    after the start /proc may not show yet."""
+    pid_file(name).write_text(json.dumps(identity(pid, [str(a) for a in argv] if argv else None)) + "\n")
 
 
 def running_pid(name, program=None):
@@ -91,7 +93,7 @@ def start(name, argv, ready, timeout):
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()
-    record(name, proc.pid)
+    record(name, proc.pid, argv)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -184,7 +184,7 @@ def test_a_reused_pid_is_not_ours(run_dir):
     """Ours means the same command line, start time and boot as recorded."""
     ours = subprocess.Popen(["sleep", "30"])
     try:
-        services.record("sleeper", ours.pid)
+        services.record("sleeper", ours.pid, ["sleep", "30"])
         assert services.running_pid("sleeper") == ours.pid
         recorded = json.loads(services.pid_file("sleeper").read_text())
         # The same pid, now another process: started at another time, or another program.
