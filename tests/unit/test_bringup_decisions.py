@@ -185,6 +185,10 @@ def test_a_reused_pid_is_not_ours(run_dir):
     ours = subprocess.Popen(["sleep", "30"])
     try:
         services.record("sleeper", ours.pid, ["sleep", "30"])
+        for _ in range(100):  # right after the start, /proc may still show the parent's command line
+            if services.identity(ours.pid)["cmdline"] == ["sleep", "30"]:
+                break
+            time.sleep(0.02)
         assert services.running_pid("sleeper") == ours.pid
         recorded = json.loads(services.pid_file("sleeper").read_text())
         # The same pid, now another process: started at another time, or another program.
