@@ -5,11 +5,13 @@
     python curl.py POST localhost:8000/jam "{\"name\": \"peach\"}"
 
 Prints the response body (with -i, the status line first). Exits 0 on a 2xx
-answer, 22 on any other HTTP status, 7 when nothing listens at the address,
-and 3 on a malformed URL, as curl does (curl's 22 needs its -f flag).
+answer, 22 on any other HTTP status, 6 when the host name does not resolve,
+7 when nothing listens at the address, and 3 on a malformed URL, as curl
+does (curl's 22 needs its -f flag).
 """
 import argparse
 import json
+import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -58,6 +60,9 @@ def main(argv=None):
         status, reason, payload = error.code, error.reason, error.read()
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, socket.gaierror):  # its wording depends on the C library: say it as curl does
+            print(f"curl.py: could not resolve host: {request.host.split(':')[0]}", file=sys.stderr)
+            return 6
         print(f"curl.py: cannot connect to {request.full_url}: {reason}", file=sys.stderr)
         return 7
     if args.include:

@@ -99,8 +99,9 @@ def parse_info(info):
 
 
 def shell_commands(body, first_line):
-    """Split a shell block into commands: one a line, with `\\` continuations
-    and here-documents kept together; blank and comment lines dropped."""
+    """Split a shell block into commands: one a line, with `\\` continuations,
+    quoted strings that span lines and here-documents kept together; blank and
+    comment lines dropped."""
     commands, lines, i = [], body.splitlines(), 0
     while i < len(lines):
         start, text = i, lines[i]
@@ -108,6 +109,9 @@ def shell_commands(body, first_line):
             i += 1
             continue
         while text.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            text += "\n" + lines[i]
+        while open_quote(text) and i + 1 < len(lines):  # a quoted string that spans lines
             i += 1
             text += "\n" + lines[i]
         heredoc = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", text)
@@ -120,6 +124,15 @@ def shell_commands(body, first_line):
         commands.append(Command(text=text, line=first_line + start))
         i += 1
     return commands
+
+
+def open_quote(text):
+    """Does `text` end inside a quoted string, as bash would read it?"""
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:
+        return True
+    return False
 
 
 def console_commands(body, path, first_line, body_start, lang="console"):

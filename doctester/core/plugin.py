@@ -93,9 +93,11 @@ def pytest_configure(config):
     # Marks pages of one group; pytest-xdist, when installed, acts on it.
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
     if getattr(config.option, "dist", "no") == "load":
-        # A page is one story: all its blocks on one worker. Pages of one
-        # group share a worker, one after another (see collection_modifyitems).
-        config.option.dist = "loadgroup"
+        # A page is one story: all its blocks on one worker. (`loadgroup`
+        # would also keep a group's pages together, but its workers parse the
+        # command line again, see `-n` as `load`, and do not name tests by
+        # group; `loadfile` is decided by the controller alone.)
+        config.option.dist = "loadfile"
     signal.signal(signal.SIGTERM, _terminated)
 
 

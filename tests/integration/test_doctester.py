@@ -41,7 +41,8 @@ def test_fixture_page_passes_and_leaves_the_daemon_as_it_was(client, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert daemon_state(client) == before
     record = json.loads((tmp_path / "report.json").read_text())
-    blocks = record["pages"]["tests/fixtures/pages/passing.md"]["blocks"]
+    [entry] = record["pages"]["tests/fixtures/pages/passing.md"]["engines"].values()
+    blocks = entry["blocks"]
     assert {b["status"] for b in blocks} == {"passed"}
     assert record["format"] == 2 and record["environment"]["name"] == "Docker Engine"
     assert record["environment"]["version"] and record["environment"]["client"]

@@ -169,3 +169,10 @@ def test_a_variant_must_be_one_the_profiles_declare():
     assert block.options.variants == ("pulled-or-present",)
     with pytest.raises(PageError, match="page.md:1: unknown variant engine-29; known: classic-store-wording, pulled-or-present"):
         parse('<!-- doctest: variant=engine-29 -->\n```bash\ndocker images\n```\n')
+
+
+def test_a_quoted_string_that_spans_lines_stays_one_command():
+    body = "docker run x sh -c '\n  echo a\n  echo b'\necho next\n# it's a comment\n"
+    commands = markdown.shell_commands(body, 5)
+    assert [c.text for c in commands] == ["docker run x sh -c '\n  echo a\n  echo b'", "echo next"]
+    assert [c.line for c in commands] == [5, 8]

@@ -188,6 +188,21 @@ def test_curl_py_against_a_live_server_and_request_logs(live_server):
     assert '"GET /jam" 200' in log and '"POST /jam" 201' in log and '"GET /jam/kiwi" 404' in log
 
 
+def test_curl_py_says_an_unknown_host_as_curl_does(monkeypatch, capsys):
+    import importlib.util
+    import socket
+    import urllib.error
+    spec = importlib.util.spec_from_file_location("curl_py", CURL)
+    curl_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curl_py)
+
+    def unresolvable(request, timeout):  # what urlopen raises when the resolver knows no such name
+        raise urllib.error.URLError(socket.gaierror(-2, "Name does not resolve"))
+    monkeypatch.setattr(curl_py.urllib.request, "urlopen", unresolvable)
+    assert curl_py.main(["GET", "http://lonely:8000/jam"]) == 6
+    assert capsys.readouterr().err == "curl.py: could not resolve host: lonely\n"
+
+
 def test_curl_py_clear_errors():
     refused = curl("GET", f"127.0.0.1:{free_port()}/jam")
     assert refused.returncode == 7 and "cannot connect" in refused.stderr and "Traceback" not in refused.stderr
