@@ -177,41 +177,41 @@ def bind_mount():
 
 
 def storage():
-    d = Drawing(680, 270, "Where a container's files live",
+    d = Drawing(680, 280, "Where a container's files live",
                 "Three places: the container's writable layer, removed with the container; a named "
                 "volume, kept by Docker until you remove it; and a bind mount, a folder of your "
                 "computer that the container sees as it is.")
-    d.box(20, 30, 640, 210, "", "host", dashed=True)
+    d.box(20, 30, 640, 236, "", "host", dashed=True)
     d.text(110, 54, "Your computer", weight=' font-weight="bold"')
-    d.box(40, 70, 290, 150, "", "proc")
-    d.text(185, 92, "Container", weight=' font-weight="bold"')
-    d.box(60, 105, 250, 34, "writable layer", "data", sub=None)
-    d.text(185, 160, "gone with docker rm", size=12, color=MUTED)
-    d.box(60, 172, 118, 36, "/data", "app", radius=4)
-    d.box(192, 172, 118, 36, "/app", "app", radius=4)
-    d.box(400, 80, 240, 56, "volume jam-data", "daemon", sub="kept by Docker")
-    d.box(400, 160, 240, 56, "examples/rest_server", "lib", sub="your folder: a bind mount")
-    d.arrow(178, 190, 400, 108, "-v jam-data:/data", dy=-8)
-    d.arrow(310, 190, 400, 188, '-v "$(pwd)"/...:/app', dy=14)
+    d.box(40, 70, 250, 175, "", "proc")
+    d.text(165, 92, "Container", weight=' font-weight="bold"')
+    d.box(60, 102, 210, 40, "writable layer", "data", sub=None)
+    d.text(165, 158, "gone with docker rm", size=12, color=MUTED)
+    d.box(60, 168, 210, 30, "/data", "app", radius=4)
+    d.box(60, 206, 210, 30, "/app", "app", radius=4)
+    d.box(440, 156, 200, 54, "volume jam-data", "daemon", sub="kept by Docker")
+    d.box(440, 214, 200, 40, "your folder", "lib", sub=None)
+    d.arrow(270, 183, 440, 183, "-v jam-data:/data", dy=-8)
+    d.arrow(270, 221, 440, 234, 'bind mount', dy=-10)
     return d
 
 
 def networks():
-    d = Drawing(680, 260, "A user-defined network",
+    d = Drawing(680, 300, "A user-defined network",
                 "Two containers on the network jam-net reach each other by name through Docker's "
                 "DNS. Only a published port makes the jam server reachable from the computer itself.")
-    d.box(20, 30, 640, 200, "", "host", dashed=True)
+    d.box(20, 30, 640, 250, "", "host", dashed=True)
     d.text(110, 54, "Your computer", weight=' font-weight="bold"')
-    d.box(40, 150, 150, 56, "curl", "app", sub="localhost:8000")
-    d.box(240, 70, 400, 140, "", "proc", dashed=True)
-    d.text(440, 92, "network jam-net", weight=' font-weight="bold"')
-    d.box(260, 110, 160, 70, "client", "data", sub="python curl.py")
-    d.box(460, 110, 160, 70, "jams", "data", sub="listens on :8000")
-    d.arrow(420, 145, 460, 145)
-    d.text(440, 200, "http://jams:8000 (by name)", size=12, color=MUTED)
-    d.arrow(190, 178, 460, 170, "-p 8000:8000", dy=18)
+    d.box(220, 64, 420, 126, "", "proc", dashed=True)
+    d.text(430, 86, "network jam-net", weight=' font-weight="bold"')
+    d.box(240, 104, 140, 62, "client", "data", sub="python curl.py")
+    d.box(480, 104, 140, 62, "jams", "data", sub="listens on :8000")
+    d.arrow(380, 135, 480, 135, "by name", dy=-8)
+    d.text(430, 153, "jams:8000", size=12, color=MUTED)
+    d.box(40, 214, 150, 50, "curl", "app", sub="localhost:8000")
+    d.arrow(190, 239, 590, 166)
+    d.text(430, 236, "-p 8000:8000: a published port", size=12, color=MUTED)
     return d
-
 
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
