@@ -58,11 +58,29 @@ def summary(statuses, engines):
             f"{counts.get('passed', 0)} of {run} command blocks verified against {where}{skipped}.")
 
 
+def fence_openings(lines):
+    """Indices of the lines that open a fenced block (not those that close one)."""
+    openings, open_ticks = set(), None
+    for index, line in enumerate(lines):
+        match = FENCE.match(line)
+        if not match:
+            continue
+        if open_ticks is None:
+            openings.add(index)
+            open_ticks = match["ticks"]
+        elif match["ticks"].startswith(open_ticks) and not match["info"].strip():
+            open_ticks = None
+    return openings
+
+
 def mark_fences(markdown, statuses, offset):
+    """Add the status class to each fence the report names. A line that does
+    not open a fence (a report older than the page) is left as it is."""
     lines = markdown.split("\n")
+    openings = fence_openings(lines)
     for number, status in statuses.items():
         index = number - 1 - offset
-        match = FENCE.match(lines[index]) if 0 <= index < len(lines) else None
+        match = FENCE.match(lines[index]) if index in openings else None
         if not match or status not in MARKS:
             continue
         info = match["info"].strip()

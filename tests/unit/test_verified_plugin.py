@@ -81,3 +81,9 @@ def test_the_mark_names_every_engine_and_a_failure_on_any_of_them(site):
     write_report(site, [{"line": 9, "status": "passed"}], [{"line": 9, "status": "failed"}])
     html = render(site)
     assert "1 of 1 command blocks on this page failed" in html and "``` {.bash .doctest-failed}" in html
+
+
+def test_a_report_older_than_the_page_never_turns_a_closing_fence_into_an_opening(site):
+    write_report(site, [{"line": 11, "status": "passed"}])  # line 11 of p.md now closes the bash fence
+    html = render(site)
+    assert html.count("```") == PAGE.count("```") and "``` {." not in html.split("docker ps")[1].split("\n")[1]
