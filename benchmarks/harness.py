@@ -14,7 +14,6 @@
 4. A no-change rerun with --doc-cache.
 """
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bringup import paths  # noqa: E402
 from doctester.core.markdown import parse_page  # noqa: E402
+from doctester.core.report import read_report  # noqa: E402
 from doctester.docker import ownership  # noqa: E402
 from doctester.docker.engines import RESET, with_tag  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
@@ -129,9 +129,10 @@ def main():
             took = harness_run(workers, report)
             print(f"whole site, {workers} worker(s): {took:.1f} s = {took / plain_total:.2f}x the plain script")
             if workers == 1:
-                record = json.loads(report.read_text())
+                record = read_report(report)
                 for path in page_paths:
-                    blocks = record["pages"].get(path, {}).get("blocks", [])
+                    engines = record["pages"].get(path, {}).get("engines", {}).values()
+                    blocks = [b for run in engines for b in run["blocks"]]
                     spent = sum(b["duration"] for b in blocks)
                     if plain.get(path, 0) >= 1:  # the same commands from the same start
                         print(f"  {path}: its blocks {spent:.1f} s, the same commands in plain bash "
