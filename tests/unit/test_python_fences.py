@@ -7,10 +7,12 @@ from tests.conftest import ROOT
 
 def test_python_fences_run_and_fail_at_their_line(tmp_path):
     page = ROOT / "tests" / "fixtures" / "pages" / "python" / "fences.md"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(page),
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs", str(page),
                              "--doc-report", str(tmp_path / "report.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "fences.md::line-3 PASSED" in result.stdout
     assert "fences.md::line-9 FAILED" in result.stdout
     assert "this fence must fail" in result.stdout
+    assert "fences.md::line-14 SKIPPED" in result.stdout and "a skipped fence must not run" not in result.stdout
+    assert "fences.md:14: talks to a service the tests do not run" in result.stdout
     assert result.returncode == 1
