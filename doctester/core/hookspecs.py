@@ -45,8 +45,9 @@ def pytest_doctester_environment(config, worker):
 
 @pytest.hookspec(firstresult=True)
 def pytest_doctester_page_group(page):
-    """Return a name: pages with the same one run in a row on one worker
-    (pages that start from the same state share its set-up). First answer wins."""
+    """Return a name: pages with the same one run in a row, so pages that start
+    from the same state share its set-up (under xdist each page stays whole on
+    one worker instead). First answer wins."""
 
 
 @pytest.hookspec

@@ -24,6 +24,8 @@ class MarkdownPage(pytest.File):
                                    doc.grammar)
         except PageError as error:
             raise self.CollectError(str(error))
+        # Read by `--dist loadgroup` when it is given on the command line (then
+        # workers see it too): a group's pages share a worker, each page whole.
         group = pytest.mark.xdist_group(self.group())
         for block in self.page.blocks:
             name = f"line-{block.line}"
