@@ -78,7 +78,8 @@ SANDBOX_IMAGE = "intro-to-docker/doctest-sandbox"  # the doc tests' private engi
 HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
 PYTHON_ALPINE = Image("library/python", "alpine", _recipe_files("python"))
 PYTHON_LATEST = Image("library/python", "latest", _recipe_files("python"))
-PUBLIC_IMAGES = [HELLO, PYTHON_ALPINE, PYTHON_LATEST]
+REGISTRY = Image("library/registry", "2", _recipe_files("registry"))
+PUBLIC_IMAGES = [HELLO, PYTHON_ALPINE, PYTHON_LATEST, REGISTRY]
 
 
 def workshop_image():
@@ -227,6 +228,15 @@ def build_workshop_image(image, digest):
     publish(local, image)
 
 
+def build_registry(image, digest, mirror):
+    """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
+    local = f"intro-to-docker-build/registry:{digest}"
+    run(["docker", "build", "--quiet", "--build-arg", f"BASE={PYTHON_ALPINE.hub_ref}",
+         "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
+         str(RECIPES / "registry")], f"building {image.hub_ref}")
+    publish(local, image)
+
+
 def copy_from_hub(image):
     run(["docker", "pull", image.hub_ref], f"pulling {image.hub_ref}")
     run(["docker", "tag", image.hub_ref, image.mirror_ref], "tagging")
@@ -296,6 +306,14 @@ def ensure_images():
                     build_python([(i, tarballs[kind]) for i, kind in wanted_python if i in todo],
                                  python_digest, scratch)
         base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
+        if not online:
+            mirror = host.debian_mirror(host.codename()) if host.has_apt() else ""
+            registry_digest = recipe_hash(REGISTRY.inputs, base_digest, arch, mirror)
+            if cached(REGISTRY, registry_digest):
+                say(f"    {REGISTRY.hub_ref}: in the mirror (recipe {registry_digest})")
+            else:
+                with step(f"building the {REGISTRY.hub_ref} stand-in"):
+                    build_registry(REGISTRY, registry_digest, mirror)
         workshop = workshop_image()
         workshop_digest = recipe_hash(workshop.inputs, base_digest, arch)
         if cached(workshop, workshop_digest):

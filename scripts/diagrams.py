@@ -213,9 +213,23 @@ def networks():
     d.text(430, 236, "-p 8000:8000: a published port", size=12, color=MUTED)
     return d
 
+def sharing():
+    d = Drawing(680, 230, "Sharing an image through a registry",
+                "You tag the image with the registry's address and your namespace and push it; the "
+                "registry keeps its layers; a teammate pulls the same name and gets the same image, "
+                "down to the digest.")
+    d.box(20, 60, 170, 110, "Your computer", "host", sub="docker push", bold=True)
+    d.box(230, 50, 220, 130, "Registry", "daemon", sub="localhost:5000 or Docker Hub", bold=True)
+    d.box(490, 60, 170, 110, "Teammate", "host", sub="docker pull", bold=True)
+    d.arrow(190, 115, 230, 115)
+    d.arrow(450, 115, 490, 115)
+    d.text(340, 210, "yourname/jam-server:1.0, sha256:... : one name, one digest everywhere", size=12,
+           color=MUTED)
+    return d
+
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
-            "storage": storage, "networks": networks}
+            "storage": storage, "networks": networks, "sharing": sharing}
 
 
 def main():

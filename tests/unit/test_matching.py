@@ -188,3 +188,9 @@ def test_pulled_or_present_lets_a_run_of_a_present_image_skip_the_download():
     assert core_compare(shown, "\nHello from Docker!\n", Bindings(), declared).matched
     assert not compare(shown, "\nHello from Docker!\n", Bindings()).matched
     assert not core_compare(shown, "\nHello from Podman!\n", Bindings(), declared).matched
+
+
+def test_a_pushed_manifests_size_varies_but_the_tag_does_not():
+    shown = ["1.0: digest: sha256:" + "a" * 64 + " size: 1995"]
+    assert matches(shown[0], "1.0: digest: sha256:" + "b" * 64 + " size: 1154")
+    assert not matches(shown[0], "1.1: digest: sha256:" + "b" * 64 + " size: 1154")
