@@ -40,7 +40,8 @@ def test_pages_use_the_workshop_image_name_defined_once():
     name = config["extra"]["workshop_image"]
     texts = [p.read_text() for p in (ROOT / "docs").glob("*.md")] + [(ROOT / "examples/README.md").read_text()]
     used = {m for text in texts for m in re.findall(r"\b[\w-]+/jam-server\b", text)}
-    assert used == {name}
+    # `yourname/jam-server` is the reader's own copy, in the sharing chapter.
+    assert used - {"yourname/jam-server"} == {name}
 
 
 def relative_luminance(colour):
