@@ -76,7 +76,6 @@ class LocalEnvironment:
 
 class LocalProvider:
     """One LocalEnvironment per test process."""
-    name = "local"
 
     def __init__(self):
         self.environment = None
