@@ -118,6 +118,14 @@ def pytest_collect_file(file_path, parent):
 def pytest_collection_modifyitems(session, config, items):
     """Pages of one group run in a row; a page's blocks stay together and in
     order. A journey keeps the order the pages were given in."""
+    # With --markdown-docs, pytest-markdown-docs collects our pages' python
+    # fences as well: they run once, as blocks of their page.
+    ours = {item.path for item in items if isinstance(item.parent, MarkdownPage)}
+    twice = [item for item in items if isinstance(item, MarkdownInlinePythonItem)
+             and not isinstance(item.parent, MarkdownPage) and item.path in ours]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item not in twice]
     if config.doc.journey:
         return
     groups = {}

@@ -16,3 +16,13 @@ def test_python_fences_run_and_fail_at_their_line(tmp_path):
     assert "fences.md::line-14 SKIPPED" in result.stdout and "a skipped fence must not run" not in result.stdout
     assert "fences.md:14: talks to a service the tests do not run" in result.stdout
     assert result.returncode == 1
+
+
+def test_with_markdown_docs_each_python_fence_of_a_page_runs_once(tmp_path):
+    page = ROOT / "tests" / "fixtures" / "pages" / "python" / "fences.md"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--markdown-docs",
+                             str(page), "--doc-report", str(tmp_path / "report.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.count("fences.md::line-3 PASSED") == 1
+    assert "CodeFence" not in result.stdout and "3 deselected" in result.stdout
+    assert result.returncode == 1  # the planted failing fence still fails, once
