@@ -24,9 +24,10 @@ class MarkdownPage(pytest.File):
                                    doc.grammar)
         except PageError as error:
             raise self.CollectError(str(error))
+        self.group = self._group()
         # Read by `--dist loadgroup` when it is given on the command line (then
         # workers see it too): a group's pages share a worker, each page whole.
-        group = pytest.mark.xdist_group(self.group())
+        group = pytest.mark.xdist_group(self.group)
         for block in self.page.blocks:
             name = f"line-{block.line}"
             if isinstance(block, PythonBlock) and not block.options.skip:
@@ -41,7 +42,7 @@ class MarkdownPage(pytest.File):
     def label(self):
         return self.config.doc.settings.relative(self.path)
 
-    def group(self):
+    def _group(self):
         """Pages a profile puts in one group (say, those that start from the
         same image) run in a row on one worker, under xdist and without it."""
         try:
@@ -112,7 +113,7 @@ class BlockItem(pytest.Item):
             pytest.skip("cached: page, inputs and environment unchanged since it last passed")
         if self.block.options.skip:
             pytest.skip(self.block.options.skip)
-        if self.config.doc.journey and self.block.options.alone:
+        if self.skipped_in_journey(self.block):
             pytest.skip(f"in the journey the reader skips it: {self.block.options.alone}")
         run = page.run
         if run.failed_at:
@@ -122,13 +123,17 @@ class BlockItem(pytest.Item):
             if earlier.line >= self.block.line:
                 break
             if earlier.label not in run.done and not isinstance(earlier, PythonBlock) \
-                    and not (self.config.doc.journey and earlier.options.alone):
+                    and not self.skipped_in_journey(earlier):
                 run.run_block(earlier)
         try:
             run.run_block(self.block)
         except BlockFailure:
             page.failures += 1
             raise
+
+    def skipped_in_journey(self, block):
+        """A block for a reader starting at its page, which a reader in order skips."""
+        return self.config.doc.journey and bool(block.options.alone)
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, BlockFailure):

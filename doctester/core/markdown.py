@@ -40,6 +40,12 @@ class Grammar:
     foreign_syntax: str = "drop"                        # or "keep"
     variants: tuple = ()                                # names a `variant=` annotation may use
 
+    @classmethod
+    def with_profile(cls, keys=(), file_languages=None, checks=(), variants=(), **conventions):
+        """The core's grammar with what a profile adds (its annotation keys win)."""
+        return cls({**cls().keys, **{key.name: key for key in keys}}, dict(file_languages or {}), list(checks),
+                   variants=tuple(variants), **conventions)
+
 
 def flatten_containers(lines, drop_foreign=True):
     """Dedent the bodies of content tabs, admonitions and collapsible blocks

@@ -70,6 +70,11 @@ class Rules:
         self.every, self.folds, self.declared = every, list(folds), tuple(declared)
         self.normalizers = [n for n in every if not n.variant or n.name in self.declared]
 
+    @classmethod
+    def of(cls, found):
+        """Rules from what profiles answered: Normalizers and LineFolds, mixed."""
+        return cls([n for n in found if isinstance(n, Normalizer)], [f for f in found if isinstance(f, LineFold)])
+
     @property
     def variant_names(self):
         return sorted({n.name for n in self.every if n.variant} | {f.optional_in for f in self.folds if f.optional_in}
@@ -188,7 +193,8 @@ def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
     expected = clean("\n".join(expected_lines), rules)
     actual = clean(bindings.to_shown(actual_text), rules)
     patterns = [None if line == ELLIPSIS else line_pattern(line, rules) for line in expected]
-    optional = {i for i, line in enumerate(expected) if line in rules.optional_lines()}
+    optional_lines = rules.optional_lines()
+    optional = {i for i, line in enumerate(expected) if line in optional_lines}
     path = _align(patterns, actual, optional)
     if path is None:
         return Outcome(False, expected, actual, shown_as=_as_expected(patterns, expected, actual))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import matching
 from .environment import SetupError
-from .session import CommandTimeout, PageSession, SessionError
+from .session import CommandTimeout, PageSession, SessionError, never_interactive
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
 OUTPUT_TAIL = 40  # lines of a failed command's output shown in its report
@@ -118,7 +118,7 @@ class PageRun:
             self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
                                        environment.spawn(self.workspace.workdir), environment.kill_processes,
                                        on_timeout=environment.stop_started,
-                                       **({"interactive": interactive} if interactive else {}))
+                                       interactive=interactive or never_interactive)
         except (SetupError, SessionError) as error:
             self.finish()
             raise BlockFailure(f"{page.path}:1: preparing the page's environment failed: {error}")

@@ -15,7 +15,7 @@ from . import hookspecs
 from .environment import LocalProvider, SetupError
 from .items import BlockItem, MarkdownPage
 from .markdown import Grammar
-from .matching import LineFold, Normalizer, Rules
+from .matching import Rules
 from .report import Report
 from .settings import OPTIONS, Settings, add_options
 from .signals import uninterrupted
@@ -68,19 +68,17 @@ def _ask(pytest_config, name, **kwargs):
 
 def pytest_configure(config):
     settings = Settings.from_config(config)
-    keys = {key.name: key for key in Grammar().keys.values()}
-    for key in (k for found in _ask(config, "pytest_doctester_annotation_keys") for k in found):
-        keys[key.name] = key
+    keys = [key for found in _ask(config, "pytest_doctester_annotation_keys") for key in found]
     languages = {lang: name for found in _ask(config, "pytest_doctester_file_languages") for lang, name in
                  found.items()}
     checks = [lambda block: config.hook.pytest_doctester_check_block(block=block)]
-    found = [n for answer in _ask(config, "pytest_doctester_normalizers") for n in answer]
     try:
-        rules = Rules([n for n in found if isinstance(n, Normalizer)], [f for f in found if isinstance(f, LineFold)])
+        rules = Rules.of([n for answer in _ask(config, "pytest_doctester_normalizers") for n in answer])
     except ValueError as error:
         raise pytest.UsageError(f"doctester: pytest_doctester_normalizers: {error}")
-    grammar = Grammar(keys, languages, checks, settings.console_without_prompt, settings.untitled_files,
-                      settings.foreign_syntax, tuple(rules.variant_names))
+    grammar = Grammar.with_profile(keys, languages, checks, rules.variant_names,
+                                   console_without_prompt=settings.console_without_prompt,
+                                   untitled_files=settings.untitled_files, foreign_syntax=settings.foreign_syntax)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     environments = _ask(config, "pytest_doctester_environment", config=config, worker=worker) or LocalProvider()
     extra = [Path(p) for answer in _ask(config, "pytest_doctester_cache_inputs", config=config) for p in answer]
@@ -121,21 +119,20 @@ def pytest_collection_modifyitems(session, config, items):
     # With --markdown-docs, pytest-markdown-docs collects our pages' python
     # fences as well: they run once, as blocks of their page.
     ours = {item.path for item in items if isinstance(item.parent, MarkdownPage)}
-    twice = [item for item in items if isinstance(item, MarkdownInlinePythonItem)
-             and not isinstance(item.parent, MarkdownPage) and item.path in ours]
+    twice = {item for item in items if isinstance(item, MarkdownInlinePythonItem)
+             and not isinstance(item.parent, MarkdownPage) and item.path in ours}
     if twice:
-        config.hook.pytest_deselected(items=twice)
+        config.hook.pytest_deselected(items=list(twice))
         items[:] = [item for item in items if item not in twice]
     if config.doc.journey:
         return
-    groups = {}
-    for item in items:
-        if isinstance(item.parent, MarkdownPage) and item.parent not in groups:
-            groups[item.parent] = item.parent.group()
+
+    def group(item):
+        return item.parent.group if isinstance(item.parent, MarkdownPage) else ""
     first_seen = {}
     for item in items:
-        first_seen.setdefault(groups.get(item.parent, ""), len(first_seen))
-    items.sort(key=lambda item: first_seen[groups.get(item.parent, "")])
+        first_seen.setdefault(group(item), len(first_seen))
+    items.sort(key=lambda item: first_seen[group(item)])
 
 
 def pytest_collection_finish(session):

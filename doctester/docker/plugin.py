@@ -77,7 +77,6 @@ def pytest_doctester_page_group(page):
 def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
-    keys = {**Grammar().keys, **{key.name: key for key in pytest_doctester_annotation_keys()}}
-    variants = tuple(Rules(rules.NORMALIZERS, [rules.PULL, rules.LAYERS]).variant_names)
-    return Grammar(keys, pytest_doctester_file_languages(), [pytest_doctester_check_block], variants=variants,
-                   **conventions)
+    return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(),
+                                [pytest_doctester_check_block], Rules.of(pytest_doctester_normalizers()).variant_names,
+                                **conventions)

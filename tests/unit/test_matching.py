@@ -5,10 +5,10 @@ import pytest
 from doctester.core.matching import CORE_RULES, Bindings, Normalizer, Rules
 from doctester.core.matching import clean as core_clean
 from doctester.core.matching import compare as core_compare
-from doctester.docker import rules as docker
+from doctester.docker import plugin as docker_profile
 from doctester.docker.rules import is_interactive
 
-DOCKER = Rules(docker.NORMALIZERS, [docker.PULL, docker.LAYERS])
+DOCKER = Rules.of(docker_profile.pytest_doctester_normalizers())  # what the plugin builds
 
 
 def compare(expected, actual, bindings):
