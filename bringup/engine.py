@@ -183,7 +183,7 @@ def start_dockerd():
         # Our own dockerd died and left its socket; dockerd refuses to start over it.
         os.unlink(DEFAULT_SOCKET)
     own_pid_file = paths.RUN / "dockerd.docker-pid"
-    if own_pid_file.exists() and not services.running_pid("dockerd", DOCKERD):
+    if own_pid_file.exists() and not services.running_pid("dockerd"):
         own_pid_file.unlink()  # left by a dockerd that was killed; it would refuse to start
     (paths.RUN / SOCKET_RECORD).write_text(DEFAULT_SOCKET + "\n")  # on disk before dockerd makes it
     # Its own data root and exec root: nothing of a system engine's state is shared or changed.
@@ -241,7 +241,7 @@ def ensure_engine():
 
 
 def stop_dockerd():
-    stopped = services.stop("dockerd", DOCKERD)
+    stopped = services.stop("dockerd")
     if stopped:
         (paths.RUN / SOCKET_RECORD).unlink(missing_ok=True)
     return stopped

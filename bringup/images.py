@@ -228,6 +228,12 @@ def build_workshop_image(image, digest):
     publish(local, image)
 
 
+def apt_mirror():
+    """The Debian mirror this machine's apt uses, for recipes that install
+    packages at build time; empty: the base image's own sources."""
+    return host.debian_mirror(host.codename()) if host.has_apt() else ""
+
+
 def build_registry(image, digest, mirror):
     """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
     local = f"intro-to-docker-build/registry:{digest}"
@@ -256,7 +262,7 @@ def ensure_sandbox_image(python_digest, arch):
     """The doc tests' sandbox image, built on this engine (never pushed): a
     private engine per test worker runs from it."""
     recipe = RECIPES / "sandbox"
-    mirror = host.debian_mirror(host.codename()) if host.has_apt() else ""
+    mirror = apt_mirror()
     digest = recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror)
     reference = f"{SANDBOX_IMAGE}:latest"
     if local_label(reference) == digest:
@@ -307,7 +313,7 @@ def ensure_images():
                                  python_digest, scratch)
         base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
         if not online:
-            mirror = host.debian_mirror(host.codename()) if host.has_apt() else ""
+            mirror = apt_mirror()
             registry_digest = recipe_hash(REGISTRY.inputs, base_digest, arch, mirror)
             if cached(REGISTRY, registry_digest):
                 say(f"    {REGISTRY.hub_ref}: in the mirror (recipe {registry_digest})")

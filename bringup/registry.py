@@ -54,7 +54,7 @@ def ensure_running(name="registry", host=LOOPBACK, room=False):
     """Start our registry on host:5000 unless it already runs; refuse a port
     that something else holds."""
     program = shutil.which("docker-registry") or PROGRAM
-    if services.running_pid(name, program):
+    if services.running_pid(name):
         return False
     if port_in_use(host, PORT):
         raise BringupError(f"port {host}:{PORT} is busy, and not with a registry bring-up started; "
@@ -67,7 +67,7 @@ def ensure_running(name="registry", host=LOOPBACK, room=False):
 
 
 def stop(name="registry"):
-    return services.stop(name, shutil.which("docker-registry") or PROGRAM)
+    return services.stop(name)
 
 
 def _get_json(url, accept=None, timeout=5):

@@ -60,10 +60,9 @@ def record(name, pid, argv=None):
     pid_file(name).write_text(json.dumps(identity(pid, [str(a) for a in argv] if argv else None)) + "\n")
 
 
-def running_pid(name, program=None):
+def running_pid(name):
     """The pid of our `name` service if the process its pid file names is
-    alive and is still that process. `program` is accepted for callers that
-    name what they expect; the recorded command line is what decides."""
+    alive and is still that process (same command line, start time, boot)."""
     try:
         recorded = json.loads(pid_file(name).read_text())
         pid = int(recorded["pid"])
@@ -71,8 +70,7 @@ def running_pid(name, program=None):
         return None  # no record, or one in the old pid-only form: nothing we can prove is ours
     now = identity(pid)
     if now["cmdline"] and all(now[key] == recorded.get(key) for key in ("cmdline", "start", "boot")):
-        if program is None or os.path.basename(now["cmdline"][0]) == os.path.basename(program):
-            return pid
+        return pid
     return None
 
 
@@ -103,22 +101,22 @@ def start(name, argv, ready, timeout):
         if ready():
             return proc.pid
         time.sleep(0.2)
-    stop(name, argv[0])
+    stop(name)
     raise BringupError(f"{name} did not become ready within {timeout} s; "
                        f"last lines of {log_file(name)}:\n{last_lines(log_file(name))}")
 
 
-def stop(name, program=None, timeout=30):
+def stop(name, timeout=30):
     """Stop our `name` service, if it runs; return True when one was stopped."""
-    pid = running_pid(name, program)
+    pid = running_pid(name)
     if pid is None:
         pid_file(name).unlink(missing_ok=True)
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and running_pid(name, program):
+    while time.monotonic() < deadline and running_pid(name):
         time.sleep(0.2)
-    if running_pid(name, program):
+    if running_pid(name):
         say(f"    {name} (pid {pid}) ignored SIGTERM for {timeout} s; killing it")
         os.killpg(pid, signal.SIGKILL)
     pid_file(name).unlink(missing_ok=True)

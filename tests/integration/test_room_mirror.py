@@ -81,7 +81,7 @@ def test_sigterm_stops_it(room_mirror):
     assert "stopped the LAN mirror" in output
     assert "After the event, take both entries out again" in room_mirror.shown
     assert not registry.answers(URL)
-    assert services.running_pid(organizer.ROOM, registry.PROGRAM) is None
+    assert services.running_pid(organizer.ROOM) is None
 
 
 def test_an_address_of_another_machine_is_refused_before_anything_starts():

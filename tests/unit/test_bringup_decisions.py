@@ -177,7 +177,7 @@ def test_service_that_dies_at_start_is_reported_with_its_log(run_dir):
 def test_service_never_ready_is_stopped(run_dir):
     with pytest.raises(BringupError, match="did not become ready within 1 s"):
         services.start("sleepy", ["/bin/sleep", "30"], ready=lambda: False, timeout=1)
-    assert services.running_pid("sleepy", "/bin/sleep") is None
+    assert services.running_pid("sleepy") is None
 
 
 def test_a_reused_pid_is_not_ours(run_dir):
@@ -206,7 +206,7 @@ def test_stop_leaves_a_process_we_did_not_start(run_dir):
     stranger = subprocess.Popen(["sleep", "30"])
     try:
         services.pid_file("dockerd").write_text(f"{stranger.pid}\n")  # a recycled pid
-        assert services.stop("dockerd", engine.DOCKERD) is False
+        assert services.stop("dockerd") is False
         assert stranger.poll() is None
     finally:
         stranger.kill()
