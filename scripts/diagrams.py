@@ -227,9 +227,33 @@ def sharing():
            color=MUTED)
     return d
 
+def compose():
+    d = Drawing(680, 320, "A Compose project",
+                "One compose.yaml describes the project jams: the services api and board on the network "
+                "backend, where the board reaches the API by its service name, the volume jam-data under "
+                "the API, and the ports 8000 and 8080 published to the computer. docker compose up creates "
+                "all of it; docker compose down removes it, and down -v the volume too.")
+    d.box(20, 20, 640, 280, "", "host", dashed=True)
+    d.text(110, 44, "Your computer", weight=' font-weight="bold"')
+    d.box(40, 62, 150, 70, "compose.yaml", "lib", sub="docker compose up")
+    d.box(220, 56, 420, 150, "", "proc", dashed=True)
+    d.text(430, 78, "project jams, network backend", weight=' font-weight="bold"')
+    d.box(240, 100, 150, 62, "board", "data", sub="the web page")
+    d.box(470, 100, 150, 62, "api", "data", sub="the jam API")
+    d.arrow(390, 131, 470, 131, "api:8000", dy=-8)
+    d.arrow(190, 97, 220, 97)
+    d.box(470, 230, 150, 50, "jam-data", "os", sub="volume")
+    d.arrow(545, 162, 545, 230)
+    d.box(40, 230, 150, 50, "browser, curl", "app", sub="localhost:8080, :8000")
+    d.arrow(190, 255, 315, 162)
+    d.text(330, 252, "published ports", size=12, color=MUTED)
+    return d
+
+
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
-            "storage": storage, "networks": networks, "sharing": sharing}
+            "storage": storage, "networks": networks, "sharing": sharing,
+            "compose": compose}
 
 
 def main():
