@@ -34,6 +34,7 @@ class Image:
     repository: str      # as on Docker Hub, e.g. "library/python"
     tag: str
     inputs: list = field(default_factory=list)  # files whose content defines the image
+    aliases: tuple = ()  # more tags a stand-in is published under (the same image)
 
     @property
     def mirror_ref(self):
@@ -43,6 +44,13 @@ class Image:
     def hub_ref(self):
         name = self.repository.removeprefix("library/")
         return f"{name}:{self.tag}"
+
+    @property
+    def tags(self):
+        return (self.tag, *self.aliases)
+
+    def with_tag(self, tag):
+        return Image(self.repository, tag, self.inputs)
 
 
 def workshop_image_name():
@@ -76,7 +84,10 @@ def _example_files():
 
 SANDBOX_IMAGE = "intro-to-docker/doctest-sandbox"  # the doc tests' private engines; pytest.ini names it
 HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
-PYTHON_ALPINE = Image("library/python", "alpine", _recipe_files("python"))
+# Pages pin the version as `python:3.13-alpine`; the stand-ins are Python 3.13,
+# from the Debian release recipes/python/suite names.
+PINNED_PYTHON = "3.13"
+PYTHON_ALPINE = Image("library/python", "alpine", _recipe_files("python"), aliases=(f"{PINNED_PYTHON}-alpine",))
 PYTHON_LATEST = Image("library/python", "latest", _recipe_files("python"))
 REGISTRY = Image("library/registry", "2", _recipe_files("registry"))
 PUBLIC_IMAGES = [HELLO, PYTHON_ALPINE, PYTHON_LATEST, REGISTRY]
@@ -110,16 +121,18 @@ def hub_reachable():
 
 
 def cached(image, digest):
-    labels = registry.image_labels(image.repository, image.tag)
-    return labels is not None and labels.get(RECIPE_LABEL) == digest
+    return all((registry.image_labels(image.repository, tag) or {}).get(RECIPE_LABEL) == digest
+               for tag in image.tags)
 
 
 def publish(local_ref, image):
     """Push a built image to the mirror under its Docker Hub name, then drop
     the local names we made so pages start from a clean daemon."""
-    run(["docker", "tag", local_ref, image.mirror_ref], "tagging")
-    run(["docker", "push", image.mirror_ref], f"pushing {image.hub_ref} to the mirror")
-    subprocess.run(["docker", "rmi", image.mirror_ref, local_ref], capture_output=True)
+    for tagged in map(image.with_tag, image.tags):
+        run(["docker", "tag", local_ref, tagged.mirror_ref], "tagging")
+        run(["docker", "push", tagged.mirror_ref], f"pushing {tagged.hub_ref} to the mirror")
+        subprocess.run(["docker", "rmi", tagged.mirror_ref], capture_output=True)
+    subprocess.run(["docker", "rmi", local_ref], capture_output=True)
 
 
 def build_hello(image, digest, scratch):
@@ -217,8 +230,20 @@ def build_python(images, digest, scratch):
         run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}",
              "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
             f"building python:{image.tag}")
+        check_python_version(local)
         publish(local, image)
         subprocess.run(["docker", "rmi", base], capture_output=True)
+
+
+def check_python_version(reference):
+    """A stand-in published as python:3.13-... must run Python 3.13."""
+    result = subprocess.run(["docker", "run", "--rm", reference, "python3", "-c",
+                             "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
+    version = result.stdout.strip()
+    if version != PINNED_PYTHON:
+        raise BringupError(f"the python stand-in runs Python {version or '(none: ' + result.stderr.strip() + ')'}, "
+                           f"but pages pin python:{PINNED_PYTHON}-alpine: change PINNED_PYTHON in "
+                           f"bringup/images.py and the pages together")
 
 
 def build_workshop_image(image, digest):
@@ -293,7 +318,7 @@ def ensure_images():
     with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
         scratch = Path(scratch)
         if online:
-            for image in PUBLIC_IMAGES:
+            for image in (tagged for public in PUBLIC_IMAGES for tagged in map(public.with_tag, public.tags)):
                 with step(f"copying {image.hub_ref} into the mirror"):
                     copy_from_hub(image)
         else:

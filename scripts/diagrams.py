@@ -250,10 +250,30 @@ def compose():
     return d
 
 
+def stages():
+    d = Drawing(680, 260, "A two-stage build",
+                "The build stage starts from python:3.13-alpine and installs the packages into a folder. "
+                "The final stage starts again from python:3.13-alpine, copies that folder and the code, "
+                "and runs the server as user 10001. Only the final stage becomes the image.")
+    d.box(20, 40, 280, 180, "", "host", dashed=True)
+    d.text(160, 64, "stage build", weight=' font-weight="bold"')
+    d.box(40, 80, 240, 50, "python:3.13-alpine", "os")
+    d.box(40, 146, 240, 56, "pip install --target", "lib", sub="/build/packages")
+    d.box(380, 40, 280, 180, "", "host", dashed=True)
+    d.text(520, 64, "final stage: the image", weight=' font-weight="bold"')
+    d.box(400, 80, 240, 40, "python:3.13-alpine", "os")
+    d.box(400, 126, 115, 40, "packages", "lib")
+    d.box(525, 126, 115, 40, "code", "app")
+    d.box(400, 172, 240, 36, "USER 10001, HEALTHCHECK", "data")
+    d.arrow(280, 174, 400, 146, "COPY --from=build", dy=-10)
+    d.text(340, 246, "pip's tools and caches stay behind in the build stage", size=12, color=MUTED)
+    return d
+
+
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
             "storage": storage, "networks": networks, "sharing": sharing,
-            "compose": compose}
+            "compose": compose, "stages": stages}
 
 
 def main():

@@ -39,6 +39,9 @@ NORMALIZERS = [
     # names whichever binding it tried first: either address may be printed.
     Normalizer("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)"),
     Normalizer("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
+    # BuildKit numbers its steps in the order they start, which varies when
+    # several run at once (`--progress=plain` prints `#7 [3/5] COPY ...`).
+    Normalizer("build-step", r"^#\d+(?= )", r"#\d+"),
     # A pushed manifest's size in bytes, which changes with the image.
     Normalizer("manifest-size", r"(?<=: digest: sha256:[0-9a-f]{64} size: )\d+\b", r"\d+"),
     # Declared variant: a pull of an image the reader may already have (pulled

@@ -97,8 +97,13 @@ def test_the_mirror_holds_the_workshop_image_under_its_page_name(client):
     name = images.workshop_image_name()
     sh("docker", "pull", name)
     try:
-        # The image, and only the image, listens on every interface.
-        assert client.images.get(name).attrs["Config"]["Cmd"] == ["python", "main.py", "--host", "0.0.0.0"]
+        config = client.images.get(name).attrs["Config"]
+        # The image, and only the image, listens on every interface, keeps its
+        # database in /data, runs unprivileged and says how to check it.
+        assert config["Cmd"] == ["python", "main.py", "/data/jams.json", "--host", "0.0.0.0"]
+        assert config["User"] == "10001:10001"
+        assert config["Healthcheck"]["Test"][:2] == ["CMD", "python"]
+        assert list(config["ExposedPorts"]) == ["8000/tcp"]
     finally:
         sh("docker", "rmi", name, check=False)
 
