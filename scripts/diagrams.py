@@ -270,10 +270,24 @@ def stages():
     return d
 
 
+def sdk():
+    d = Drawing(680, 220, "Two clients, one engine",
+                "Your Python program, through the docker package, and the docker command both send "
+                "requests to the same engine's API; both see the same containers and images.")
+    d.box(20, 30, 200, 70, "Your program", "app", sub="import docker")
+    d.box(20, 120, 200, 70, "docker command", "app", sub="docker ps, docker run")
+    d.box(300, 60, 150, 100, "Engine API", "daemon", sub="socket or DOCKER_HOST", bold=True)
+    d.box(520, 60, 140, 100, "Containers, images", "data")
+    d.arrow(220, 65, 300, 95)
+    d.arrow(220, 155, 300, 125)
+    d.arrow(450, 110, 520, 110)
+    return d
+
+
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
             "storage": storage, "networks": networks, "sharing": sharing,
-            "compose": compose, "stages": stages}
+            "compose": compose, "stages": stages, "sdk": sdk}
 
 
 def main():

@@ -50,6 +50,11 @@ class LocalEnvironment:
     def kill_processes(self, pid):
         kill_descendants(pid)
 
+    def python_env(self):
+        """Environment variables for the page's python fences, which run in
+        the test process (the shell's are given by `spawn`)."""
+        return {}
+
     def stop_started(self):
         pass
 

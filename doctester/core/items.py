@@ -10,12 +10,16 @@ from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 from .blocks import PageError, PythonBlock
 from .environment import SetupError
 from .markdown import parse_page
-from .pagerun import BlockFailure, PageRun
+from .pagerun import BlockFailure, PageRun, time_limit
 from .signals import uninterrupted
 
 
 class MarkdownPage(pytest.File):
     run = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.python_namespace = {}  # shared by the page's python fences
 
     def collect(self):
         doc = self.config.doc
@@ -31,7 +35,7 @@ class MarkdownPage(pytest.File):
         for block in self.page.blocks:
             name = f"line-{block.line}"
             if isinstance(block, PythonBlock) and not block.options.skip:
-                item = MarkdownInlinePythonItem.from_parent(self, name=name, test_definition=FenceTestDefinition(
+                item = PythonFenceItem.from_parent(self, name=name, block=block, test_definition=FenceTestDefinition(
                     "\n" * block.line + block.content, (), block.line, self.path, None))
             else:
                 item = BlockItem.from_parent(self, name=name, block=block)
@@ -102,12 +106,13 @@ class MarkdownPage(pytest.File):
                 self.config.cache.set("doctester/passed", known)
 
 
-class BlockItem(pytest.Item):
-    def __init__(self, *, block, **kwargs):
-        super().__init__(**kwargs)
-        self.block = block
+class StoryStep:
+    """What a shell block and a python fence share: the page is one story, so
+    a step runs after the steps above it, and not after one that failed."""
 
-    def runtest(self):
+    def start_step(self):
+        """The page's run, with the steps above this one done; skips if this
+        one must not run."""
         page = self.parent
         if page.cached:
             pytest.skip("cached: page, inputs and environment unchanged since it last passed")
@@ -118,22 +123,69 @@ class BlockItem(pytest.Item):
         run = page.run
         if run.failed_at:
             pytest.skip(f"not run: {run.failed_at} failed earlier on this page")
-        # Blocks before this one that -k/--lf deselected still run: the page is one story.
+        # Blocks before this one that -k/--lf deselected still run. Python
+        # fences above are left out: they run only as their own items.
         for earlier in page.page.blocks:
             if earlier.line >= self.block.line:
                 break
             if earlier.label not in run.done and not isinstance(earlier, PythonBlock) \
                     and not self.skipped_in_journey(earlier):
                 run.run_block(earlier)
-        try:
-            run.run_block(self.block)
-        except BlockFailure:
-            page.failures += 1
-            raise
+        return run
 
     def skipped_in_journey(self, block):
         """A block for a reader starting at its page, which a reader in order skips."""
         return self.config.doc.journey and bool(block.options.alone)
+
+
+class PythonFenceItem(StoryStep, MarkdownInlinePythonItem):
+    """A python fence, run by pytest-markdown-docs in this process, in its
+    place in the page: in the page's folder, against the page's engine, within
+    its timeout."""
+
+    def __init__(self, *, block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def runtest(self):
+        if self.parent.run is None:
+            # A page of python fences only: no environment to start; they
+            # run where pytest runs, each within its timeout.
+            if self.parent.cached:
+                pytest.skip("cached: page, inputs and environment unchanged since it last passed")
+            with time_limit(self.block.label, self.block.options.timeout or self.config.doc.settings.timeout):
+                return self.run_fence()
+        run = self.start_step()
+        try:
+            with run.python_fence(self.block):
+                self.run_fence()
+        except Exception:
+            self.parent.failures += 1
+            raise
+
+    def run_fence(self):
+        """pytest-markdown-docs' runner executes the fence. The fences of a page
+        share one namespace, as lines typed into one Python session do: a
+        later fence uses the `client` an earlier one made."""
+        namespace = self.parent.python_namespace
+        if not namespace:
+            for names in self.config.hook.pytest_markdown_docs_globals():
+                namespace.update(names)
+        self.runner.runtest(self.test_definition, namespace)  # what it prints is captured, shown on failure
+
+
+class BlockItem(StoryStep, pytest.Item):
+    def __init__(self, *, block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def runtest(self):
+        run = self.start_step()
+        try:
+            run.run_block(self.block)
+        except BlockFailure:
+            self.parent.failures += 1
+            raise
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, BlockFailure):

@@ -1,7 +1,10 @@
 """Running one page: its folder, its session in its environment, its blocks
 in order, and the environment torn down afterwards."""
+import contextlib
+import os
 import re
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -17,6 +20,23 @@ def tail(text, count=OUTPUT_TAIL):
     lines = text.rstrip().splitlines()
     cut = f"[... {len(lines) - count} earlier lines ...]\n" if len(lines) > count else ""
     return cut + "\n".join(lines[-count:])
+
+
+@contextlib.contextmanager
+def time_limit(label, seconds):
+    """Python code run in this process (a python fence) gets `seconds`, then
+    a BlockFailure. Pytest runs items in the main thread, where signals land."""
+    def too_long(*_):
+        raise BlockFailure(f"{label}: the python fence took longer than {seconds:g} s; "
+                           "give it more with <!-- doctest: timeout=SECONDS -->")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class BlockFailure(Exception):
@@ -145,6 +165,34 @@ class PageRun:
             causes = self.environment.explain(getattr(error, "output", "") or message, self.page.path)
             raise BlockFailure("\n".join([message, *causes])) from None
         return "passed"
+
+    @contextlib.contextmanager
+    def python_fence(self, block):
+        """Around a python fence that pytest-markdown-docs runs in this process:
+        the page's current folder and environment (its engine), its timeout,
+        and the page marked as failed if it raises."""
+        self.done.add(block.label)
+        try:
+            settings = self.environment.python_env()
+        except SetupError as error:
+            self.failed_at = block.label
+            raise BlockFailure(f"{block.label}: {error}") from None
+        saved_cwd, saved_env = os.getcwd(), {key: os.environ.get(key) for key in settings}
+        try:
+            os.chdir(self.session.cwd())
+            os.environ.update(settings)
+            with time_limit(block.label, block.options.timeout or self.default_timeout):
+                yield
+        except BaseException:
+            self.failed_at = block.label
+            raise
+        finally:
+            os.chdir(saved_cwd)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _run_file(self, block, timeout):
         if not self.workspace.write(self.session.cwd(), block.title, block.content):

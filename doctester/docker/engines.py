@@ -136,6 +136,14 @@ class PrivateEngine(PageEngine):
         argv = self.sandbox.shell(*SHELL, interactive=True, workdir=workdir, env=PAGE_ENV)
         return argv[0], argv[1:], dict(os.environ)
 
+    def python_env(self):
+        """Python fences run in the test process: point the Docker SDK (and
+        anything reading DOCKER_HOST) at this page's engine, not the user's."""
+        if self.sandbox.outside_socket is None:
+            raise EngineError(f"the state folder {self.sandbox.run.dir} is too deep for a unix socket: "
+                              "python fences cannot reach the private engine; pass a shorter --doc-state-dir")
+        return {"DOCKER_HOST": f"unix://{self.sandbox.outside_socket}"}
+
     def kill_processes(self, pid):
         """Every process below the page's shell, inside the sandbox."""
         self.sandbox.sh("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
@@ -190,6 +198,9 @@ class ExistingEngine(PageEngine):
 
     def spawn(self, workdir):
         return SHELL[0], list(SHELL[1:]), dict(os.environ, **PAGE_ENV)
+
+    def python_env(self):
+        return {}  # the reachable daemon, as the shell blocks see it
 
     def kill_processes(self, pid):
         kill_descendants(pid)

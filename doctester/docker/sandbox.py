@@ -53,10 +53,13 @@ def upstream_nameservers(files=("/etc/resolv.conf", "/run/systemd/resolve/resolv
     return []
 
 
-def daemon_config(dns, mirror, features=None):
+def daemon_config(dns, mirror, features=None, outside_socket=None):
+    """`outside_socket`: a second socket, in a folder shared with this machine,
+    for the page's python fences, which run in the test process."""
+    hosts = ["unix:///var/run/docker.sock"] + ([f"unix://{outside_socket}"] if outside_socket else [])
     config = {"registry-mirrors": [f"http://{MIRROR_ADDRESS}"] if mirror else [],
               "bip": "172.17.0.1/16", "pidfile": "/run/doctest-dockerd.pid",
-              "exec-root": "/run/doctest-docker", "hosts": ["unix:///var/run/docker.sock"]}
+              "exec-root": "/run/doctest-docker", "hosts": hosts}
     if dns:
         config["dns"] = dns
     if features:
@@ -81,6 +84,10 @@ class Sandbox:
         self.outer = DockerCLI(outer)
         self.docker = DockerCLI([*outer, "exec", self.name, "docker"])  # the private engine
         self.etc = run.dir / worker / "etc"
+        # A unix socket's path has at most 107 bytes; a longer state folder
+        # leaves the python fences without the engine (they say so).
+        socket = run.dir / worker / "docker.sock"
+        self.outside_socket = socket if len(str(socket)) < 100 else None
 
     def start(self):
         if self.outer.run("image", "inspect", self.image, check=False).returncode != 0:
@@ -90,7 +97,7 @@ class Sandbox:
         self.etc.mkdir(parents=True)
         mirror = self.mirror_storage is not None and self.mirror_storage.is_dir()
         (self.etc / "daemon.json").write_text(json.dumps(
-            daemon_config(upstream_nameservers(), mirror, self.features), indent=1))
+            daemon_config(upstream_nameservers(), mirror, self.features, self.outside_socket), indent=1))
         label = ["--label", f"{RUN_LABEL}={self.run.id}"]
         self.run.record("network", self.name)
         self._create_network(label)

@@ -26,3 +26,16 @@ def test_with_markdown_docs_each_python_fence_of_a_page_runs_once(tmp_path):
     assert result.stdout.count("fences.md::line-3 PASSED") == 1
     assert "CodeFence" not in result.stdout and "3 deselected" in result.stdout
     assert result.returncode == 1  # the planted failing fence still fails, once
+
+
+def test_a_python_fence_is_stopped_at_its_timeout(tmp_path):
+    page = ROOT / "tests" / "fixtures" / "pages" / "python" / "timeout.md"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(page),
+                             "--doc-report", str(tmp_path / "report.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "timeout.md::line-4 FAILED" in result.stdout
+    assert "timeout.md:4: the python fence took longer than 1 s" in result.stdout
+    # What ended the fence is the timeout, not the SystemExit after its sleep.
+    assert "BlockFailure: tests/fixtures/pages/python/timeout.md:4" in result.stdout
+    assert "SystemExit: the timeout did not stop this fence" not in result.stdout
+    assert result.returncode == 1
