@@ -31,6 +31,7 @@ def matches(expected, actual):
     ("Exited (0) 2 minutes ago", "Exited (0) Less than a second ago"),
     ("0.0.0.0:49153->8000/tcp", "0.0.0.0:32768->8000/tcp"),
     ("#5 DONE 0.1s", "#5 DONE 12.4s"),
+    ("#8 [4/5] RUN pip install -r requirements.txt", "#7 [4/5] RUN pip install -r requirements.txt"),
     ('"GET /jam" 200 0.4ms', '"GET /jam" 200 12.0ms'),
     ("cool_napier", "festive_hopper"),
     ("a  b", "a       b"),
@@ -194,3 +195,8 @@ def test_a_pushed_manifests_size_varies_but_the_tag_does_not():
     shown = ["1.0: digest: sha256:" + "a" * 64 + " size: 1995"]
     assert matches(shown[0], "1.0: digest: sha256:" + "b" * 64 + " size: 1154")
     assert not matches(shown[0], "1.1: digest: sha256:" + "b" * 64 + " size: 1154")
+
+
+def test_a_build_step_number_varies_but_its_step_does_not():
+    assert not matches("#8 [4/5] RUN pip install -r requirements.txt", "#8 [3/5] COPY requirements.txt .")
+    assert not matches("#8 CACHED", "#8 DONE 0.1s")
