@@ -6,6 +6,12 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-requirements
 SERVE_ADDR ?= 127.0.0.1:8765
 LISTEN ?= 127.0.0.1
+# The dockerd `make engine` starts (when no engine answers) listens on a socket
+# of its own, never the system's; while that socket exists, every target talks
+# to it. Evaluated per command, so targets after `engine` in one run see it. A
+# DOCKER_HOST of your own wins.
+ENGINE_SOCKET := $(or $(INTRO_DOCKER_CACHE),$(HOME)/.cache/intro-to-docker)/run/docker.sock
+export DOCKER_HOST ?= $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SOCKET))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv serve engine engine-stop images mirror unit integration build doctest journey browser-deps browser site site-image zensical test bench clean

@@ -23,6 +23,18 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 SLOW_ENGINE_WAIT = 30  # seconds an engine that shows signs of life gets to answer
 SOCKET_RECORD = "dockerd.socket"  # under paths.RUN: the socket our dockerd made
+# Our dockerd's own socket: the system's /var/run/docker.sock stays free for a
+# Docker the user installs later. The Makefile points DOCKER_HOST here while
+# the socket exists.
+SOCKET_NAME = "docker.sock"
+
+
+def own_socket():
+    return paths.RUN / SOCKET_NAME
+
+
+def own_host():
+    return f"unix://{own_socket()}"
 
 
 class Plan(enum.Enum):
@@ -66,6 +78,14 @@ def daemon_reachable():
     try:
         return client(timeout=3).ping()
     except Exception:  # the SDK raises several unrelated types for "no daemon"
+        return False
+
+
+def answers(socket_path):
+    """Does an engine answer on this unix socket (whatever DOCKER_HOST says)?"""
+    try:
+        return docker.DockerClient(base_url=f"unix://{socket_path}", timeout=3).ping()
+    except Exception:
         return False
 
 
@@ -179,19 +199,33 @@ def daemon_config():
 def start_dockerd():
     config = paths.RUN / "daemon.json"
     config.write_text(json.dumps(daemon_config(), indent=2) + "\n")
-    if os.path.exists(DEFAULT_SOCKET) and our_socket() == DEFAULT_SOCKET and not daemon_reachable():
-        # Our own dockerd died and left its socket; dockerd refuses to start over it.
-        os.unlink(DEFAULT_SOCKET)
     own_pid_file = paths.RUN / "dockerd.docker-pid"
     if own_pid_file.exists() and not services.running_pid("dockerd"):
         own_pid_file.unlink()  # left by a dockerd that was killed; it would refuse to start
-    (paths.RUN / SOCKET_RECORD).write_text(DEFAULT_SOCKET + "\n")  # on disk before dockerd makes it
-    # Its own data root and exec root: nothing of a system engine's state is shared or changed.
-    argv = [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file),
+    (paths.RUN / SOCKET_RECORD).write_text(f"{own_socket()}\n")  # on disk before dockerd makes it
+    # Its own socket, data root and exec root: nothing of a system engine's
+    # state is shared or changed, and its socket path stays free.
+    argv = [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file), "--host", own_host(),
             "--data-root", str(paths.DOCKER_DATA), "--exec-root", str(paths.RUN / "docker-exec")]
+    os.environ["DOCKER_HOST"] = own_host()  # for the readiness check, and what this process does next
     with step("starting dockerd"):
         services.start("dockerd", argv, ready=daemon_reachable, timeout=60)
-    say(f"    dockerd runs in the background; log: {services.log_file('dockerd')}")
+    say(f"    dockerd runs in the background on its own socket; log: {services.log_file('dockerd')}")
+    say(f"    `make` targets use it; in your shell: export DOCKER_HOST={own_host()}")
+
+
+def forget_stale_socket():
+    """What our dockerd left when it was killed: its socket (the Makefile would
+    point DOCKER_HOST at a dead one) and its record."""
+    if services.running_pid("dockerd"):
+        return
+    if our_socket() == DEFAULT_SOCKET and os.path.exists(DEFAULT_SOCKET) and not answers(DEFAULT_SOCKET):
+        os.unlink(DEFAULT_SOCKET)  # made by an earlier version's dockerd, which died
+    if own_socket().is_socket():
+        own_socket().unlink()  # only our dockerd makes a socket there
+    (paths.RUN / SOCKET_RECORD).unlink(missing_ok=True)
+    if os.environ.get("DOCKER_HOST") == own_host():
+        del os.environ["DOCKER_HOST"]  # set by the Makefile for the socket that is gone
 
 
 def check_mirror_configured():
@@ -203,6 +237,9 @@ def check_mirror_configured():
 
 def ensure_engine():
     paths.ensure()
+    forget_stale_socket()
+    if services.running_pid("dockerd") and not os.environ.get("DOCKER_HOST"):
+        os.environ["DOCKER_HOST"] = own_host()  # our engine runs: it is the one to use
     reachable = daemon_reachable()
     foreign = None if reachable else foreign_engine()
     if foreign:
@@ -243,7 +280,7 @@ def ensure_engine():
 def stop_dockerd():
     stopped = services.stop("dockerd")
     if stopped:
-        (paths.RUN / SOCKET_RECORD).unlink(missing_ok=True)
+        forget_stale_socket()  # dockerd removes its socket on a clean exit; not after a kill
     return stopped
 
 

@@ -10,6 +10,7 @@ from .progress import BringupError
 APT_SOURCES = Path("/etc/apt/sources.list")
 APT_SOURCE_PARTS = Path("/etc/apt/sources.list.d")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+DISTRIBUTION_CERTIFICATES = Path("/usr/share/ca-certificates")  # what the ca-certificates package ships
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 # Where the `compose` and `buildx` CLI plugins come from: the next Debian

@@ -8,6 +8,7 @@ pushed until its build has finished, so an interrupted run leaves nothing a
 later run trusts (scratch work lives under paths.WORK and is discarded).
 """
 import hashlib
+import re
 import shutil
 import subprocess
 import tarfile
@@ -26,6 +27,9 @@ from .progress import BringupError, say, step
 RECIPES = Path(__file__).parent / "recipes"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPE_LABEL = "org.intro-to-docker.recipe"
+# On an image that trusts a private CA of this machine (and on every image
+# built from it, which inherits the label): for tests here, never for a room.
+PRIVATE_CA_LABEL = "org.intro-to-docker.private-ca"
 HUB_TIMEOUT = 4  # seconds
 
 
@@ -173,7 +177,8 @@ def debootstrap_rootfs(digest, scratch):
         if result.returncode:
             raise BringupError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-1500:]}"
                                f"{result.stderr[-1500:]}")
-    _make_pip_like_official(root)
+    if _make_pip_like_official(root):
+        _private_ca_marker(digest).write_text("the stand-ins of this recipe trust a private CA\n")
     _tar(root, full)
     _strip(root)
     _tar(root, slim)
@@ -181,21 +186,56 @@ def debootstrap_rootfs(digest, scratch):
 
 
 def _make_pip_like_official(root):
+    """Returns whether the stand-in had to trust a private CA of this machine."""
     # The official images have no PEP 668 marker, so `pip install` works as root.
     for marker in root.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
-    # Trust the host's CA bundle, so pip works behind a TLS-intercepting proxy;
-    # the copy under /usr/local/share survives a later update-ca-certificates.
-    if host.HOST_CA_BUNDLE.exists():
-        for target in ("etc/ssl/certs/ca-certificates.crt",
-                       "usr/local/share/ca-certificates/host-ca-bundle.crt"):
-            (root / target).unlink(missing_ok=True)
-            (root / target).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(host.HOST_CA_BUNDLE, root / target)
+    private = _trust_private_certificates(root)
     for leftover in ("var/lib/apt/lists", "var/cache/apt/archives"):
         for path in (root / leftover).glob("*"):
             if path.is_file():
                 path.unlink()
+    return private
+
+
+PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def private_certificates(host_bundle, distribution_bundle):
+    """The certificates this machine trusts beyond the distribution's bundle:
+    a private CA, such as a TLS-intercepting proxy's. Both are PEM texts."""
+    known = {"".join(cert.split()) for cert in PEM.findall(distribution_bundle)}
+    return [cert for cert in PEM.findall(host_bundle) if "".join(cert.split()) not in known]
+
+
+def host_private_certificates():
+    """What this machine's bundle adds to the certificates its distribution
+    ships (/usr/share/ca-certificates): its own private CAs."""
+    if not host.HOST_CA_BUNDLE.exists():
+        return []
+    shipped = "\n".join(path.read_text(errors="replace")
+                        for path in sorted(host.DISTRIBUTION_CERTIFICATES.rglob("*.crt")))
+    return private_certificates(host.HOST_CA_BUNDLE.read_text(errors="replace"), shipped)
+
+
+def _trust_private_certificates(root):
+    """The image trusts the distribution's bundle, plus only those private
+    certificates without which pip cannot reach the package index from here.
+    Images that carry any are labelled, and never served to a room."""
+    bundle = root / "etc/ssl/certs/ca-certificates.crt"
+    extra = host_private_certificates()
+    if not extra or not bundle.exists():
+        return False
+    text = "\n".join(extra) + "\n"
+    # Under /usr/local/share too, so a later update-ca-certificates keeps them.
+    local = root / "usr/local/share/ca-certificates/host-private-ca.crt"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    with bundle.open("a") as stream:
+        stream.write(text)
+    say(f"    this machine trusts {len(extra)} certificate(s) beyond Debian's bundle (a TLS-intercepting "
+        "proxy?): the stand-ins trust them too, for pip, and are labelled as not for a room")
+    return True
 
 
 def _strip(root):
@@ -220,14 +260,19 @@ def _tar(root, target):
         partial.rename(target)  # only a finished tarball gets the trusted name
 
 
+def _private_ca_marker(digest):
+    return paths.ROOTFS / f"python-{digest}.private-ca"
+
+
 def build_python(images, digest, scratch):
-    full, slim = debootstrap_rootfs(digest, scratch)
+    debootstrap_rootfs(digest, scratch)
+    private = ["--label", f"{PRIVATE_CA_LABEL}=yes"] if _private_ca_marker(digest).exists() else []
     for image, tarball in images:
         base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}"
         with tarball.open("rb") as stream:
             run(["docker", "import", "-", base], f"importing {tarball.name}", stdin=stream)
         local = f"intro-to-docker-build/python:{image.tag}-{digest}"
-        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}",
+        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}", *private,
              "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
             f"building python:{image.tag}")
         check_python_version(local)
@@ -312,7 +357,10 @@ def ensure_images():
     release = host.codename()
     online = hub_reachable()
     say(f"    Docker Hub is {'reachable: copying the real images' if online else 'unreachable: using offline stand-ins'}")
-    python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release)
+    # The host's CA bundle is an input: its private certificates go into the stand-ins.
+    ca_bundle = [host.HOST_CA_BUNDLE] if host.HOST_CA_BUNDLE.exists() else []
+    python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release,
+                                hashlib.sha256(b"".join(p.read_bytes() for p in ca_bundle)).hexdigest())
     hello_digest = recipe_hash(HELLO.inputs + [Path(__file__)], arch)
     wanted_python = [(PYTHON_LATEST, "full"), (PYTHON_ALPINE, "slim")]
     with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:

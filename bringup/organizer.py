@@ -36,6 +36,25 @@ def check_local_address(address):
                                "(see `ip -brief address` for the ones it has)")
 
 
+def check_fit_for_a_room(address):
+    """Refuse to serve images that trust a private CA of this machine to a
+    LAN: every attendee's container would trust whoever holds that CA's key.
+    A loopback address (a test here) reaches only this machine, which trusts
+    it already."""
+    carrying = [image.hub_ref for image in (*images.PUBLIC_IMAGES, images.workshop_image())
+                if (registry.image_labels(image.repository, image.tag) or {}).get(images.PRIVATE_CA_LABEL)]
+    if carrying and ipaddress.ip_address(address).is_loopback:
+        say(f"    note: {', '.join(carrying)} trust a private CA of this machine: fine on {address}, "
+            "which only this machine reaches; a LAN address is refused")
+    elif carrying:
+        raise BringupError(
+            f"{', '.join(carrying)} in the mirror trust a private CA of this machine (this network's "
+            "TLS-intercepting proxy, most likely), which `make images` added so that pip works here. "
+            "Serving them would make every attendee's containers trust it. Build the images on a "
+            "machine whose CA bundle is the distribution's (or where Docker Hub is reachable), then "
+            "run `make mirror` there")
+
+
 class Stop(Exception):
     """SIGTERM or SIGHUP: stop serving, as Ctrl-C does."""
 
@@ -51,6 +70,7 @@ def serve(address):
         say(f"The mirror serves {registry.MIRROR_URL} on this machine only; give LISTEN=<LAN address> "
             "to serve the room.")
         return
+    check_fit_for_a_room(address)
     # From here on, SIGTERM and SIGHUP stop the room's mirror as Ctrl-C does:
     # it never outlives this command.
     for signum in (signal.SIGTERM, signal.SIGHUP):

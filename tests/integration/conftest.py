@@ -10,7 +10,8 @@ def client():
         client = docker.from_env(timeout=120)
         client.ping()
     except Exception as error:  # one clear reason instead of one error per test
-        pytest.exit(f"integration tests need a Docker daemon (run `make engine`): {error}", returncode=1)
+        pytest.exit(f"integration tests need a Docker daemon (run `make engine`; run outside make, "
+                    f"they need DOCKER_HOST as `make engine` prints it): {error}", returncode=1)
     return client
 
 

@@ -6,7 +6,7 @@ import uuid
 import docker.errors
 import pytest
 
-from bringup import images, registry
+from bringup import host, images, registry
 from bringup.progress import BringupError
 from tests.conftest import ROOT
 from tests.integration.conftest import sh
@@ -60,6 +60,27 @@ def test_python_images_have_python_pip_and_sh(client, image):
     assert result.stdout.strip().endswith("ok")
     cmd = client.images.get(image).attrs["Config"]["Cmd"]
     assert cmd and cmd[0].startswith("python")
+
+
+@pytest.mark.parametrize("image", ["python", "python:alpine", "python:3.13-alpine"])
+def test_a_stand_in_trusts_only_what_it_must_and_says_so(client, image):
+    """Debian's bundle, plus this machine's private certificates when it has
+    any, each of them in the host's bundle; the label tells a room mirror."""
+    if registry.image_labels("library/python", "alpine").get(images.RECIPE_LABEL) is None:
+        pytest.skip("the python images are Docker Hub's own here, not stand-ins")
+    added = sh("docker", "run", "--rm", image, "cat", "/usr/local/share/ca-certificates/host-private-ca.crt",
+               check=False)
+    labelled = client.images.get(image).labels.get(images.PRIVATE_CA_LABEL) == "yes"
+    assert labelled == (added.returncode == 0)
+    if labelled:
+        private = images.host_private_certificates()
+        assert images.PEM.findall(added.stdout) == private
+        image_bundle = sh("docker", "run", "--rm", image, "cat", "/etc/ssl/certs/ca-certificates.crt").stdout
+        assert images.private_certificates("\n".join(private), image_bundle) == []
+    else:
+        assert images.host_private_certificates() == [], "this machine has private CAs the stand-in lacks"
+    assert not sh("docker", "run", "--rm", image, "sh", "-c", "ls /usr/local/share/ca-certificates/",
+                  ).stdout.count("host-ca-bundle"), "the host's whole bundle is no longer copied"
 
 
 def test_only_the_big_python_image_has_bash_and_it_is_bigger(client):

@@ -260,3 +260,48 @@ def test_registry_is_stopped_again_when_dockerd_fails(run_dir, monkeypatch):
     with pytest.raises(BringupError, match="dockerd exited"):
         engine.ensure_engine()
     assert stopped == ["registry"]
+
+
+def test_a_socket_our_killed_dockerd_left_is_removed_and_forgotten(run_dir, monkeypatch):
+    left = engine.own_socket()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(left))  # dockerd was killed: its socket file stays
+    (run_dir / engine.SOCKET_RECORD).write_text(f"{left}\n")
+    monkeypatch.setenv("DOCKER_HOST", engine.own_host())  # as the Makefile sets it while the file exists
+    engine.forget_stale_socket()
+    assert not left.exists() and not (run_dir / engine.SOCKET_RECORD).exists()
+    assert "DOCKER_HOST" not in os.environ
+
+
+def test_a_users_docker_host_is_kept_when_our_socket_is_gone(run_dir, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+    engine.forget_stale_socket()
+    assert os.environ["DOCKER_HOST"] == "tcp://127.0.0.1:2375"
+
+
+CERT_A = "-----BEGIN CERTIFICATE-----\nAAAA\nBBBB\n-----END CERTIFICATE-----"
+CERT_B = "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----"
+
+
+def test_only_certificates_beyond_the_distributions_bundle_are_private():
+    assert images.private_certificates(f"{CERT_A}\n{CERT_B}\n", f"# Debian\n{CERT_A}\n") == [CERT_B]
+    # Line breaks and indentation do not make a known certificate new.
+    assert images.private_certificates(CERT_A.replace("\n", "\r\n"), CERT_A) == []
+    assert images.private_certificates("", CERT_A) == []
+
+
+@pytest.mark.parametrize("address, refused", [("192.168.1.20", True), ("127.0.0.2", False)])
+def test_images_that_trust_a_private_ca_are_not_served_to_a_room(monkeypatch, address, refused):
+    def labels(repository, tag):
+        return {images.PRIVATE_CA_LABEL: "yes"} if repository == "library/python" else {}
+    monkeypatch.setattr(registry, "image_labels", labels)
+    if refused:
+        with pytest.raises(BringupError, match=r"python:alpine, python:latest in the mirror trust a private CA"):
+            organizer.check_fit_for_a_room(address)
+    else:
+        organizer.check_fit_for_a_room(address)  # only this machine reaches a loopback address
+
+
+def test_images_without_a_private_ca_may_be_served(monkeypatch):
+    monkeypatch.setattr(registry, "image_labels", lambda repository, tag: {})
+    organizer.check_fit_for_a_room("192.168.1.20")
