@@ -293,7 +293,8 @@ def check_python_version(reference):
 
 def build_workshop_image(image, digest):
     local = f"intro-to-docker-build/workshop:{digest}"
-    run(["docker", "build", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
+    # --pull: the base as the mirror has it now, not an older local copy of the tag.
+    run(["docker", "build", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
          str(REPO_ROOT / "examples")], f"building {image.hub_ref}")
     publish(local, image)
 
@@ -307,7 +308,7 @@ def apt_mirror():
 def build_registry(image, digest, mirror):
     """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
     local = f"intro-to-docker-build/registry:{digest}"
-    run(["docker", "build", "--quiet", "--build-arg", f"BASE={PYTHON_ALPINE.hub_ref}",
+    run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_ALPINE.hub_ref}",
          "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
          str(RECIPES / "registry")], f"building {image.hub_ref}")
     publish(local, image)
@@ -341,7 +342,7 @@ def ensure_sandbox_image(python_digest, arch):
     previous = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
                               capture_output=True, text=True).stdout.strip()
     with step(f"building the doc tests' sandbox image {reference}"):
-        run(["docker", "build", "--quiet", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
+        run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
              "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}",
              "-t", reference, str(recipe)], "building the sandbox image")
     current = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
