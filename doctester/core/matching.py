@@ -103,6 +103,9 @@ class Rules:
 CORE_RULES = Rules()
 
 
+SHORT_PREFIX = re.compile(r"[0-9a-f]{1,11}")  # an ID typed short, shorter than Docker's short IDs
+
+
 @dataclass
 class Bindings:
     """Values the page shows, bound to the real values they stand for."""
@@ -119,9 +122,18 @@ class Bindings:
         if not self.shown_to_real:
             return text
         real_to_shown = {real: shown for shown, real in self.shown_to_real.items()}
-        words = "|".join(re.escape(real) for real in sorted(real_to_shown, key=len, reverse=True))
-        return re.sub(rf"(?<![0-9A-Za-z_])(?:{words})(?![0-9A-Za-z_])",
-                      lambda match: real_to_shown[match.group()], text)
+        # An ID prefix typed short (`docker rm e3`) is rewritten only where it
+        # is a whole line, as Docker echoes it: inside a line, two characters
+        # match too much (`chown 10001:10…` is no ID `10`).
+        longest_first = sorted(real_to_shown, key=len, reverse=True)
+        prefixes = {real for real in longest_first if SHORT_PREFIX.fullmatch(real)}
+        words = "|".join(re.escape(real) for real in longest_first if real not in prefixes)
+        lines = "|".join(re.escape(real) for real in longest_first if real in prefixes)
+        patterns = [rf"(?<![0-9A-Za-z_])(?:{words})(?![0-9A-Za-z_])" if words else None,
+                    rf"(?m)^(?:{lines})$" if lines else None]
+        for pattern in filter(None, patterns):
+            text = re.sub(pattern, lambda match: real_to_shown[match.group()], text)
+        return text
 
     def real_for(self, word):
         """The real value of a word of a command: a bound value, or a prefix

@@ -145,7 +145,15 @@ def test_to_shown_rewrites_whole_words_once():
     bindings.bind("3905e7ccc583", "121132b2dce9")
     bindings.bind("e3", "e7")  # a short prefix bound earlier on the page
     assert bindings.to_shown("No such image: 121132b2dce9") == "No such image: 3905e7ccc583"
-    assert bindings.to_shown("deleted e7 and 3905e7ccc583x") == "deleted e3 and 3905e7ccc583x"
+    assert bindings.to_shown("e7\ndeleted e7 and 3905e7ccc583x") == "e3\ndeleted e7 and 3905e7ccc583x"
+
+
+def test_a_short_prefix_is_written_back_only_as_a_whole_line():
+    bindings = Bindings()
+    bindings.bind("e3", "10")  # `docker rm e3` typed on an earlier page, really `docker rm 10`
+    assert bindings.to_shown("10") == "e3"  # Docker echoes what it removed
+    assert bindings.to_shown("RUN /bin/sh -c mkdir /data && chown 10001:10…") == \
+        "RUN /bin/sh -c mkdir /data && chown 10001:10…"
 
 
 def test_the_core_alone_knows_generic_fields_but_not_dockers():
