@@ -245,8 +245,9 @@ def compose():
     d.box(470, 230, 150, 50, "jam-data", "os", sub="volume")
     d.arrow(545, 162, 545, 230)
     d.box(40, 230, 150, 50, "browser, curl", "app", sub="localhost:8080, :8000")
-    d.arrow(190, 255, 315, 162)
-    d.text(330, 252, "published ports", size=12, color=MUTED)
+    d.arrow(190, 250, 315, 162)
+    d.arrow(190, 262, 490, 162)
+    d.text(360, 262, "published ports", size=12, color=MUTED)
     return d
 
 
@@ -255,17 +256,18 @@ def stages():
                 "The build stage starts from python:3.13-alpine and installs the packages into a folder. "
                 "The final stage starts again from python:3.13-alpine, copies that folder and the code, "
                 "and runs the server as user 10001. Only the final stage becomes the image.")
-    d.box(20, 40, 280, 180, "", "host", dashed=True)
-    d.text(160, 64, "stage build", weight=' font-weight="bold"')
-    d.box(40, 80, 240, 50, "python:3.13-alpine", "os")
-    d.box(40, 146, 240, 56, "pip install --target", "lib", sub="/build/packages")
-    d.box(380, 40, 280, 180, "", "host", dashed=True)
-    d.text(520, 64, "final stage: the image", weight=' font-weight="bold"')
-    d.box(400, 80, 240, 40, "python:3.13-alpine", "os")
-    d.box(400, 126, 115, 40, "packages", "lib")
-    d.box(525, 126, 115, 40, "code", "app")
-    d.box(400, 172, 240, 36, "USER 10001, HEALTHCHECK", "data")
-    d.arrow(280, 174, 400, 146, "COPY --from=build", dy=-10)
+    d.box(20, 40, 260, 180, "", "host", dashed=True)
+    d.text(150, 64, "stage build", weight=' font-weight="bold"')
+    d.box(40, 80, 220, 50, "python:3.13-alpine", "os")
+    d.box(40, 146, 220, 56, "pip install --target", "lib", sub="/build/packages")
+    d.box(400, 40, 260, 180, "", "host", dashed=True)
+    d.text(530, 64, "final stage: the image", weight=' font-weight="bold"')
+    d.box(420, 80, 220, 40, "python:3.13-alpine", "os")
+    d.box(420, 126, 105, 40, "packages", "lib")
+    d.box(535, 126, 105, 40, "code", "app")
+    d.box(420, 172, 220, 36, "USER 10001, HEALTHCHECK", "data")
+    d.arrow(260, 174, 420, 150)
+    d.text(336, 194, "COPY --from=build", size=12, color=MUTED)
     d.text(340, 246, "pip's tools and caches stay behind in the build stage", size=12, color=MUTED)
     return d
 
@@ -276,13 +278,12 @@ def sdk():
                 "requests to the same engine's API; both see the same containers and images.")
     d.box(20, 30, 200, 70, "Your program", "app", sub="import docker")
     d.box(20, 120, 200, 70, "docker command", "app", sub="docker ps, docker run")
-    d.box(300, 60, 150, 100, "Engine API", "daemon", sub="socket or DOCKER_HOST", bold=True)
-    d.box(520, 60, 140, 100, "Containers, images", "data")
-    d.arrow(220, 65, 300, 95)
-    d.arrow(220, 155, 300, 125)
-    d.arrow(450, 110, 520, 110)
+    d.box(270, 60, 190, 100, "Engine API", "daemon", sub="socket or DOCKER_HOST", bold=True)
+    d.box(500, 60, 160, 100, "Containers, images", "data")
+    d.arrow(220, 65, 270, 95)
+    d.arrow(220, 155, 270, 125)
+    d.arrow(460, 110, 500, 110)
     return d
-
 
 DIAGRAMS = {"monolith": monolith, "microservices": microservices, "vm": vm, "containers": containers,
             "image-container": image_container, "port-mapping": port_mapping, "bind-mount": bind_mount,
