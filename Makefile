@@ -10,8 +10,12 @@ LISTEN ?= 127.0.0.1
 # of its own, never the system's; while that socket exists, every target talks
 # to it. Evaluated per command, so targets after `engine` in one run see it. A
 # DOCKER_HOST of your own wins.
+# An empty DOCKER_HOST (as a parent make exports it before the engine is up)
+# names no engine.
 ENGINE_SOCKET := $(or $(INTRO_DOCKER_CACHE),$(HOME)/.cache/intro-to-docker)/run/docker.sock
-export DOCKER_HOST ?= $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SOCKET))
+ifeq ($(strip $(DOCKER_HOST)),)
+export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SOCKET))
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help venv serve engine engine-stop images mirror unit integration build doctest journey browser-deps browser site site-image zensical test bench clean

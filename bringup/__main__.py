@@ -19,6 +19,7 @@ def main(argv=None):
     mirror.add_argument("--listen", default="127.0.0.1", help="IP address to serve on")
     args = parser.parse_args(argv)
     start = time.monotonic()
+    engine.use_own_engine()
     try:
         if args.command == "engine":
             plan = engine.ensure_engine()

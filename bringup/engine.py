@@ -235,11 +235,17 @@ def check_mirror_configured():
             f"add {json.dumps(daemon_config())} to its daemon.json for offline pulls")
 
 
+def use_own_engine():
+    """While our dockerd runs, it is the engine to use, unless DOCKER_HOST
+    names another (an empty one names none)."""
+    if not os.environ.get("DOCKER_HOST") and services.running_pid("dockerd"):
+        os.environ["DOCKER_HOST"] = own_host()
+
+
 def ensure_engine():
     paths.ensure()
     forget_stale_socket()
-    if services.running_pid("dockerd") and not os.environ.get("DOCKER_HOST"):
-        os.environ["DOCKER_HOST"] = own_host()  # our engine runs: it is the one to use
+    use_own_engine()
     reachable = daemon_reachable()
     foreign = None if reachable else foreign_engine()
     if foreign:

@@ -305,3 +305,14 @@ def test_images_that_trust_a_private_ca_are_not_served_to_a_room(monkeypatch, ad
 def test_images_without_a_private_ca_may_be_served(monkeypatch):
     monkeypatch.setattr(registry, "image_labels", lambda repository, tag: {})
     organizer.check_fit_for_a_room("192.168.1.20")
+
+
+@pytest.mark.parametrize("given, expected", [("", "ours"), (None, "ours"), ("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375")])
+def test_our_running_engine_is_used_unless_docker_host_names_another(run_dir, monkeypatch, given, expected):
+    monkeypatch.setattr(services, "running_pid", lambda name: 4242 if name == "dockerd" else None)
+    if given is None:
+        monkeypatch.delenv("DOCKER_HOST", raising=False)
+    else:
+        monkeypatch.setenv("DOCKER_HOST", given)  # empty: as a parent make exports it before the engine is up
+    engine.use_own_engine()
+    assert os.environ["DOCKER_HOST"] == (engine.own_host() if expected == "ours" else expected)
