@@ -25,7 +25,7 @@ def test_page_loads_offline_without_errors(visit, base_url, page):
 def test_every_diagram_loads_with_a_size_and_alt_text(visit, base_url):
     seen = 0
     for page in nav_pages():
-        visit.page.goto(base_url + url_of(page), wait_until="networkidle")
+        visit.page.goto(base_url + url_of(page), wait_until="load")  # `load` waits for the images
         for image in visit.page.locator("article img").all():
             image.scroll_into_view_if_needed()
             natural = image.evaluate("i => i.complete ? i.naturalWidth : 0")
