@@ -74,18 +74,13 @@ def client(timeout=5):
     return docker.from_env(timeout=timeout)
 
 
-def daemon_reachable():
+def daemon_reachable(socket_path=None):
+    """Does the engine DOCKER_HOST names answer, or the one on `socket_path`?"""
     try:
+        if socket_path:
+            return docker.DockerClient(base_url=f"unix://{socket_path}", timeout=3).ping()
         return client(timeout=3).ping()
     except Exception:  # the SDK raises several unrelated types for "no daemon"
-        return False
-
-
-def answers(socket_path):
-    """Does an engine answer on this unix socket (whatever DOCKER_HOST says)?"""
-    try:
-        return docker.DockerClient(base_url=f"unix://{socket_path}", timeout=3).ping()
-    except Exception:
         return False
 
 
@@ -219,7 +214,7 @@ def forget_stale_socket():
     point DOCKER_HOST at a dead one) and its record."""
     if services.running_pid("dockerd"):
         return
-    if our_socket() == DEFAULT_SOCKET and os.path.exists(DEFAULT_SOCKET) and not answers(DEFAULT_SOCKET):
+    if our_socket() == DEFAULT_SOCKET and os.path.exists(DEFAULT_SOCKET) and not daemon_reachable(DEFAULT_SOCKET):
         os.unlink(DEFAULT_SOCKET)  # made by an earlier version's dockerd, which died
     if own_socket().is_socket():
         own_socket().unlink()  # only our dockerd makes a socket there

@@ -151,7 +151,7 @@ def build_hello(image, digest, scratch):
     publish(local, image)
 
 
-def debootstrap_rootfs(digest, scratch):
+def debootstrap_rootfs(digest, scratch, private):
     """Root file systems for the python stand-ins, built once per recipe:
     returns (full tarball, stripped tarball)."""
     full = paths.ROOTFS / f"python-full-{digest}.tar"
@@ -177,25 +177,22 @@ def debootstrap_rootfs(digest, scratch):
         if result.returncode:
             raise BringupError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-1500:]}"
                                f"{result.stderr[-1500:]}")
-    if _make_pip_like_official(root):
-        _private_ca_marker(digest).write_text("the stand-ins of this recipe trust a private CA\n")
+    _make_pip_like_official(root, private)
     _tar(root, full)
     _strip(root)
     _tar(root, slim)
     return full, slim
 
 
-def _make_pip_like_official(root):
-    """Returns whether the stand-in had to trust a private CA of this machine."""
+def _make_pip_like_official(root, private):
     # The official images have no PEP 668 marker, so `pip install` works as root.
     for marker in root.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
-    private = _trust_private_certificates(root)
+    _trust_private_certificates(root, private)
     for leftover in ("var/lib/apt/lists", "var/cache/apt/archives"):
         for path in (root / leftover).glob("*"):
             if path.is_file():
                 path.unlink()
-    return private
 
 
 PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -218,14 +215,13 @@ def host_private_certificates():
     return private_certificates(host.HOST_CA_BUNDLE.read_text(errors="replace"), shipped)
 
 
-def _trust_private_certificates(root):
+def _trust_private_certificates(root, extra):
     """The image trusts the distribution's bundle, plus only those private
     certificates without which pip cannot reach the package index from here.
-    Images that carry any are labelled, and never served to a room."""
+    Images built while there are any are labelled, and never served to a room."""
     bundle = root / "etc/ssl/certs/ca-certificates.crt"
-    extra = host_private_certificates()
     if not extra or not bundle.exists():
-        return False
+        return
     text = "\n".join(extra) + "\n"
     # Under /usr/local/share too, so a later update-ca-certificates keeps them.
     local = root / "usr/local/share/ca-certificates/host-private-ca.crt"
@@ -235,7 +231,6 @@ def _trust_private_certificates(root):
         stream.write(text)
     say(f"    this machine trusts {len(extra)} certificate(s) beyond Debian's bundle (a TLS-intercepting "
         "proxy?): the stand-ins trust them too, for pip, and are labelled as not for a room")
-    return True
 
 
 def _strip(root):
@@ -260,19 +255,16 @@ def _tar(root, target):
         partial.rename(target)  # only a finished tarball gets the trusted name
 
 
-def _private_ca_marker(digest):
-    return paths.ROOTFS / f"python-{digest}.private-ca"
-
-
-def build_python(images, digest, scratch):
-    debootstrap_rootfs(digest, scratch)
-    private = ["--label", f"{PRIVATE_CA_LABEL}=yes"] if _private_ca_marker(digest).exists() else []
+def build_python(images, digest, scratch, private):
+    """`private`: this machine's private certificates, which the recipe's
+    root file systems trust (they are part of its digest)."""
+    label = ["--label", f"{PRIVATE_CA_LABEL}=yes"] if private else []
     for image, tarball in images:
         base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}"
         with tarball.open("rb") as stream:
             run(["docker", "import", "-", base], f"importing {tarball.name}", stdin=stream)
         local = f"intro-to-docker-build/python:{image.tag}-{digest}"
-        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}", *private,
+        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}", *label,
              "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
             f"building python:{image.tag}")
         check_python_version(local)
@@ -358,10 +350,9 @@ def ensure_images():
     release = host.codename()
     online = hub_reachable()
     say(f"    Docker Hub is {'reachable: copying the real images' if online else 'unreachable: using offline stand-ins'}")
-    # The host's CA bundle is an input: its private certificates go into the stand-ins.
-    ca_bundle = [host.HOST_CA_BUNDLE] if host.HOST_CA_BUNDLE.exists() else []
-    python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release,
-                                hashlib.sha256(b"".join(p.read_bytes() for p in ca_bundle)).hexdigest())
+    # This machine's private certificates go into the stand-ins: part of their recipe.
+    private = host_private_certificates()
+    python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release, "".join(private))
     hello_digest = recipe_hash(HELLO.inputs + [Path(__file__)], arch)
     wanted_python = [(PYTHON_LATEST, "full"), (PYTHON_ALPINE, "slim")]
     with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
@@ -382,9 +373,9 @@ def ensure_images():
                     say(f"    {image.hub_ref}: in the mirror (recipe {python_digest})")
             if todo:
                 with step(f"building the {', '.join(i.hub_ref for i in todo)} stand-ins"):
-                    tarballs = dict(zip(("full", "slim"), debootstrap_rootfs(python_digest, scratch)))
+                    tarballs = dict(zip(("full", "slim"), debootstrap_rootfs(python_digest, scratch, private)))
                     build_python([(i, tarballs[kind]) for i, kind in wanted_python if i in todo],
-                                 python_digest, scratch)
+                                 python_digest, scratch, private)
         base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
         if not online:
             mirror = apt_mirror()

@@ -148,17 +148,23 @@ class PythonFenceItem(StoryStep, MarkdownInlinePythonItem):
         self.block = block
 
     def runtest(self):
+        timeout = self.block.options.timeout or self.config.doc.settings.timeout
         if self.parent.run is None:
             # A page of python fences only: no environment to start; they
             # run where pytest runs, each within its timeout.
             if self.parent.cached:
                 pytest.skip("cached: page, inputs and environment unchanged since it last passed")
-            with time_limit(self.block.label, self.block.options.timeout or self.config.doc.settings.timeout):
+            with time_limit(self.block.label, timeout):
                 return self.run_fence()
         run = self.start_step()
         try:
-            with run.python_fence(self.block):
-                self.run_fence()
+            # In the page's current folder, with its engine's settings, all undone after.
+            with run.python_fence(self.block) as settings, pytest.MonkeyPatch.context() as patch:
+                patch.chdir(run.session.cwd())
+                for key, value in settings.items():
+                    patch.setenv(key, value)
+                with time_limit(self.block.label, timeout):
+                    self.run_fence()
         except Exception:
             self.parent.failures += 1
             raise

@@ -1,5 +1,6 @@
 """The jam board (examples/jam_board) against the real jam API on 127.0.0.1,
 and against an API that is down, slow or wrong."""
+import contextlib
 import socket
 import subprocess
 import sys
@@ -49,15 +50,19 @@ def closed_port():
         return sock.getsockname()[1]
 
 
-def board_server(api, timeout=1.0):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), board.handler_for(api, "Jams & friends", timeout))
-    return serve_in_thread(server)
+@contextlib.contextmanager
+def board_port(api, timeout=1.0):
+    """The port of a board for `api`, serving in a thread while the block runs."""
+    server = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), board.handler_for(api, "Jams & friends", timeout)))
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
 
 
 def get(port, path="/"):
     try:
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-                f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        with board.DIRECT.open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -68,37 +73,28 @@ def run_once(*args):
 
 
 def test_the_page_lists_the_api_jams_in_order_and_escaped(jam_api):
-    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(urllib.request.Request(
+    board.DIRECT.open(urllib.request.Request(
         jam_api + "/jam", data=b'{"name": "<fig>"}', headers={"Content-Type": "application/json"}), timeout=10)
-    server = board_server(jam_api)
-    try:
-        status, page = get(server.server_port)
-    finally:
-        server.shutdown()
+    with board_port(jam_api) as port:
+        status, page = get(port)
     assert status == 200
     assert "<title>Jams &amp; friends</title>" in page
     assert page.index("<li>strawberry</li>") < page.index("<li>grape</li>") < page.index("<li>&lt;fig&gt;</li>")
 
 
 def test_a_down_api_gives_503_with_the_reason(closed_port):
-    server = board_server(f"http://127.0.0.1:{closed_port}")
-    try:
-        status, text = get(server.server_port)
-        health, _ = get(server.server_port, "/health")
-        missing, _ = get(server.server_port, "/nothing")
-    finally:
-        server.shutdown()
+    with board_port(f"http://127.0.0.1:{closed_port}") as port:
+        status, text = get(port)
+        health, _ = get(port, "/health")
+        missing, _ = get(port, "/nothing")
     assert status == 503
     assert f"the jam API at http://127.0.0.1:{closed_port} is not reachable" in text
     assert (health, missing) == (200, 404)
 
 
 def test_a_hung_api_gives_503_after_the_timeout(silent_api):
-    server = board_server(silent_api, timeout=0.5)
-    try:
-        status, text = get(server.server_port)
-    finally:
-        server.shutdown()
+    with board_port(silent_api, timeout=0.5) as port:
+        status, text = get(port)
     assert status == 503
     assert "did not answer within 0.5 s" in text
 
