@@ -1,8 +1,13 @@
 """A tiny curl for attendees without one (Windows): standard library only.
 
-    python curl.py METHOD URL [JSON-BODY]
-    python curl.py -i GET localhost:8000/jam
-    python curl.py POST localhost:8000/jam "{\"name\": \"peach\"}"
+    python3 curl.py METHOD URL [BODY...]
+    python3 curl.py -i GET localhost:8000/jam
+    python3 curl.py POST localhost:8000/jam name=peach
+
+A body is `key=value` words (each a string field of one JSON object), so no
+shell needs quotes inside quotes: PowerShell 5.1 strips inner double quotes
+from a native program's arguments, which breaks `'{"name": "peach"}'`. One
+word that starts with `{` is taken as JSON as it is, as curl's -d is.
 
 Prints the response body (with -i, the status line first). Exits 0 on a 2xx
 answer, 22 on any other HTTP status, 6 when the host name does not resolve,
@@ -21,13 +26,33 @@ METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python curl.py", description="Send one HTTP request.")
+    parser = argparse.ArgumentParser(prog="curl.py", description="Send one HTTP request.")
     parser.add_argument("-i", "--include", action="store_true", help="print the status line first")
     parser.add_argument("method", type=str.upper, choices=METHODS, metavar="METHOD",
                         help=f"one of {', '.join(METHODS)}")
     parser.add_argument("url", help="e.g. localhost:8000/jam (http:// is assumed)")
-    parser.add_argument("body", nargs="?", help='a JSON body, e.g. {"name": "peach"}')
+    parser.add_argument("body", nargs="*", help='key=value fields of a JSON object (name=peach), '
+                                                'or one JSON text ({"name": "peach"})')
     return parser.parse_args(argv)
+
+
+def json_body(words):
+    """The request's JSON text from the words after the URL, or None."""
+    if not words:
+        return None
+    if len(words) == 1 and words[0].lstrip().startswith(("{", "[")):
+        try:
+            json.loads(words[0])
+        except ValueError as error:
+            raise ValueError(f"the body is not valid JSON ({error}): {words[0]}") from None
+        return words[0]
+    fields = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise ValueError(f"a body word must be key=value, not {word!r}")
+        fields[key] = value
+    return json.dumps(fields, ensure_ascii=False)
 
 
 def build_request(method, url, body):
@@ -37,11 +62,8 @@ def build_request(method, url, body):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
     data, headers = None, {"Accept": "application/json"}
+    body = json_body(body or [])
     if body is not None:
-        try:
-            json.loads(body)
-        except ValueError as error:
-            raise ValueError(f"the body is not valid JSON ({error}): {body}") from None
         data, headers["Content-Type"] = body.encode("utf-8"), "application/json"
     return urllib.request.Request(url, data=data, method=method, headers=headers)
 

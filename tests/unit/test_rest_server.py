@@ -181,6 +181,9 @@ def test_curl_py_against_a_live_server_and_request_logs(live_server):
     assert json.loads(listed.stdout) == {"data": DEFAULT_JAMS}
     created = curl("-i", "POST", f"{address}/jam", '{"name": "peach"}')
     assert created.returncode == 0 and created.stdout.startswith("HTTP 201 ")
+    # key=value words: the form the pages use, which every shell passes unchanged
+    renamed = curl("PUT", f"{address}/jam/peach", "name=white peach")
+    assert renamed.returncode == 0 and json.loads(renamed.stdout) == {"data": "white peach"}
     missing = curl("GET", f"{address}/jam/kiwi")
     assert missing.returncode == 22 and "no jam called" in missing.stdout
     process.terminate()
@@ -210,6 +213,19 @@ def test_curl_py_clear_errors():
     assert bad_url.returncode == 3 and "not an http(s) URL" in bad_url.stderr
     bad_body = curl("POST", "127.0.0.1:1/jam", "{oops")
     assert bad_body.returncode == 3 and "not valid JSON" in bad_body.stderr
+    not_a_field = curl("POST", "127.0.0.1:1/jam", "peach")
+    assert not_a_field.returncode == 3 and "must be key=value" in not_a_field.stderr
+
+
+def test_curl_py_body_words_make_one_json_object():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("curl_py", CURL)
+    curl_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curl_py)
+    assert curl_py.json_body([]) is None
+    assert json.loads(curl_py.json_body(["name=peach", "note=a=b"])) == {"name": "peach", "note": "a=b"}
+    assert curl_py.json_body(['{"name": "fig"}']) == '{"name": "fig"}'
+    assert json.loads(curl_py.json_body(["name=crème"])) == {"name": "crème"}
 
 
 # Safe at a real event: loopback by default, honest logs, honest names, bounded.
