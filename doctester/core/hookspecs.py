@@ -24,6 +24,22 @@ def pytest_doctester_check_block(block):
 
 
 @pytest.hookspec
+def pytest_doctester_check_page(page):
+    """Refuse a parsed page (core.blocks.Page, its blocks in order) by raising
+    core.blocks.PageError at the line of the block at fault: for rules that
+    depend on what came before a block (a shell the page opened, say)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_doctester_other_system(block):
+    """A shell block shown for readers of another system (in a Windows or
+    PowerShell tab, or a powershell fence), parsed as a core.blocks.ShellBlock
+    as the page's shell would read it: return True if the page's shell runs
+    it with the same effect, so it is run, or the reason it is skipped. First
+    answer wins; without one it is skipped ("Windows shell: not run on Linux")."""
+
+
+@pytest.hookspec
 def pytest_doctester_normalizers():
     """Return a list of core.matching.Normalizer and LineFold: fields of this
     tool's output that legitimately vary between runs."""

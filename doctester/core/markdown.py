@@ -23,6 +23,9 @@ CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*
 FOREIGN_SYNTAX = re.compile(r"^\s*(?:\{\{[<%].*[>%]\}\}|\{%.*%\}|:::+.*)\s*$")
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
 PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
+# Content tabs that hold one system's form of a step.
+WINDOWS_TAB = re.compile(r"windows|powershell", re.I)
+UNIX_TAB = re.compile(r"\b(?:macos|mac|linux|bash|zsh|unix)\b", re.I)
 # Tokens after which an output fence no longer belongs to the command block above.
 BREAKS = {"paragraph_open", "heading_open", "bullet_list_open", "ordered_list_open", "blockquote_open",
           "table_open", "hr", "code_block"}
@@ -39,6 +42,14 @@ class Grammar:
     untitled_files: str = "named"                       # or "error"
     foreign_syntax: str = "drop"                        # or "keep"
     variants: tuple = ()                                # names a `variant=` annotation may use
+    page_checks: list = field(default_factory=list)     # callables(page), once parsed; raise PageError to refuse
+    # A shell block shown for readers of another system (a Windows tab, a
+    # powershell fence), read as the page's shell would: returns True if the
+    # page's shell runs it with the same effect, else the reason it is skipped.
+    other_system: object = None
+    # Which of a step's system tabs run (the two are alternatives: running
+    # both would do the step twice): "unix" or "windows".
+    tabs: str = "unix"
 
     @classmethod
     def with_profile(cls, keys=(), file_languages=None, checks=(), variants=(), **conventions):
@@ -192,7 +203,10 @@ class PageParser:
                                                                 "before the fence it applies to")
         if self.pending:
             raise PageError(self.path, self.pending[0], "a doctest annotation must stand right before a fence")
-        return Page(self.path, meta, self.blocks)
+        page = Page(self.path, meta, self.blocks)
+        for check in self.grammar.page_checks:
+            self._checked(check, page, self.blocks[0].line if self.blocks else 1)
+        return page
 
     def _annotation(self, token):
         line, content = token.map[0] + 1, token.content.strip()
@@ -228,9 +242,18 @@ class PageParser:
             self._output(Output(content.splitlines(), (start + 1, end - 2)))
             return
         self.previous = None
-        windows_tab = any("windows" in c.lower() or "powershell" in c.lower() for c in where["containers"])
+        windows_tab = any(WINDOWS_TAB.search(c) for c in where["containers"])
+        unix_tab = not windows_tab and any(UNIX_TAB.search(c) for c in where["containers"])
         if lang in WINDOWS_LANGS or (windows_tab and lang in SHELL_LANGS):
-            options.skip = options.skip or "Windows shell: not run on Linux"
+            block = self._other_system(where, lang, content, start) if self.grammar.tabs == "windows" else None
+            if block is not None:
+                self._add(block)
+                self.previous = block
+                return
+            options.skip = options.skip or "a Windows tab: this run follows the macOS/Linux tabs (doc_tabs = unix)"
+            self._add(SkippedBlock(**where, lang=lang))
+        elif unix_tab and lang in SHELL_LANGS | set(PROMPTS) and self.grammar.tabs == "windows":
+            options.skip = options.skip or "a macOS/Linux tab: this run follows the Windows tabs (doc_tabs = windows)"
             self._add(SkippedBlock(**where, lang=lang))
         elif title and lang not in SHELL_LANGS:
             self._add(self._file(where, title, content))
@@ -250,6 +273,34 @@ class PageParser:
         elif lang in PYTHON_LANGS:
             self._add(PythonBlock(**where, content=content))
         # json, yaml, ... and output with no command above it: shown, not run
+
+    def _other_system(self, where, lang, content, start):
+        """A block shown for Windows readers: the ShellBlock the page's shell
+        runs if the grammar's other_system says it means the same there, else
+        None (the block is skipped, with the reason set on its options)."""
+        options, reason = where["options"], "Windows shell: not run on Linux"
+        if self.grammar.other_system is not None and not options.skip and lang not in ("cmd", "bat", "pycon"):
+            if lang in PROMPTS:
+                commands = console_commands(content, self.path, start + 2, start + 1, lang)
+            else:
+                commands = shell_commands(content, start + 2)
+            block = ShellBlock(**where, lang=lang if lang in SHELL_LANGS else "bash", commands=commands)
+            verdict = self._checked(self.grammar.other_system, block, block.line)
+            if verdict is True:
+                return block
+            reason = verdict or reason
+        options.skip = options.skip or reason
+        return None
+
+    def _checked(self, check, subject, line):
+        """Call a profile's check; its bug is reported at the page's line."""
+        try:
+            return check(subject)
+        except PageError:
+            raise
+        except Exception as error:
+            raise PageError(self.path, line, f"the check {getattr(check, '__name__', check)} "
+                                             f"raised {type(error).__name__}: {error}")
 
     def _output(self, shown):
         """An output fence: the expected output of the command block right above."""
@@ -273,13 +324,7 @@ class PageParser:
 
     def _add(self, block):
         for check in self.grammar.checks:
-            try:
-                check(block)
-            except PageError:
-                raise
-            except Exception as error:  # a profile's check: its bug is reported at the page's line
-                raise PageError(self.path, block.line, f"the check {getattr(check, '__name__', check)} "
-                                                       f"raised {type(error).__name__}: {error}")
+            self._checked(check, block, block.line)
         self.blocks.append(block)
 
 

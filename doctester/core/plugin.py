@@ -77,8 +77,11 @@ def pytest_configure(config):
     except ValueError as error:
         raise pytest.UsageError(f"doctester: pytest_doctester_normalizers: {error}")
     grammar = Grammar.with_profile(keys, languages, checks, rules.variant_names,
+                                   page_checks=[lambda page: config.hook.pytest_doctester_check_page(page=page)],
+                                   other_system=lambda block: config.hook.pytest_doctester_other_system(block=block),
                                    console_without_prompt=settings.console_without_prompt,
-                                   untitled_files=settings.untitled_files, foreign_syntax=settings.foreign_syntax)
+                                   untitled_files=settings.untitled_files, foreign_syntax=settings.foreign_syntax,
+                                   tabs=settings.tabs)
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     environments = _ask(config, "pytest_doctester_environment", config=config, worker=worker) or LocalProvider()
     extra = [Path(p) for answer in _ask(config, "pytest_doctester_cache_inputs", config=config) for p in answer]

@@ -27,6 +27,11 @@ OPTIONS = [
                        "name, Dockerfile) or error", "named", ("named", "error")),
     ("foreign_syntax", "lines other renderers drop (Hugo/Jinja shortcodes, ::: admonitions): drop or keep",
      "drop", ("drop", "keep")),
+    ("tabs", "which of a step's system tabs run: unix (the macOS/Linux tabs; Windows tabs are skipped) or "
+             "windows (the Windows tabs, where the profile finds they run unchanged in the page's shell; "
+             "macOS/Linux tabs are skipped)", "unix", ("unix", "windows")),
+    ("reader_shell", "the reader's shell the pages are typed into: bash, or zsh (as on macOS: no interactive "
+                     "comments, an unmatched glob is an error, `!` expands history)", "bash", ("bash", "zsh")),
 ]
 
 
@@ -64,6 +69,8 @@ class Settings:
     console_without_prompt: str
     untitled_files: str
     foreign_syntax: str
+    reader_shell: str = "bash"
+    tabs: str = "unix"
 
     @classmethod
     def from_config(cls, config):
@@ -78,7 +85,8 @@ class Settings:
                    copy_ignore=values["copy_ignore"].split(), cache_inputs=values["cache_inputs"].split(),
                    report=root / values["report"], timeout=timeout,
                    console_without_prompt=values["console_without_prompt"],
-                   untitled_files=values["untitled_files"], foreign_syntax=values["foreign_syntax"])
+                   untitled_files=values["untitled_files"], foreign_syntax=values["foreign_syntax"],
+                   reader_shell=values["reader_shell"], tabs=values["tabs"])
 
     def wants(self, path):
         """Is `path` one of the pages?"""

@@ -6,7 +6,7 @@ import os
 from ..core.markdown import Grammar
 from ..core.matching import Rules
 from ..core.settings import add_options, read_options
-from . import rules
+from . import portability, rules
 from .provider import MODES, EngineProvider
 from .ownership import DEFAULT_STATE
 
@@ -37,7 +37,7 @@ def pytest_addoption(parser):
 
 
 def pytest_doctester_annotation_keys():
-    return [rules.OTHER_ENGINE]
+    return [rules.OTHER_ENGINE, portability.NOT_PORTABLE]
 
 
 def pytest_doctester_file_languages():
@@ -48,8 +48,16 @@ def pytest_doctester_check_block(block):
     rules.check_engine(block)
 
 
+def pytest_doctester_check_page(page):
+    portability.check_page(page)
+
+
+def pytest_doctester_other_system(block):
+    return portability.windows_verdict(block)
+
+
 def pytest_doctester_normalizers():
-    return [*rules.NORMALIZERS, rules.PULL, rules.LAYERS]
+    return [*rules.NORMALIZERS, rules.PULL, rules.RUN_ERROR_HINT, rules.LAYERS]
 
 
 def pytest_doctester_interactive(command):
@@ -77,6 +85,16 @@ def pytest_doctester_page_group(page):
 def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
+    conventions = {"page_checks": [pytest_doctester_check_page], "other_system": pytest_doctester_other_system,
+                   **conventions}
     return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(),
                                 [pytest_doctester_check_block], Rules.of(pytest_doctester_normalizers()).variant_names,
                                 **conventions)
+
+
+def listing_grammar(**conventions):
+    """The grammar `python -m doctester.docker.portability` reads pages with:
+    the profile's, without its checks, so that it lists every violation."""
+    return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(), [],
+                                Rules.of(pytest_doctester_normalizers()).variant_names,
+                                other_system=pytest_doctester_other_system, **conventions)
