@@ -1,7 +1,10 @@
 """Report on a running jam server container, through the Docker SDK for Python.
 
-    pip install docker
-    python jam_status.py [CONTAINER]      # default: jams
+    python3 -m venv .venv
+    .venv/bin/python -m pip install docker
+    .venv/bin/python jam_status.py [CONTAINER]      # default: jams
+
+(On Windows: `py -m venv .venv`, and `.venv/Scripts/python` for the venv's Python.)
 
 Prints the container's state, its health and how many jams it holds. Exits 0
 when the server answers, and 1 with one line on stderr when Docker is not
@@ -43,7 +46,7 @@ def status(client, name, timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python jam_status.py", description="Report on a jam server container.")
+    parser = argparse.ArgumentParser(prog="jam_status.py", description="Report on a jam server container.")
     parser.add_argument("container", nargs="?", default="jams", help="its name or ID (default: %(default)s)")
     parser.add_argument("--timeout", type=int, default=5, help="seconds the API may take (default: %(default)s)")
     args = parser.parse_args(argv)
