@@ -13,9 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from .terminal import descendants
+from .terminal import SHELLS, descendants
 
-SHELL = ("bash", "--norc", "--noprofile")
+SHELL = SHELLS["bash"]  # the default reader shell
+
+
+def reader_home(workdir):
+    """The page's shell's own home folder: the folder holding the page's
+    working folder, so `cd ~/NAME` (doc_workdir_name) takes a reader's shell
+    there from anywhere, and nothing the page does reaches the real home."""
+    return {"HOME": str(Path(workdir).parent)}
 
 
 class SetupError(Exception):
@@ -44,8 +51,10 @@ class LocalEnvironment:
     def prepare(self, meta, journey=False):
         pass
 
-    def spawn(self, workdir):
-        return SHELL[0], list(SHELL[1:]), self.env
+    def spawn(self, workdir, shell="bash"):
+        """(program, args, env) that start the reader's shell (a name of SHELLS)."""
+        argv = SHELLS[shell]
+        return argv[0], list(argv[1:]), dict(self.env, **reader_home(workdir))
 
     def kill_processes(self, pid):
         kill_descendants(pid)

@@ -61,6 +61,7 @@ class MarkdownPage(pytest.File):
         for path in self.config.doc.cache_files():
             digest.update(path.read_bytes())
         digest.update(self.config.doc.environment_state.encode())
+        digest.update(self.config.doc.settings.reader_shell.encode())
         return digest.hexdigest()
 
     def setup(self):

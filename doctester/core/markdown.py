@@ -115,11 +115,16 @@ def parse_info(info):
     return lang, attrs
 
 
+# mkdocs-material's code annotation that strips its comment (`# (1)!`): the
+# page shows a marker there, and the copy button copies the line without it.
+MATERIAL_ANNOTATION = re.compile(r"\s*#\s*\(\d+\)!\s*$")
+
+
 def shell_commands(body, first_line):
     """Split a shell block into commands: one a line, with `\\` continuations,
     quoted strings that span lines and here-documents kept together; blank and
-    comment lines dropped."""
-    commands, lines, i = [], body.splitlines(), 0
+    comment lines dropped; what a reader copies (no `# (1)!` annotations)."""
+    commands, lines, i = [], [MATERIAL_ANNOTATION.sub("", line) for line in body.splitlines()], 0
     while i < len(lines):
         start, text = i, lines[i]
         if not text.strip() or text.lstrip().startswith("#"):

@@ -19,8 +19,11 @@ ELLIPSIS = "..."
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 # curl's progress meter, which it prints only when its output is not a
 # terminal (the page shell sends output to a file): a reader never sees it.
+# Newer curl (8.22 in Debian forky) leaves the three time columns blank while
+# they are unknown.
 CURL_METER = re.compile(r"^\s*(% Total\s+% Received.*|Dload\s+Upload\s+Total.*|"
-                        r"\d+\s+\S+\s+\d+\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[-:\d]+\s+[-:\d]+\s+[-:\d]+\s+\S+)$")
+                        r"\d+\s+\S+\s+\d+\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[-:\d]+\s+[-:\d]+\s+[-:\d]+\s+\S+|"
+                        r"\d+(?:\s+[\d.]+[kMGTP]?){7}\s{10,}[\d.]+[kMGTP]?)$")
 AGE = r"(?:About an? \w+|Less than a second|\d+ \w+)"
 
 

@@ -49,11 +49,11 @@ class BlockFailure(Exception):
 
 class Workspace:
     """The page's folder: `workshop/` (the reader's, with the project's files
-    copied in) and `scratch/` (the session's command and output files)."""
+    copied in) and `scratch/` (where the page's shell keeps a command's output)."""
 
-    def __init__(self, root, copy=None, ignore=()):
+    def __init__(self, root, copy=None, ignore=(), name="workshop"):
         self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=root))
-        self.workdir = self.tmp / "workshop"
+        self.workdir = self.tmp / name  # the shell's home is self.tmp: `cd ~/NAME` comes here
         self.workdir.mkdir()
         if copy is not None:  # the project's files, as in a clone of it
             shutil.copytree(copy, self.workdir / copy.name, ignore=shutil.ignore_patterns(*ignore))
@@ -125,19 +125,21 @@ class PageRun:
         and tracks which command made each of its objects."""
         self.page, self.environment = page, environment
         self.default_timeout = settings.timeout
+        shell = getattr(settings, "reader_shell", "bash")
         bindings = matching.Bindings()
         self.substitute = Substitution(environment, bindings)
         self.check_output = OutputCheck(bindings, rules, update)
         self.done = set()               # labels (page:line) of blocks already run
         self.failed_at = None
         self.session = None
-        self.workspace = Workspace(environment.page_root, settings.copy, settings.copy_ignore)
+        self.workspace = Workspace(environment.page_root, settings.copy, settings.copy_ignore,
+                                   getattr(settings, "workdir_name", "workshop"))
         try:
             environment.prepare({} if journey else page.meta or {}, journey=journey)
             self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
-                                       environment.spawn(self.workspace.workdir), environment.kill_processes,
+                                       environment.spawn(self.workspace.workdir, shell), environment.kill_processes,
                                        on_timeout=environment.stop_started,
-                                       interactive=interactive or never_interactive)
+                                       interactive=interactive or never_interactive, shell=shell)
         except (SetupError, SessionError) as error:
             self.finish()
             raise BlockFailure(f"{page.path}:1: preparing the page's environment failed: {error}")

@@ -47,10 +47,11 @@ def never_interactive(command):
 
 
 class PageSession:
-    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout=None, interactive=never_interactive):
+    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout=None, interactive=never_interactive,
+                 shell="bash"):
         """`interactive(command)` returns an Interactive for a command that takes
-        the terminal, None otherwise."""
-        self.shell = MarkedShell(workdir, scratch, spawn, kill_processes, on_timeout or (lambda: None))
+        the terminal, None otherwise; `shell` names the reader's shell `spawn` starts."""
+        self.shell = MarkedShell(workdir, scratch, spawn, kill_processes, on_timeout or (lambda: None), shell)
         self.interactive = interactive
         self.mode = Mode.PLAIN
         self.detached = None   # the mode of the last session left with keys, until re-attached
@@ -78,9 +79,8 @@ class PageSession:
 
     def _start_interactive(self, command, verdict, timeout):
         child = self.shell.child
-        # Braces, the command on its own line: a trailing `# comment` cannot hide
-        # the marker, and bash has read both lines before the command reads any input.
-        child.sendline("{ " + command + "\n}; " + self.shell.marker_command())
+        # Typed as a reader types it; the page's shell prints the marker when it returns.
+        child.send(self.shell.interactive_text(command))
         if verdict.reattach and self.detached is Mode.SHELL:
             # The shell left earlier was set up already and shows no prompt.
             self.mode = Mode.SHELL
@@ -91,9 +91,10 @@ class PageSession:
             time.sleep(0.5)
             child.send("\r")  # as a reader presses Enter to see the prompt again
         which = self.shell.wait([self.shell._mark, REPL_PROMPT, SHELL_PROMPT], command, min(timeout, PROMPT_WAIT))
-        shown = child.before
         if which == 0:
-            return shown, int(child.match.group(1))
+            code, shown = self.shell._marked()
+            return shown, code
+        shown = self.shell.clean(child.before)
         if which == 1:
             self.mode = Mode.REPL
             return shown, 0

@@ -5,6 +5,7 @@ names the pages. This repository's own pytest.ini is one such configuration.
 A profile adds its own options with the same helpers.
 """
 import fnmatch
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ GROUP = ("doctester", "doc tests of Markdown pages")
 OPTIONS = [
     ("pages", "globs of the pages to run, relative to the rootdir (nothing is collected without it)", "", None),
     ("copy", "a folder, relative to the rootdir, copied into every page's working directory", "", None),
+    ("workdir_name", "the name of the page's working folder, which the page's shell finds at ~/NAME "
+                     "(its home is a folder of the run's own)", "workshop", None),
     ("copy_ignore", "names left out of that copy (glob patterns)", "__pycache__ .pytest_cache", None),
     ("cache_inputs", "globs of files that, when changed, make --doc-cache run a page again", "", None),
     ("report", "where the JSON report of a run is written, relative to the rootdir",
@@ -71,6 +74,7 @@ class Settings:
     foreign_syntax: str
     reader_shell: str = "bash"
     tabs: str = "unix"
+    workdir_name: str = "workshop"
 
     @classmethod
     def from_config(cls, config):
@@ -79,6 +83,10 @@ class Settings:
             timeout = float(values["timeout"])
         except ValueError:
             raise pytest.UsageError(f"doctester: doc_timeout = {values['timeout']!r} is not a number of seconds")
+        name = values["workdir_name"]
+        if not re.fullmatch(r"[\w][\w.-]*", name) or name in ("scratch",):
+            raise pytest.UsageError(f"doctester: doc_workdir_name = {name!r} is not a folder name (letters, "
+                                    "digits, `.`, `-`, `_`; not `scratch`, where the shell keeps output)")
         root = Path(config.rootpath)
         return cls(root=root, pages=values["pages"].split(),
                    copy=root / values["copy"] if values["copy"] else None,
@@ -86,7 +94,8 @@ class Settings:
                    report=root / values["report"], timeout=timeout,
                    console_without_prompt=values["console_without_prompt"],
                    untitled_files=values["untitled_files"], foreign_syntax=values["foreign_syntax"],
-                   reader_shell=values["reader_shell"], tabs=values["tabs"])
+                   reader_shell=values["reader_shell"], tabs=values["tabs"],
+                   workdir_name=values["workdir_name"])
 
     def wants(self, path):
         """Is `path` one of the pages?"""

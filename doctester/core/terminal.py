@@ -1,10 +1,15 @@
-"""The page's bash under a pseudo-terminal, and what a terminal sends and shows.
+"""The page's shell under a pseudo-terminal, and what a terminal sends and shows.
 
-A MarkedShell runs commands in one bash (so `cd` and variables carry over)
-and knows a command is done when a marker with its exit status is printed.
+A MarkedShell types commands into one interactive shell, bash or zsh, as a
+reader types them into theirs (so `cd` and variables carry over, and the
+shell reads each command as a typed line: history expansion, comments, globs
+as the reader's shell has them), and knows a command is done when the shell,
+before its next prompt, prints a marker with the exit status.
 """
 import re
 import secrets
+import shlex
+import time
 from pathlib import Path
 
 import pexpect
@@ -69,43 +74,119 @@ def descendants(pid):
     return found
 
 
+# The reader's shells. Each runs interactive, as in a terminal, without any
+# rc file of the machine or the user: zsh with its default options, as a
+# fresh macOS account has them (no interactive comments, NOMATCH, `!` history
+# expansion, no word splitting of unquoted variables).
+SHELLS = {"bash": ("bash", "--norc", "--noprofile", "--noediting", "-i"),
+          "zsh": ("zsh", "-f", "-i")}
+
+# Typed once into the page's shell, as one line (so: no `!`, no glob, no `#`).
+# No echo, no prompts, no line editor (it would draw what is typed); before
+# each new prompt, a hook prints what the command wrote, then the salted
+# marker with its status and the shell's folder. A command is typed as a
+# reader types it, so the shell reads it as a typed line; its output goes to
+# OUT, which only the page's shell writes and reads (the harness never opens
+# a file in the page's folders), with stdin from /dev/null so tools print
+# plain, non-TTY output and read no type-ahead.
+# bash: the command is typed inside `{` and `} </dev/null >OUT 2>&1` lines;
+# the hook then puts the command as typed back in the history, without them.
+BASH_SETUP = (
+    "stty -echo; PS1=''; PS2=MORE; unset PROMPT_COMMAND; shopt -s lithist; "
+    "__doctest_end() { local s=$? h; h=$(builtin fc -ln -1 2>/dev/null); h=${h#?}; h=${h# }; "
+    "case $h in $'{\\n'*) h=${h#$'{\\n'}; h=${h%$'\\n}'*}; builtin history -d -1; "
+    "builtin history -s -- \"$h\";; esac; "
+    "builtin printf '%s%s\\n' START; command cat OUT 2>/dev/null; command rm -f OUT; "
+    "builtin printf '%s%s:%d:%s\\n' MARK \"$s\" \"$PWD\"; }; "
+    "PROMPT_COMMAND=__doctest_end; builtin history -c; builtin printf '%s%s:%d\\n' PID $$")
+# zsh: the command is typed alone; preexec sends its output to OUT (but not
+# for a command that takes the terminal, announced by a line of the harness:
+# a space-led line, which lingers in the history only while the next one is read).
+ZSH_SETUP = (
+    " unsetopt zle prompt_cr prompt_sp; setopt histignorespace; stty -echo; PS1=''; PS2=MORE; "
+    "RPS1=''; RPS2=''; HISTSIZE=2000; __doctest_tty=; __doctest_quiet=; __doctest_on=; "
+    "preexec() { if [[ $1 == ' __doctest_'* ]]; then __doctest_quiet=1; elif [[ -n $__doctest_tty ]]; "
+    "then __doctest_tty=; else exec {__doctest_o}>&1 {__doctest_e}>&2 {__doctest_i}<&0 </dev/null "
+    ">OUT 2>&1; __doctest_on=1; fi; }; "
+    "precmd() { local s=$?; if [[ -n $__doctest_quiet ]]; then __doctest_quiet=; return; fi; __doctest_tty=; "
+    "if [[ -n $__doctest_on ]]; then exec >&$__doctest_o 2>&$__doctest_e <&$__doctest_i {__doctest_o}>&- "
+    "{__doctest_e}>&- {__doctest_i}<&-; __doctest_on=; fi; "
+    "builtin printf '%s%s\\n' START; command cat OUT 2>/dev/null; command rm -f OUT; "
+    "builtin printf '%s%s:%d:%s\\n' MARK \"$s\" \"$PWD\"; }; "
+    "builtin printf '%s%s:%d\\n' PID $$")
+SETUPS = {"bash": BASH_SETUP, "zsh": ZSH_SETUP}
+# A terminal's line discipline keeps at most this many bytes of a typed line.
+TYPED_LINE_LIMIT = 4096
+# bash drops a line it cannot expand (`!x`: event not found) or parse, and with
+# it the `{` typed before the command: the `}` after it is then an error too.
+BASH_CLOSE_ERROR = "bash: syntax error near unexpected token `}'\n"
+
+
+class CommandIncomplete(CommandTimeout):
+    """The shell was left waiting for more of a command than the page typed."""
+
+
 class MarkedShell:
-    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout):
-        """`spawn` is (program, args, env) of the page's bash; `kill_processes(pid)`
-        ends every process below that bash, wherever it runs; `on_timeout()`
-        runs first when a command times out (to stop what it started)."""
-        self.scratch, self.kill_processes, self.on_timeout = Path(scratch), kill_processes, on_timeout
-        self.count = 0
+    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout, shell="bash"):
+        """`spawn` is (program, args, env) of the page's shell, one of SHELLS,
+        named by `shell`; `kill_processes(pid)` ends every process below that
+        shell, wherever it runs; `on_timeout()` runs first when a command times
+        out (to stop what it started). `scratch` is a folder of the page's
+        shell, where it keeps a command's output."""
+        if shell not in SETUPS:
+            raise SessionError(f"unknown reader shell {shell!r}: use one of {', '.join(SETUPS)}")
+        self.kill_processes, self.on_timeout, self.name = kill_processes, on_timeout, shell
         token = secrets.token_hex(4)
         self._mark_parts = (f"__DOCTEST_{token}", "_DONE__")
-        self._mark = re.compile(re.escape("".join(self._mark_parts)) + r":(\d+)\r?\n")
+        # The page's shell adds its folder; a shell the page opened prints the status only.
+        self._mark = re.compile(re.escape("".join(self._mark_parts)) + r":(\d+)(?::([^\r\n]*))?\r?\n")
+        self._more = f"__DOCTEST_{token}_MORE__"
+        self._start = f"__DOCTEST_{token}_OUTPUT__\n"  # what the command wrote follows
+        self._token = token
+        self._output = shlex.quote(str(Path(scratch) / "output"))
+        setup = (SETUPS[shell].replace("MARK", " ".join(self._mark_parts)).replace("MORE", self._more)
+                 .replace("OUT", self._output).replace("PID", f"__DOCTEST_{token} _PID__")
+                 .replace("START", f"__DOCTEST_{token} _OUTPUT__"))
         program, args, env = spawn
         self.child = pexpect.spawn(program, args, cwd=str(workdir), env=env, encoding="utf-8",
-                                   codec_errors="replace", echo=False, timeout=None, dimensions=(50, 250))
+                                   codec_errors="replace", echo=False, timeout=None, dimensions=(50, 250),
+                                   maxread=65536)
         # pexpect waits 50 ms before each send, and 100 ms around closing, by default.
         self.child.delaybeforesend = None
         self.child.delayafterclose = self.child.delayafterterminate = 0.01
-        self.child.sendline("stty -echo; PS1=''; PS2=''; unset PROMPT_COMMAND; " + self.marker_command())
+        self.last_cwd = str(workdir)
+        self.child.sendline(setup)
         try:
+            self.child.expect(f"__DOCTEST_{token}_PID__:(\\d+)\r?\n", timeout=60)
+            self.pid = int(self.child.match.group(1))
             self.expect_mark(60)
         except (pexpect.TIMEOUT, pexpect.EOF):
-            raise SessionError(f"the page's shell did not start: {self.child.before!r}")
-        output, _ = self.run_plain("echo $$; pwd", 30)
-        pid, self.last_cwd = output.split()[:2]
-        self.pid = int(pid)
+            raise SessionError(f"the page's {shell} did not start: {self.child.before!r}")
 
     def marker_command(self):
         return "printf '%s%s:%d\\n' {} {} $?".format(*self._mark_parts)
 
     def expect_mark(self, timeout):
         self.child.expect(self._mark, timeout=timeout)
-        return int(self.child.match.group(1)), self.child.before
+        return self._marked()
 
-    def wait(self, patterns, command, timeout):
-        """Wait for one of `patterns` while `command` runs: a timeout kills it,
-        a shell that ends is an error. Returns the index of the pattern seen."""
+    def _marked(self):
+        """(exit status, what came before) of the marker just seen; the page's
+        shell's marker also says where it is."""
+        if self.child.match.group(2) is not None:
+            self.last_cwd = self.child.match.group(2)
+        return int(self.child.match.group(1)), self.clean(self.child.before)
+
+    def clean(self, text):
+        """Without the continuation prompts the page's shell printed while it read a command."""
+        return text.replace(self._more, "").replace(self._start, "").replace(self._start[:-1] + "\r\n", "")
+
+    def wait(self, patterns, command, timeout, limit=None):
+        """Wait for one of `patterns` while `command` runs: after `timeout`
+        (or what is left of it, `limit`) it is killed, a shell that ends is an
+        error. Returns the index of the pattern seen."""
         try:
-            return self.child.expect(patterns, timeout=timeout)
+            return self.child.expect(patterns, timeout=timeout if limit is None else limit)
         except pexpect.TIMEOUT:
             self._timed_out(timeout)
         except pexpect.EOF:
@@ -114,31 +195,92 @@ class MarkedShell:
     def await_mark(self, command, timeout):
         """Wait for the marker printed after `command`; returns (exit status, output)."""
         self.wait(self._mark, command, timeout)
-        return int(self.child.match.group(1)), self.child.before
+        return self._marked()
+
+    def _recover(self, keys=("", "\x03")):
+        """The page's shell back at its prompt: what a command started is gone;
+        a command still being read (an unclosed quote) is dropped with Ctrl-C
+        (zsh without its line editor acts on it at the next line)."""
+        for key in keys:
+            key = key + "\n" if key == "\x03" and self.name == "zsh" else key
+            self.child.send(key)
+            try:
+                return self.expect_mark(10)
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                break
+        raise SessionError("the page's shell did not recover after a timeout")
 
     def _timed_out(self, timeout):
         self.on_timeout()
         self.kill_processes(self.pid)
-        try:
-            self.expect_mark(20)
-        except (pexpect.TIMEOUT, pexpect.EOF):
-            raise SessionError("the page's shell did not recover after a timeout")
+        self._recover()
         raise CommandTimeout(f"timed out after {timeout:g} s; its processes were killed and "
                              "the page's containers stopped")
 
     def run_plain(self, command, timeout):
-        """Run a command in the page's bash with its output sent to a file,
-        so tools print plain, non-TTY output. Returns (output, exit status)."""
-        self.count += 1
-        script = self.scratch / f"command-{self.count}.sh"
-        output = self.scratch / f"output-{self.count}.txt"
-        script.write_text(command + "\n")
-        self.child.sendline(f"{{ . {script}; }} </dev/null >{output} 2>&1; " + self.marker_command())
-        code, _ = self.await_mark(command, timeout)
-        return output.read_text(errors="replace"), code
+        """Type a command into the page's shell as a reader types it; its output
+        goes to a file of the page's shell (so tools print plain, non-TTY
+        output), which that shell prints after it. Returns (output, exit status)."""
+        longest = max(len(line.encode()) for line in command.split("\n"))
+        if longest >= TYPED_LINE_LIMIT:
+            raise SessionError(f"a line of {longest} bytes cannot be typed into a terminal (at most "
+                               f"{TYPED_LINE_LIMIT - 1}): split it with `\\` continuations")
+        text = command + "\n"
+        if self.name == "bash":
+            text = f"{{\n{command}\n}} </dev/null >{self._output} 2>&1\n"
+        # A marker nobody waited for (a line the shell read as a command of its
+        # own) must not end this command: what else arrived stays for it.
+        while self.child.expect([self._mark, pexpect.TIMEOUT], timeout=0) == 0:
+            pass
+        self.child.send(text)
+        deadline, shown, prompts = time.monotonic() + timeout, "", 0
+        while True:
+            which = self.wait([self._mark, re.escape(self._more)], command, timeout,
+                              max(deadline - time.monotonic(), 0.01))
+            if which == 0:
+                before = shown + self.child.before
+                code, _ = self._marked()
+                # The shell's own messages (history expansion, a parse error) come
+                # before what the command wrote.
+                read, _, wrote = before.replace("\r\n", "\n").partition(self._start[:-1] + "\n")
+                read = self.clean(read)
+                if f"{self.name}: " in read:
+                    # The shell dropped a line it could not expand or parse; the
+                    # lines typed after it were read as commands of their own.
+                    read += self._resync()
+                    if self.name == "bash" and read.endswith(BASH_CLOSE_ERROR):
+                        read = read[:-len(BASH_CLOSE_ERROR)]  # the error of our own `}`
+                return read + wrote, code
+            shown += self.child.before
+            prompts += 1
+            if prompts >= text.count("\n"):  # all typed, and the shell asks for more
+                _, before = self._recover(("\x03",))
+                raise CommandIncomplete(
+                    f"the page's {self.name} still waited for input after the whole command was typed (an "
+                    "unclosed quote or here-document; in zsh, `!\"` ends history expansion and is dropped, "
+                    "so `\"...!\"` stays open): it was interrupted with Ctrl-C"
+                    + (f"\n--- output ---\n{(shown + before).rstrip()}" if (shown + before).strip() else ""))
+
+    def _resync(self):
+        """Skip the markers of lines the shell read after it dropped one; returns what they printed."""
+        sync = f"__DOCTEST_{self._token}_SYNC__"
+        self.child.send(f" builtin printf '%s%s\\n' __DOCTEST_{self._token} _SYNC__\n")
+        self.child.expect(re.escape(sync) + "\r?\n", timeout=30)
+        skipped = self.clean(self._mark.sub("", self.child.before).replace("\r\n", "\n"))
+        self.expect_mark(30)
+        return skipped
+
+    def interactive_text(self, command):
+        """What is typed to run a command that takes the terminal: the page's
+        shell prints the marker when it returns."""
+        if self.name == "bash":
+            return f"{{\n{command}\n}}\n"
+        return f" __doctest_tty=1\n{command}\n"
 
     def cwd(self):
-        self.last_cwd = self.run_plain("pwd", 30)[0].strip()
+        """The page's shell's folder, as its last prompt reported it."""
         return Path(self.last_cwd)
 
     def close(self):

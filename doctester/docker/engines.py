@@ -6,7 +6,8 @@ import os
 import re
 import shlex
 
-from ..core.environment import SHELL, kill_descendants
+from ..core.environment import kill_descendants, reader_home
+from ..core.terminal import SHELLS
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot
 from .provenance import Provenance
@@ -132,8 +133,9 @@ class PrivateEngine(PageEngine):
         self.mark_start()
         self.provenance = Provenance(self.docker) if journey else None
 
-    def spawn(self, workdir):
-        argv = self.sandbox.shell(*SHELL, interactive=True, workdir=workdir, env=PAGE_ENV)
+    def spawn(self, workdir, shell="bash"):
+        argv = self.sandbox.shell(*SHELLS[shell], interactive=True, workdir=workdir,
+                                  env=dict(PAGE_ENV, **reader_home(workdir)))
         return argv[0], argv[1:], dict(os.environ)
 
     def python_env(self):
@@ -196,8 +198,12 @@ class ExistingEngine(PageEngine):
     def _save(self):
         write_atomically(self.snapshot_file, self.before.to_json())
 
-    def spawn(self, workdir):
-        return SHELL[0], list(SHELL[1:]), dict(os.environ, **PAGE_ENV)
+    def spawn(self, workdir, shell="bash"):
+        argv = SHELLS[shell]
+        # The daemon the user's CLI reaches may be named by a context in
+        # their Docker config, which a home of the page's own would hide.
+        config = {"DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG", os.path.expanduser("~/.docker"))}
+        return argv[0], list(argv[1:]), dict(os.environ, **PAGE_ENV, **reader_home(workdir), **config)
 
     def python_env(self):
         return {}  # the reachable daemon, as the shell blocks see it

@@ -38,6 +38,17 @@ NORMALIZERS = [
     # With IPv6, an engine binds a published port twice, and a port conflict
     # names whichever binding it tried first: either address may be printed.
     Normalizer("bind-address", r"(?<=Bind for )(?:0\.0\.0\.0|\[::\]|::)(?=:\d)", r"(?:0\.0\.0\.0|\[::\]|::)"),
+    # A port published on IPv6's any-address: CLI 26 writes `:::8000->8000/tcp`,
+    # CLI 28 `[::]:8000->8000/tcp`; a page may show either.
+    Normalizer("ipv6-published", r"(?:\[::\]|::)(?=:\d+->)", r"(?:\[::\]|::)"),
+    # Engine 28 puts a failed port binding under "failed to set up container
+    # networking: " (Engine 26 says only what failed).
+    Normalizer("networking-setup-error", r"(?<=Error response from daemon: )driver failed programming ",
+               r"(?:failed to set up container networking: )?driver failed programming "),
+    # `docker image history` writes an EXPOSE step as a Go map before Engine 28
+    # (`EXPOSE map[8000/tcp:{}]`), as a list from it (`EXPOSE [8000/tcp]`).
+    Normalizer("history-expose-map", r"(?<=EXPOSE )map(?=\[)", r"(?:map)?"),
+    Normalizer("history-expose-port", r"(?<=/tcp):\{\}|(?<=/udp):\{\}", r"(?::\{\})?"),
     Normalizer("name", r"(?<!\S)[a-z]+_[a-z]+(?!\S)", r"[a-z]+_[a-z]+\d*", True),
     # BuildKit numbers its steps in the order they start, which varies when
     # several run at once (`--progress=plain` prints `#7 [3/5] COPY ...`).
@@ -53,6 +64,11 @@ NORMALIZERS = [
     Normalizer("classic-store-wording", r"conflict: unable to delete \S+ \(must be forced\)",
                r'conflict: unable to (?:delete \S+ \(must be forced\)|remove repository reference "\S+" '
                r"\(must force\))", variant=True),
+    # Declared variant: how the CLI reports a failed `docker run` (or create).
+    # CLI 26 adds a period to the daemon's message and a `See 'docker run
+    # --help'.` line; CLI 27 and later add no period, then a blank line and
+    # `Run 'docker run --help' for more information` (RUN_ERROR_HINT folds both).
+    Normalizer("run-error-wording", r"(?<=\S)\.$", r"\.?", variant=True),
 ]
 # Under the declared variant pulled-or-present, everything a run or pull says
 # about fetching the image is one line, which may be missing: the reader may
@@ -61,6 +77,11 @@ PULL = LineFold("pull-messages", re.compile(
     r"^(Unable to find image '\S+' locally|\S+: Pulling from \S+|[0-9a-f]{12}: .*|Digest: sha256:[0-9a-f]{64}|"
     r"Status: (?:Downloaded newer image|Image is up to date) for \S+)$"), "<pull messages>",
     optional_in="pulled-or-present", only_in="pulled-or-present")
+# Under the declared variant run-error-wording, the CLI's pointer to the
+# command's help, in either CLI's words (with CLI 27's blank line before it).
+RUN_ERROR_HINT = LineFold("run-error-hint", re.compile(
+    r"^(?:See 'docker [\w -]+--help'\.|Run 'docker [\w -]+--help' for more information|)$"),
+    "<the command's help>", only_in="run-error-wording")
 LAYERS = LineFold("layer-progress", re.compile(
     r"^[0-9a-f]{12}: (Pulling fs layer|Waiting|Downloading.*|Verifying Checksum|Download complete|"
     r"Extracting.*|Pull complete|Already exists|Preparing|Pushing.*|Pushed|Layer already exists|"

@@ -1,5 +1,6 @@
 """Running a page: the core on a local bash (no engine needed), and the Docker
 profile's placeholder and binding decisions with a stand-in for the engine."""
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -93,6 +94,22 @@ def test_the_core_runs_a_page_in_a_local_bash_without_any_engine(local):
                     '<!-- doctest: capture=WHO -->\n```bash\necho world\n```\n\n'
                     '```console\n$ echo <WHO>\nworld\n```\n')
     assert list(local.page_root.iterdir()) == []  # the page's folder is gone
+
+
+def test_the_working_folder_is_at_home_under_its_configured_name(local, monkeypatch):
+    """A reader's `cd ~/intro-to-docker` reaches the page's folder, from
+    anywhere, and the page's shell has a home of its own, not the user's."""
+    real_home = str(Path.home())
+    settings = SimpleNamespace(**vars(SETTINGS), workdir_name="intro-to-docker")
+    page = parse_page("page.md", '```bash\ncd /\ncd ~/intro-to-docker\n```\n\n'
+                                 '```console\n$ basename "$PWD"\nintro-to-docker\n```\n\n'
+                                 f'```console\n$ test "$HOME" != {real_home} && echo own home\nown home\n```\n')
+    run = PageRun(page, settings, local)
+    try:
+        for block in page.blocks:
+            run.run_block(block)
+    finally:
+        assert run.finish() == []
 
 
 def test_stale_output_and_a_wrong_exit_status_fail_at_their_line(local):
