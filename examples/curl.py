@@ -62,6 +62,12 @@ def build_request(method, url, body):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
     data, headers = None, {"Accept": "application/json"}
+    if parts.hostname == "localhost":
+        # Ports the pages publish listen on 127.0.0.1 only. Python would try
+        # ::1 first, and Windows takes about 2 s to refuse that before it
+        # falls back; curl tries both at once. Same machine, same server.
+        headers["Host"] = parts.netloc
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.replace("localhost", "127.0.0.1", 1)))
     body = json_body(body or [])
     if body is not None:
         data, headers["Content-Type"] = body.encode("utf-8"), "application/json"

@@ -223,6 +223,8 @@ def test_curl_py_body_words_make_one_json_object():
     curl_py = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(curl_py)
     assert curl_py.json_body([]) is None
+    request = curl_py.build_request("GET", "localhost:8000/jam", [])
+    assert request.full_url == "http://127.0.0.1:8000/jam" and request.get_header("Host") == "localhost:8000"
     assert json.loads(curl_py.json_body(["name=peach", "note=a=b"])) == {"name": "peach", "note": "a=b"}
     assert curl_py.json_body(['{"name": "fig"}']) == '{"name": "fig"}'
     assert json.loads(curl_py.json_body(["name=crème"])) == {"name": "crème"}
