@@ -87,6 +87,25 @@ def _example_files():
 
 
 SANDBOX_IMAGE = "intro-to-docker/doctest-sandbox"  # the doc tests' private engines; pytest.ini names it
+
+
+@dataclass(frozen=True)
+class SandboxEngine:
+    """One private engine of the doc tests' matrix: a tag of SANDBOX_IMAGE,
+    built from recipes/sandbox with the engine's packages from one Debian release."""
+    tag: str
+    suite: str    # the Debian release of docker.io, containerd, buildx and compose
+    engine: str   # what it runs, for messages and the Makefile's matrix
+
+    @property
+    def reference(self):
+        return f"{SANDBOX_IMAGE}:{self.tag}"
+
+
+# `latest` (pytest.ini's default) stays Engine 26.1; `engine-28` is today's
+# engine, as a fresh Docker Desktop has it (the Makefile runs pages on both).
+SANDBOX_ENGINES = (SandboxEngine("latest", "trixie", "Engine 26.1, containerd 1.7"),
+                   SandboxEngine("engine-28", "forky", "Engine 28.5, containerd 2.1"))
 HELLO = Image("library/hello-world", "latest", _recipe_files("hello-world"))
 # Pages pin the version as `python:3.13-alpine`; the stand-ins are Python 3.13,
 # from the Debian release recipes/python/suite names.
@@ -321,22 +340,51 @@ def local_label(reference):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def ensure_sandbox_image(python_digest, arch):
-    """The doc tests' sandbox image, built on this engine (never pushed): a
-    private engine per test worker runs from it."""
-    recipe = RECIPES / "sandbox"
+def sandbox_digest(sandbox, python_digest, arch, mirror):
+    """The recipe hash of one sandbox image: the recipe's files, its base, the
+    machine, the Debian mirror and the release its engine comes from."""
+    return recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror, sandbox.suite)
+
+
+def sandbox_build_argv(sandbox, digest, mirror):
+    return ["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
+            "--build-arg", f"APT_MIRROR={mirror}", "--build-arg", f"SUITE={sandbox.suite}",
+            "--label", f"{RECIPE_LABEL}={digest}", "-t", sandbox.reference, str(RECIPES / "sandbox")]
+
+
+SANDBOX_ROLE_LABEL = "org.intro-to-docker.role=doctest-sandbox"  # set by recipes/sandbox/Dockerfile
+
+
+def ensure_sandbox_images(python_digest, arch, sandboxes=SANDBOX_ENGINES):
+    """Every engine of the doc tests' matrix (SANDBOX_ENGINES), each built on
+    this engine (never pushed) when its recipe changed."""
     mirror = apt_mirror()
-    digest = recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror)
-    reference = f"{SANDBOX_IMAGE}:latest"
+    for sandbox in sandboxes:
+        ensure_sandbox_image(sandbox, sandbox_digest(sandbox, python_digest, arch, mirror), mirror)
+    remove_replaced_sandboxes()
+
+
+def remove_replaced_sandboxes():
+    """Sandbox images a rebuild replaced while a doc-test run still had a
+    sandbox on them (so their removal failed then): untagged and labelled as
+    ours, each removed once nothing uses it (never forced)."""
+    listed = subprocess.run(["docker", "images", "--quiet", "--no-trunc", "--filter", "dangling=true",
+                             "--filter", f"label={SANDBOX_ROLE_LABEL}"], capture_output=True, text=True)
+    for image in listed.stdout.split() if listed.returncode == 0 else []:
+        subprocess.run(["docker", "rmi", image], capture_output=True)
+
+
+def ensure_sandbox_image(sandbox, digest, mirror):
+    """One sandbox image, built on this engine (never pushed): a private
+    engine per test worker runs from it."""
+    reference = sandbox.reference
     if local_label(reference) == digest:
-        say(f"    {reference}: built (recipe {digest})")
+        say(f"    {reference} ({sandbox.engine}): built (recipe {digest})")
         return
     previous = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
                               capture_output=True, text=True).stdout.strip()
-    with step(f"building the doc tests' sandbox image {reference}"):
-        run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
-             "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}",
-             "-t", reference, str(recipe)], "building the sandbox image")
+    with step(f"building the doc tests' sandbox image {reference} ({sandbox.engine}, Debian {sandbox.suite})"):
+        run(sandbox_build_argv(sandbox, digest, mirror), f"building the sandbox image {reference}")
     current = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
                              capture_output=True, text=True).stdout.strip()
     if previous and previous != current:  # the build we replaced, now untagged: ours, not left behind
@@ -392,4 +440,4 @@ def ensure_images():
         else:
             with step(f"building the workshop image {workshop.hub_ref}"):
                 build_workshop_image(workshop, workshop_digest)
-    ensure_sandbox_image(python_digest if not online else "hub", arch)
+    ensure_sandbox_images(python_digest if not online else "hub", arch)

@@ -1,6 +1,7 @@
 """Bring-up decisions, without a Docker engine."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -142,6 +143,134 @@ def test_recipe_hash_changes_with_content_and_facts(tmp_path, monkeypatch):
 def test_cache_hit_only_on_same_recipe(monkeypatch, labels, hit):
     monkeypatch.setattr(registry, "image_labels", lambda repository, tag: labels)
     assert images.cached(images.HELLO, "abc") is hit
+
+
+def test_the_sandbox_matrix_keeps_engine_26_as_latest_and_adds_engine_28():
+    by_tag = {sandbox.tag: sandbox for sandbox in images.SANDBOX_ENGINES}
+    assert len(by_tag) == len(images.SANDBOX_ENGINES)  # one image per engine
+    assert by_tag["latest"].suite == "trixie"          # pytest.ini's default image: Engine 26.1
+    assert by_tag["engine-28"].suite == "forky"
+    assert by_tag["engine-28"].reference == "intro-to-docker/doctest-sandbox:engine-28"
+    ini = (ROOT / "pytest.ini").read_text()
+    assert f"doc_sandbox_image = {by_tag['latest'].reference}" in ini
+
+
+def test_each_sandbox_has_a_recipe_of_its_own():
+    """The same recipe files, base, machine and mirror: the release still
+    tells the images apart, so changing one engine never passes for the other."""
+    latest, engine_28 = images.SANDBOX_ENGINES
+    facts = ("python-digest", "amd64", "http://mirror.example/debian")
+    assert images.sandbox_digest(latest, *facts) == images.sandbox_digest(latest, *facts)
+    assert images.sandbox_digest(latest, *facts) != images.sandbox_digest(engine_28, *facts)
+    assert images.sandbox_digest(engine_28, *facts) != images.sandbox_digest(engine_28, "other", *facts[1:])
+    assert images.sandbox_digest(engine_28, *facts) != images.sandbox_digest(engine_28, *facts[:2], "")
+    argv = images.sandbox_build_argv(engine_28, "d1g", "http://mirror.example/debian")
+    assert argv[argv.index("-t") + 1] == "intro-to-docker/doctest-sandbox:engine-28"
+    assert {"SUITE=forky", "APT_MIRROR=http://mirror.example/debian", "BASE=python:latest"} <= set(argv)
+    assert f"{images.RECIPE_LABEL}=d1g" in argv and argv[-1] == str(images.RECIPES / "sandbox")
+
+
+def _fake_docker_images(monkeypatch, local, dangling=(), in_use=()):
+    """`local`: reference -> (id, recipe label) of the images the engine holds;
+    a build gives the reference a new id. `dangling`: untagged sandbox images
+    (by id); `in_use`: ids a container runs on, which rmi refuses. Returns
+    what was built and removed."""
+    done = {"built": [], "removed": []}
+    dangling = list(dangling)
+
+    def build(argv, what, **_):
+        reference, label = argv[argv.index("-t") + 1], argv[argv.index("--label") + 1]
+        done["built"].append(reference)
+        old = local.get(reference)
+        local[reference] = (f"new-{reference}", label.split("=", 1)[1])
+        if old:
+            dangling.append(old[0])
+
+    def docker(argv, **_):
+        if argv[:2] == ["docker", "rmi"]:
+            assert "-f" not in argv and "--force" not in argv
+            if argv[2] in in_use:
+                return subprocess.CompletedProcess(argv, 1, "", "image is being used by running container")
+            done["removed"].append(argv[2])
+            if argv[2] in dangling:
+                dangling.remove(argv[2])
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        if argv[:2] == ["docker", "images"]:
+            assert {"dangling=true", f"label={images.SANDBOX_ROLE_LABEL}"} <= set(argv)
+            return subprocess.CompletedProcess(argv, 0, "".join(f"{i}\n" for i in dangling), "")
+        image = local.get(argv[-1])
+        return subprocess.CompletedProcess(argv, 0 if image else 1, f"{image[0]}\n" if image else "", "")
+
+    monkeypatch.setattr(images, "run", build)
+    monkeypatch.setattr(images.subprocess, "run", docker)
+    monkeypatch.setattr(images, "local_label", lambda reference: local[reference][1] if reference in local else None)
+    monkeypatch.setattr(images, "apt_mirror", lambda: "http://mirror.example/debian")
+    return done
+
+
+def test_sandbox_images_are_built_only_when_their_recipe_changed(monkeypatch):
+    latest, engine_28 = images.SANDBOX_ENGINES
+    mirror = "http://mirror.example/debian"
+    current = images.sandbox_digest(latest, "py", "amd64", mirror)
+    local = {latest.reference: ("old-latest", current),                  # up to date: kept as it is
+             engine_28.reference: ("old-28", "an older recipe")}         # changed: rebuilt, the old one removed
+    done = _fake_docker_images(monkeypatch, local)
+    images.ensure_sandbox_images("py", "amd64")
+    assert done == {"built": [engine_28.reference], "removed": ["old-28"]}
+    assert local[engine_28.reference] == (f"new-{engine_28.reference}",
+                                          images.sandbox_digest(engine_28, "py", "amd64", mirror))
+    # Nothing changed since: nothing built, nothing removed.
+    done["built"].clear(), done["removed"].clear()
+    images.ensure_sandbox_images("py", "amd64")
+    assert done == {"built": [], "removed": []}
+
+
+def test_a_first_sandbox_build_removes_nothing(monkeypatch):
+    done = _fake_docker_images(monkeypatch, {})
+    images.ensure_sandbox_images("py", "amd64")
+    assert done == {"built": [s.reference for s in images.SANDBOX_ENGINES], "removed": []}
+
+
+def test_a_replaced_sandbox_still_in_use_is_removed_by_a_later_bring_up(monkeypatch):
+    """A doc-test run had a sandbox on the image a rebuild replaced: it stays
+    (never forced) until a later bring-up finds it unused."""
+    latest, engine_28 = images.SANDBOX_ENGINES
+    local = {latest.reference: ("old-latest", "an older recipe"), engine_28.reference: ("old-28", "older")}
+    in_use = {"old-latest"}
+    done = _fake_docker_images(monkeypatch, local, in_use=in_use)
+    images.ensure_sandbox_images("py", "amd64")
+    assert done["removed"] == ["old-28"]  # old-latest refused while in use
+    in_use.clear()                        # the run ended
+    done["built"].clear(), done["removed"].clear()
+    images.ensure_sandbox_images("py", "amd64")
+    assert done == {"built": [], "removed": ["old-latest"]}
+
+
+def _make_variable(name):
+    match = re.search(rf"^{re.escape(name)} \??:?= *(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    assert match, f"the Makefile sets no {name}"
+    return match.group(1).strip()
+
+
+def test_the_makefile_matrix_runs_on_the_images_bring_up_builds():
+    """Every pass of `make doctest` and `make journey` names an engine whose
+    sandbox image `make images` builds, a store the harness knows and a shell."""
+    from doctester.docker.plugin import STORES
+    built = {sandbox.reference for sandbox in images.SANDBOX_ENGINES}
+    engines = {}
+    for sandbox in images.SANDBOX_ENGINES:
+        version = sandbox.engine.split()[1].rstrip(",")  # "Engine 28.5, containerd 2.1" -> 28.5
+        engines[version] = _make_variable(f"SANDBOX_IMAGE_{version}")
+        assert engines[version] == sandbox.reference
+    assert set(engines.values()) == built
+    doctest = [p.split(":") for p in _make_variable("DOCTEST_MATRIX").split()]
+    journey = [p.split(":") for p in _make_variable("JOURNEY_MATRIX").split()]
+    for engine_version, store, shell in doctest + journey:
+        assert engine_version in engines and store in STORES and shell in {"bash", "zsh"}
+    assert {engines[e] for e, _, _ in doctest} == built  # every page runs on every engine
+    assert {s for _, s, _ in doctest} == set(STORES)     # and on every image store
+    assert len(doctest) == 2 and len(journey) == 1       # two page passes and one journey, as before
+    assert journey[0][:2] == ["28.5", "containerd"]      # a fresh Docker Desktop's engine
 
 
 def test_interrupted_tar_leaves_no_trusted_file(tmp_path, monkeypatch):

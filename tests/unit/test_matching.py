@@ -108,6 +108,60 @@ def test_curl_progress_meter_is_dropped():
     assert clean(meter) == ['{"data": 1}']
 
 
+def test_curl_8_22_progress_meter_is_dropped_too():
+    """Newer curl leaves the time columns blank and writes speeds like 196.6k."""
+    meter = ("  % Total    % Received % Xferd  Average Speed  Time    Time    Time   Current\n"
+             "                                 Dload  Upload  Total   Spent   Left   Speed\n"
+             "\r  0      0   0      0   0      0      0      0                              0"
+             "\r100    369 100    369   0      0 196.6k      0                              0\n"
+             '{"data": 1}\n')
+    assert clean(meter) == ['{"data": 1}']
+    assert clean("1 2 3 4 5 6 7 8 9\n") == ["1 2 3 4 5 6 7 8 9"]  # numbers a page prints stay
+
+
+# Engine 26.1's CLI, as pages show it, and what Engine 28.5's prints instead.
+@pytest.mark.parametrize("shown, real", [
+    ("0.0.0.0:8000->8000/tcp, :::8000->8000/tcp", "0.0.0.0:8000->8000/tcp, [::]:8000->8000/tcp"),
+    ("0.0.0.0:8000->8000/tcp, [::]:8000->8000/tcp", "0.0.0.0:8000->8000/tcp, :::8000->8000/tcp"),
+    ("docker: Error response from daemon: driver failed programming external connectivity on endpoint second "
+     "(" + "8c" * 32 + "): Bind for 0.0.0.0:8000 failed: port is already allocated",
+     "docker: Error response from daemon: failed to set up container networking: driver failed programming "
+     "external connectivity on endpoint second (" + "ae" * 32 + "): Bind for :::8000 failed: port is already "
+     "allocated"),
+    ("<missing>      10 seconds ago   EXPOSE map[8000/tcp:{}]                         0B        buildkit.dockerfile.v0",
+     "<missing>      8 seconds ago    EXPOSE [8000/tcp]                               0B        buildkit.dockerfile.v0"),
+])
+def test_engine_28_wording_matches_engine_26_pages(shown, real):
+    assert matches(shown, real)
+
+
+@pytest.mark.parametrize("shown, real", [
+    ("0.0.0.0:8000->8000/tcp, :::8000->8000/tcp", "0.0.0.0:8000->8000/tcp, [::]:8001->8000/tcp"),
+    ("0.0.0.0:8000->8000/tcp, :::8000->8000/tcp", "0.0.0.0:8000->8000/tcp, [::1]:8000->8000/tcp"),
+    ("<missing>  10 seconds ago  EXPOSE map[8000/tcp:{}]  0B", "<missing>  8 seconds ago  EXPOSE [8001/tcp]  0B"),
+    ("docker: Error response from daemon: driver failed programming external connectivity",
+     "docker: Error response from daemon: failed to set up container storage: driver failed programming "
+     "external connectivity"),
+])
+def test_engine_28_wording_still_checks_what_it_says(shown, real):
+    assert not matches(shown, real)
+
+
+def test_the_run_error_wording_of_cli_27_and_later_is_a_declared_variant():
+    shown = ["docker: Error response from daemon: invalid mount config for type \"bind\": invalid mount path: "
+             "'hello/main.py' mount path must be absolute.", "See 'docker run --help'."]
+    cli_28 = ("docker: Error response from daemon: invalid mount config for type \"bind\": invalid mount path: "
+              "'hello/main.py' mount path must be absolute\n\nRun 'docker run --help' for more information\n")
+    cli_26 = "\n".join(shown) + "\n"
+    declared = DOCKER.declaring(["run-error-wording"])
+    assert not compare(shown, cli_28, Bindings()).matched
+    assert core_compare(shown, cli_28, Bindings(), declared).matched
+    assert core_compare(shown, cli_26, Bindings(), declared).matched
+    assert not core_compare(shown, cli_28.replace("absolute", "relative"), Bindings(), declared).matched
+    # Outside the variant, blank lines stay lines of their own.
+    assert clean("a\n\nb\n") == ["a", "", "b"]
+
+
 @pytest.mark.parametrize("shown, real, same", [
     ("Docker version 27.3.1, build ce12230", "Docker version 28.2.2, build e6534b4", True),
     ("Python 3.13.1", "Python 3.11.2", True),
@@ -173,7 +227,7 @@ PRESENT = "Using default tag: latest\nlatest: Pulling from library/python\nDiges
 
 
 def test_a_declared_variant_is_accepted_only_where_declared():
-    assert DOCKER.variant_names == ["classic-store-wording", "pulled-or-present"]
+    assert DOCKER.variant_names == ["classic-store-wording", "pulled-or-present", "run-error-wording"]
     assert not compare(PULLED, PRESENT, Bindings()).matched
     declared = DOCKER.declaring(["pulled-or-present"])
     assert core_compare(PULLED, PRESENT, Bindings(), declared).matched
