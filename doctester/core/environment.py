@@ -21,7 +21,9 @@ SHELL = SHELLS["bash"]  # the default reader shell
 def reader_home(workdir):
     """The page's shell's own home folder: the folder holding the page's
     working folder, so `cd ~/NAME` (doc_workdir_name) takes a reader's shell
-    there from anywhere, and nothing the page does reaches the real home."""
+    there from anywhere, and `~` in a page's commands means a folder of the
+    run's. A convenience, not isolation: in a local shell the page can still
+    name the real home by its path; only a sandbox keeps it out of reach."""
     return {"HOME": str(Path(workdir).parent)}
 
 

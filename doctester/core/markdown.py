@@ -58,6 +58,15 @@ class Grammar:
                    variants=tuple(variants), **conventions)
 
 
+def tab_group(containers):
+    """What holds a block's system tab (the containers outside it): the blocks
+    of one group of tabs share it."""
+    for index, title in enumerate(containers):
+        if WINDOWS_TAB.search(title) or UNIX_TAB.search(title):
+            return tuple(containers[:index])
+    return tuple(containers)
+
+
 def flatten_containers(lines, drop_foreign=True):
     """Dedent the bodies of content tabs, admonitions and collapsible blocks
     so their fences parse as fences; line numbers are kept. Returns the new
@@ -191,6 +200,10 @@ class PageParser:
     def __init__(self, path, root, grammar):
         self.path, self.root, self.grammar = path, root, grammar
         self.blocks, self.pending, self.previous = [], None, None
+        # With doc_tabs = windows: the macOS/Linux tab blocks of the tab group
+        # being read (index, what holds the group), skipped once a Windows tab
+        # beside them runs.
+        self.unix_tab_blocks = []
 
     def parse(self, text):
         front_matter, text = split_front_matter(text)
@@ -249,16 +262,17 @@ class PageParser:
         self.previous = None
         windows_tab = any(WINDOWS_TAB.search(c) for c in where["containers"])
         unix_tab = not windows_tab and any(UNIX_TAB.search(c) for c in where["containers"])
+        group = tab_group(where["containers"])
+        if not (windows_tab or unix_tab):
+            self.unix_tab_blocks = []
         if lang in WINDOWS_LANGS or (windows_tab and lang in SHELL_LANGS):
             block = self._other_system(where, lang, content, start) if self.grammar.tabs == "windows" else None
             if block is not None:
+                self._skip_unix_tabs_beside(group)
                 self._add(block)
                 self.previous = block
                 return
             options.skip = options.skip or "a Windows tab: this run follows the macOS/Linux tabs (doc_tabs = unix)"
-            self._add(SkippedBlock(**where, lang=lang))
-        elif unix_tab and lang in SHELL_LANGS | set(PROMPTS) and self.grammar.tabs == "windows":
-            options.skip = options.skip or "a macOS/Linux tab: this run follows the Windows tabs (doc_tabs = windows)"
             self._add(SkippedBlock(**where, lang=lang))
         elif title and lang not in SHELL_LANGS:
             self._add(self._file(where, title, content))
@@ -278,6 +292,18 @@ class PageParser:
         elif lang in PYTHON_LANGS:
             self._add(PythonBlock(**where, content=content))
         # json, yaml, ... and output with no command above it: shown, not run
+        if unix_tab and self.grammar.tabs == "windows" and lang in SHELL_LANGS and lang != "pycon":
+            self.unix_tab_blocks.append((len(self.blocks) - 1, group))
+
+    def _skip_unix_tabs_beside(self, group):
+        """A Windows tab runs in place of the macOS/Linux tab of its group: a
+        step done twice (a POST, a `docker run --name`) would break the next."""
+        for index, holder in self.unix_tab_blocks:
+            if holder == group:
+                done = self.blocks[index]
+                done.options.skip = "a macOS/Linux tab: this run follows the Windows tab beside it (doc_tabs = windows)"
+                self.blocks[index] = SkippedBlock(done.path, done.line, done.options, done.containers, lang=done.lang)
+        self.unix_tab_blocks = [entry for entry in self.unix_tab_blocks if entry[1] != group]
 
     def _other_system(self, where, lang, content, start):
         """A block shown for Windows readers: the ShellBlock the page's shell
@@ -321,7 +347,10 @@ class PageParser:
     def _file(self, where, title, content):
         include = next((m["path"] for m in map(SNIPPET.match, content.splitlines()) if m), None)
         if include:
-            included = self.root / include
+            included = (self.root / include).resolve()
+            if not included.is_relative_to(self.root.resolve()):
+                raise PageError(self.path, where["line"], f"the included file {include} is outside the project "
+                                                          f"({self.root.resolve()}): a page may show only its own files")
             if not included.is_file():
                 raise PageError(self.path, where["line"], f"the included file {include} does not exist")
             content = included.read_text(encoding="utf-8")

@@ -181,3 +181,13 @@ def test_a_quoted_string_that_spans_lines_stays_one_command():
     commands = markdown.shell_commands(body, 5)
     assert [c.text for c in commands] == ["docker run x sh -c '\n  echo a\n  echo b'", "echo next"]
     assert [c.line for c in commands] == [5, 8]
+
+
+def test_a_snippet_include_outside_the_project_is_refused(tmp_path):
+    """A page is input: its include may not read the machine's other files."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "secret.txt").write_text("not yours\n")
+    for path in ("../secret.txt", str(tmp_path / "secret.txt")):
+        text = f'```dockerfile title="Dockerfile"\n--8<-- "{path}"\n```\n'
+        with pytest.raises(PageError, match="outside the project"):
+            parse_page("p.md", text, root=tmp_path / "project")

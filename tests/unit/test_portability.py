@@ -273,6 +273,13 @@ TWO_TABS = ('=== "macOS/Linux"\n\n    ```bash\n    python3 examples/curl.py POST
             '    ```\n')
 
 
+def test_a_windows_tab_that_cannot_run_leaves_its_macos_linux_tab_to_run():
+    """The step still happens once: the state the next steps need is there."""
+    text = TWO_TABS.replace("py examples/curl.py POST localhost:8000/jam name=fig", ".venv\\Scripts\\python -m pip install docker")
+    blocks = parse(text, docker.grammar(tabs="windows")).blocks
+    assert [b.kind for b in blocks] == ["shell", "skipped"] and blocks[0].commands[0].text.startswith("python3 ")
+
+
 @pytest.mark.parametrize("tabs, runs, skipped", [("unix", "python3", "a Windows tab"),
                                                   ("windows", "py", "a macOS/Linux tab")])
 def test_a_run_follows_one_system_s_tabs_never_both(tabs, runs, skipped):
