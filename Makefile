@@ -66,17 +66,21 @@ DOCTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # and the reader's shell the page is typed into (bash, or zsh as on macOS).
 SANDBOX_IMAGE_26.1 := intro-to-docker/doctest-sandbox:latest
 SANDBOX_IMAGE_28.5 := intro-to-docker/doctest-sandbox:engine-28
+# The fourth field is which of a step's system tabs run (doc_tabs): the
+# Windows tabs, where their commands run unchanged in the shell (each in
+# place of the macOS/Linux tab beside it), or the macOS/Linux tabs.
 # Every page alone: Engine 26.1 (a Linux distribution's engine) with the
-# classic store in bash, and today's engine as a Mac's Docker Desktop has it.
-DOCTEST_MATRIX ?= 26.1:overlay2:bash 28.5:containerd:zsh
+# classic store in bash, following the Windows tabs, and today's engine as a
+# Mac's Docker Desktop has it, in zsh, following the macOS/Linux tabs.
+DOCTEST_MATRIX ?= 26.1:overlay2:bash:windows 28.5:containerd:zsh:unix
 # The nav in order, as an attendee on a fresh Docker Desktop walks it (zsh is
 # in the doc-test matrix; bash here covers Linux and WSL readers on Engine 28.5).
-JOURNEY_MATRIX ?= 28.5:containerd:bash
+JOURNEY_MATRIX ?= 28.5:containerd:bash:unix
 matrix_field = $(word $(1),$(subst :, ,$(2)))
 matrix_image = $(or $(SANDBOX_IMAGE_$(call matrix_field,1,$(1))),$(error no sandbox image for Engine $(call matrix_field,1,$(1)) in "$(1)": the engines are $(patsubst SANDBOX_IMAGE_%,%,$(filter SANDBOX_IMAGE_%,$(.VARIABLES)))))
-matrix_flags = --doc-sandbox-image $(call matrix_image,$(1)) --doc-image-store $(call matrix_field,2,$(1)) --doc-reader-shell $(call matrix_field,3,$(1))
-matrix_name = Engine $(call matrix_field,1,$(1)) ($(call matrix_image,$(1))), the $(call matrix_field,2,$(1)) image store, a $(call matrix_field,3,$(1)) reader shell
-doctest: images ## run every page's blocks on private engines, one per worker, once per pass of DOCTEST_MATRIX (engine:store:shell)
+matrix_flags = --doc-sandbox-image $(call matrix_image,$(1)) --doc-image-store $(call matrix_field,2,$(1)) --doc-reader-shell $(call matrix_field,3,$(1)) --doc-tabs $(or $(call matrix_field,4,$(1)),unix)
+matrix_name = Engine $(call matrix_field,1,$(1)) ($(call matrix_image,$(1))), the $(call matrix_field,2,$(1)) image store, a $(call matrix_field,3,$(1)) reader shell, the $(or $(call matrix_field,4,$(1)),unix) tabs
+doctest: images ## run every page's blocks on private engines, one per worker, once per pass of DOCTEST_MATRIX (engine:store:shell:tabs)
 	@rm -f build/doctest-report.json  # a fresh record: only the engines this run tests
 	@set -e; $(foreach pass,$(DOCTEST_MATRIX),echo "==> doc tests on $(call matrix_name,$(pass))"; \
 	  $(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS) $(call matrix_flags,$(pass));)
