@@ -9,12 +9,16 @@ Docker engine (sandbox containers, their volumes and networks), and reaping
 removes exactly those, then the folder. Objects are recorded before they are
 created, so nothing can exist that the record does not name.
 """
+import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from ..core.report import write_atomically
@@ -24,18 +28,28 @@ RUN_LABEL = "org.intro-to-docker.doctest.run"
 DEFAULT_STATE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"
 
 
+RUN_ID = re.compile(r"\d+-[0-9a-f]{6}")
+
+
 class Run:
     def __init__(self, state_dir, docker=("docker",)):
         self.root = Path(state_dir) / "runs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.id = f"{os.getpid()}-{secrets.token_hex(3)}"
-        self.dir = self.root / self.id
-        self.dir.mkdir()
-        self._lock = open(self.dir / "lock", "w")
-        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.docker = list(docker)
         self.objects = []
+        # The folder is made, locked and written outside runs/, then moved in
+        # whole: a run folder without its lock held is never seen there, so
+        # another worker's reaping cannot take a starting run for a dead one.
+        staging = Path(state_dir) / "staging"
+        staging.mkdir(exist_ok=True)
+        starting = Path(tempfile.mkdtemp(prefix=f"{self.id}.", dir=staging))
+        self._lock = open(starting / "lock", "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.dir = starting
         self._save()
+        self.dir = self.root / self.id
+        os.rename(starting, self.dir)
 
     def record(self, kind, name):
         """Note an object on disk before creating it."""
@@ -56,10 +70,25 @@ class Run:
         return problems
 
 
-def remove_objects(docker, objects):
+LISTING = {"container": ["ps", "-a", "--format", "{{.Names}}"], "volume": ["volume", "ls", "--format", "{{.Name}}"],
+           "network": ["network", "ls", "--format", "{{.Name}}"]}
+
+
+def labelled(docker, kind, run_id):
+    """Names of the objects of `kind` that carry this run's label."""
+    result = subprocess.run([*docker, *LISTING[kind][:-2], "--filter", f"label={RUN_LABEL}={run_id}",
+                             *LISTING[kind][-2:]], capture_output=True, text=True, timeout=120)
+    return set(result.stdout.split()) if result.returncode == 0 else set()
+
+
+def remove_objects(docker, objects, run_id=None):
+    """Remove the objects named; with `run_id` (a dead run's record, which a
+    page could have rewritten), only those that carry that run's label."""
     problems = []
     for kind in KINDS:
         names = [o["name"] for o in objects if o["kind"] == kind]
+        if names and run_id is not None:
+            names = sorted(set(names) & labelled(docker, kind, run_id))
         if not names:
             continue
         argv = {"container": ["rm", "-f", "-v"], "volume": ["volume", "rm", "-f"],
@@ -72,48 +101,82 @@ def remove_objects(docker, objects):
 
 
 def dead_runs(state_dir):
-    """Folders of runs whose process is gone (their lock can be taken)."""
+    """Folders of runs whose process is gone, each with its lock now held by
+    the caller (an open file; closing it drops the lock), so two reapers never
+    reap one dead run: the second finds it locked, as a live run's."""
     root = Path(state_dir) / "runs"
     found = []
-    for folder in sorted(root.glob("*")) if root.is_dir() else []:
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if not (folder.is_dir() and RUN_ID.fullmatch(folder.name)):
+            continue
         try:
-            with open(folder / "lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                found.append(folder)  # the lock is dropped again when the file closes
-        except BlockingIOError:
-            continue  # a live run
+            lock = open(folder / "lock", "a")
         except FileNotFoundError:
-            found.append(folder)  # killed before it wrote its lock
+            continue  # reaped by another worker meanwhile
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue  # a live run, or another worker reaping it
+        if not folder.exists():  # reaped and removed between the listing and the lock
+            lock.close()
+            continue
+        found.append((folder, lock))
     return found
 
 
-def reap(state_dir, recover=lambda folder: []):
+def reap(state_dir, recover=lambda folder: [], docker=("docker",)):
     """Remove what dead runs left behind; returns (what was reaped, problems).
     `recover(folder)` first puts back what a dead run had changed outside its
-    own objects (images an existing-engine run had moved aside)."""
+    own objects (images an existing-engine run had moved aside). The command
+    run is `docker`, never one a record names."""
     reaped, problems = [], []
-    for folder in dead_runs(state_dir):
-        trouble = recover(folder)
-        if trouble:
-            problems += trouble
-            continue
-        try:
-            record = json.loads((folder / "objects.json").read_text())
-        except (OSError, ValueError):
-            record = {"docker": ["docker"], "objects": []}
-        trouble = remove_objects(record["docker"], record["objects"])
-        problems += trouble
-        if not trouble:
-            try:
-                _remove_tree(folder, record["docker"])
-            except OSError as error:
-                problems.append(str(error))
-                continue
-            reaped.append(f"{folder.name} ({len(record['objects'])} objects)")
+    for folder, lock in dead_runs(state_dir):
+        with contextlib.closing(lock):
+            problems += _reap_one(folder, recover, reaped, list(docker))
+    _clear_staging(state_dir)
     return reaped, problems
 
 
-def _remove_tree(folder, docker):
+def _reap_one(folder, recover, reaped, docker):
+    """Reap one dead run whose lock the caller holds; returns problems."""
+    trouble = recover(folder)
+    if trouble:
+        return trouble
+    try:
+        objects = json.loads((folder / "objects.json").read_text())["objects"]
+    except (OSError, ValueError, KeyError, TypeError):
+        objects = []
+    objects = [o for o in objects if isinstance(o, dict) and o.get("kind") in KINDS and isinstance(o.get("name"), str)]
+    trouble = remove_objects(docker, objects, run_id=folder.name)
+    if trouble:
+        return trouble
+    try:
+        _remove_tree(folder)
+    except OSError as error:
+        return [str(error)]
+    reaped.append(f"{folder.name} ({len(objects)} objects)")
+    return []
+
+
+STAGING_GRACE = 300  # seconds a starting run may take to move its folder into runs/
+
+
+def _clear_staging(state_dir):
+    """Folders of runs killed while starting: they recorded no object yet."""
+    staging = Path(state_dir) / "staging"
+    for folder in staging.iterdir() if staging.is_dir() else []:
+        try:
+            if time.time() - folder.stat().st_mtime < STAGING_GRACE:
+                continue
+            with open(folder / "lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, BlockingIOError):
+            continue
+
+
+def _remove_tree(folder):
     shutil.rmtree(folder, ignore_errors=True)
     if folder.exists():
         raise OSError(f"cannot remove {folder} (files a sandbox wrote as root?): remove it as root")
