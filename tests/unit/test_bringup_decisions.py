@@ -265,10 +265,12 @@ def test_the_makefile_matrix_runs_on_the_images_bring_up_builds():
     assert set(engines.values()) == built
     doctest = [p.split(":") for p in _make_variable("DOCTEST_MATRIX").split()]
     journey = [p.split(":") for p in _make_variable("JOURNEY_MATRIX").split()]
-    for engine_version, store, shell in doctest + journey:
+    for engine_version, store, shell, tabs in doctest + journey:
         assert engine_version in engines and store in STORES and shell in {"bash", "zsh"}
-    assert {engines[e] for e, _, _ in doctest} == built  # every page runs on every engine
-    assert {s for _, s, _ in doctest} == set(STORES)     # and on every image store
+        assert tabs in {"unix", "windows"}
+    assert {engines[e] for e, _, _, _ in doctest} == built  # every page runs on every engine
+    assert {s for _, s, _, _ in doctest} == set(STORES)     # and on every image store
+    assert {t for _, _, _, t in doctest} == {"unix", "windows"}  # and each system's tabs
     assert len(doctest) == 2 and len(journey) == 1       # two page passes and one journey, as before
     assert journey[0][:2] == ["28.5", "containerd"]      # a fresh Docker Desktop's engine
 
