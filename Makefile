@@ -47,8 +47,8 @@ images: engine ## put the tutorial's images into the mirror (built offline when 
 mirror: images ## organizers: serve the mirror to the room, e.g. `make mirror LISTEN=192.168.1.20`
 	$(PY) -m bringup mirror --listen $(LISTEN)
 
-unit: venv ## unit tests (no Docker needed)
-	$(PY) -m pytest tests/unit -q
+unit: venv ## unit tests (no Docker needed), one worker per core
+	$(PY) -m pytest tests/unit -q -n $(shell nproc)
 
 integration: images ## integration tests against the real engine and mirror
 	$(PY) -m pytest tests/integration -q
