@@ -7,7 +7,6 @@ import pytest
 
 from doctester.core import matching
 from doctester.core.blocks import ShellBlock
-from doctester.core.environment import LocalEnvironment
 from doctester.core.markdown import parse_page
 from doctester.core.pagerun import BlockFailure, PageRun, Substitution
 from doctester.core.plugin import apply_updates
@@ -68,27 +67,8 @@ def test_shown_ids_and_prefixes_stand_for_real_ones():
     assert run("echo e3", BLOCK) == "echo e3"  # only docker commands are rewritten
 
 
-@pytest.fixture
-def local():
-    environment = LocalEnvironment()
-    yield environment
-    environment.close()
-
-
-def run_page(environment, text):
-    page = parse_page("page.md", text)
-    run = PageRun(page, SETTINGS, environment)
-    try:
-        for block in page.blocks:
-            run.run_block(block)
-    finally:
-        problems = run.finish()
-    assert problems == []
-    return run
-
-
-def test_the_core_runs_a_page_in_a_local_bash_without_any_engine(local):
-    run_page(local, '```bash\nmkdir sub && cd sub && X=1\n```\n\n'
+def test_the_core_runs_a_page_in_a_local_bash_without_any_engine(local, run_page):
+    run_page(local, "bash", '```bash\nmkdir sub && cd sub && X=1\n```\n\n'
                     '```text title="notes.txt"\nhello\n```\n\n'
                     '```console\n$ echo "$X $(basename $PWD) $(cat notes.txt)"\n1 sub hello\n```\n\n'
                     '<!-- doctest: capture=WHO -->\n```bash\necho world\n```\n\n'
@@ -96,28 +76,22 @@ def test_the_core_runs_a_page_in_a_local_bash_without_any_engine(local):
     assert list(local.page_root.iterdir()) == []  # the page's folder is gone
 
 
-def test_the_working_folder_is_at_home_under_its_configured_name(local, monkeypatch):
+def test_the_working_folder_is_at_home_under_its_configured_name(local, run_page):
     """A reader's `cd ~/intro-to-docker` reaches the page's folder, from
     anywhere, and the page's shell has a home of its own, not the user's."""
     real_home = str(Path.home())
-    settings = SimpleNamespace(**vars(SETTINGS), workdir_name="intro-to-docker")
-    page = parse_page("page.md", '```bash\ncd /\ncd ~/intro-to-docker\n```\n\n'
-                                 '```console\n$ basename "$PWD"\nintro-to-docker\n```\n\n'
-                                 f'```console\n$ test "$HOME" != {real_home} && echo own home\nown home\n```\n')
-    run = PageRun(page, settings, local)
-    try:
-        for block in page.blocks:
-            run.run_block(block)
-    finally:
-        assert run.finish() == []
+    run_page(local, "bash", '```bash\ncd /\ncd ~/intro-to-docker\n```\n\n'
+                            '```console\n$ basename "$PWD"\nintro-to-docker\n```\n\n'
+                            f'```console\n$ test "$HOME" != {real_home} && echo own home\nown home\n```\n',
+             workdir_name="intro-to-docker")
 
 
-def test_stale_output_and_a_wrong_exit_status_fail_at_their_line(local):
+def test_stale_output_and_a_wrong_exit_status_fail_at_their_line(local, run_page):
     with pytest.raises(BlockFailure, match=r"(?s)page.md:2: echo new: output differs.*-old\n\+new"):
-        run_page(local, "```console\n$ echo new\nold\n```\n")
+        run_page(local, "bash", "```console\n$ echo new\nold\n```\n")
     with pytest.raises(BlockFailure, match=r"page.md:2: false exited 1 \(expected 0\)"):
-        run_page(local, "```console\n$ false\n```\n")
-    run_page(local, '<!-- doctest: exit=nonzero -->\n```bash\nfalse\n```\n')
+        run_page(local, "bash", "```console\n$ false\n```\n")
+    run_page(local, "bash", '<!-- doctest: exit=nonzero -->\n```bash\nfalse\n```\n')
 
 
 def opens_a_shell(command):

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from doctester.core.environment import LocalEnvironment
 from doctester.core.markdown import parse_page
 from doctester.core.pagerun import BlockFailure, PageRun
 from doctester.core.session import Interactive
@@ -18,27 +17,8 @@ def settings(shell):
     return SimpleNamespace(timeout=20, copy=None, copy_ignore=[], reader_shell=shell)
 
 
-@pytest.fixture
-def local():
-    environment = LocalEnvironment()
-    yield environment
-    environment.close()
-
-
-def run_page(environment, shell, text, interactive=None):
-    page = parse_page("page.md", text)
-    run = PageRun(page, settings(shell), environment, interactive=interactive)
-    try:
-        for block in page.blocks:
-            run.run_block(block)
-    finally:
-        problems = run.finish()
-    assert problems == []
-    return run
-
-
 @pytest.mark.parametrize("shell", SHELLS)
-def test_commands_span_lines_keep_their_status_and_cd_carries_over(local, shell):
+def test_commands_span_lines_keep_their_status_and_cd_carries_over(local, shell, run_page):
     run_page(local, shell,
              "```bash\nmkdir sub && cd sub\nX=1\n```\n\n"
              "```text title=\"notes.txt\"\nhello\n```\n\n"
@@ -53,25 +33,25 @@ def test_commands_span_lines_keep_their_status_and_cd_carries_over(local, shell)
 
 @pytest.mark.parametrize("shell, shown", [("bash", "one"), pytest.param(
     "zsh", "one # a comment", marks=pytest.mark.skipif(not shutil.which("zsh"), reason="no zsh here"))])
-def test_a_comment_typed_at_the_prompt_is_an_argument_in_zsh(local, shell, shown):
+def test_a_comment_typed_at_the_prompt_is_an_argument_in_zsh(local, shell, shown, run_page):
     run_page(local, shell, f"```bash\necho one # a comment\n```\n\n```text\n{shown}\n```\n")
 
 
 @pytest.mark.parametrize("shell, words", [("bash", "[1]\n[2]"), pytest.param(
     "zsh", "[1 2]", marks=pytest.mark.skipif(not shutil.which("zsh"), reason="no zsh here"))])
-def test_unquoted_variables_are_split_by_bash_only(local, shell, words):
+def test_unquoted_variables_are_split_by_bash_only(local, shell, words, run_page):
     run_page(local, shell, f'```bash\nv="1 2"; for w in $v; do echo "[$w]"; done\n```\n\n```text\n{words}\n```\n')
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="no zsh here")
-def test_an_unmatched_glob_is_an_error_in_zsh(local):
+def test_an_unmatched_glob_is_an_error_in_zsh(local, run_page):
     with pytest.raises(BlockFailure, match=r"(?s)page.md:2: echo \*.nomatch exited 1.*no matches found: \*.nomatch"):
         run_page(local, "zsh", "```bash\necho *.nomatch\n```\n")
     run_page(local, "bash", "```bash\necho *.nomatch\n```\n\n```text\n*.nomatch\n```\n")
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_history_expansion_works_on_what_was_typed(local, shell):
+def test_history_expansion_works_on_what_was_typed(local, shell, run_page):
     # `!!` is the reader's previous command, not anything the harness typed around it.
     run_page(local, shell, "```bash\necho one\n```\n\n```bash\necho !!\n```\n\n```text\necho echo one\necho one\n```\n"
                            "\n```bash\necho 'single!quotes'\n```\n\n```text\nsingle!quotes\n```\n")
@@ -80,7 +60,7 @@ def test_history_expansion_works_on_what_was_typed(local, shell):
         run_page(local, shell, '```bash\necho "a!b"\n```\n')
 
 
-def test_a_bang_before_a_closing_quote_leaves_zshs_quote_open(local):
+def test_a_bang_before_a_closing_quote_leaves_zshs_quote_open(local, run_page):
     run_page(local, "bash", '```bash\necho "Hello!"\n```\n\n```text\nHello!\n```\n')
     if not shutil.which("zsh"):
         pytest.skip("no zsh here")
@@ -118,7 +98,7 @@ def opens_a_shell(command):
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_a_shell_the_page_opens_takes_the_typed_commands_until_exit(local, shell):
+def test_a_shell_the_page_opens_takes_the_typed_commands_until_exit(local, shell, run_page):
     run = run_page(local, shell, "```console\n$ cd /tmp\n$ bash --norc -i\n$ echo inside $((1+2))\ninside 3\n"
                                  "$ exit\nexit\n$ pwd\n/tmp\n```\n\n"
                                  "```bash\necho !!\n```\n\n```text\necho pwd\npwd\n```\n",
@@ -127,7 +107,7 @@ def test_a_shell_the_page_opens_takes_the_typed_commands_until_exit(local, shell
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_a_line_the_shell_drops_leaves_the_next_commands_in_step(local, shell):
+def test_a_line_the_shell_drops_leaves_the_next_commands_in_step(local, shell, run_page):
     # `!b` cannot be expanded: the shell drops that line and reads the next typed
     # line as a command of its own, as it does for a reader.
     run_page(local, shell, '<!-- doctest: exit=nonzero -->\n```bash\necho "a!b"; cat <<EOF\nsecond\nEOF\n```\n\n'
