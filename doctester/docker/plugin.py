@@ -1,7 +1,9 @@
 """The Docker profile: a pytest plugin that implements the core's hooks for
 pages about Docker. Pages run on private Docker engines (or, on request, the
 reachable daemon); `present:`/`absent:` front matter sets each page's images."""
+import fnmatch
 import os
+from pathlib import Path
 
 from ..core.markdown import Grammar
 from ..core.matching import Rules
@@ -24,7 +26,13 @@ OPTIONS = [
     ("state_dir", "where runs record what they start", str(DEFAULT_STATE), None),
     ("no_engine_hint", "what to tell the reader when no Docker engine answers",
      "Start Docker, or set DOCKER_HOST.", None),
+    ("portable_pages", "globs of the pages (relative to the rootdir) whose reader commands must run unchanged in "
+                       "bash, zsh, PowerShell 7 and Windows PowerShell 5.1; empty: none is checked", "", None),
 ]
+
+# The pages the portability rule applies to, as this run's configuration names
+# them (the page-check hook is given the page alone).
+PORTABLE = {"root": Path("."), "globs": ()}
 
 
 def pytest_addoption(parser):
@@ -48,8 +56,20 @@ def pytest_doctester_check_block(block):
     rules.check_engine(block)
 
 
+def pytest_configure(config):
+    PORTABLE["root"] = Path(config.rootpath)
+    PORTABLE["globs"] = tuple(read_options(config, OPTIONS)["portable_pages"].split())
+
+
+def is_portable_page(path):
+    relative = os.path.relpath(Path(path).resolve(), PORTABLE["root"].resolve())
+    return any(fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(relative, glob.replace("**/", ""))
+               for glob in PORTABLE["globs"])
+
+
 def pytest_doctester_check_page(page):
-    portability.check_page(page)
+    if is_portable_page(page.path):
+        portability.check_page(page)
 
 
 def pytest_doctester_other_system(block):
@@ -85,7 +105,7 @@ def pytest_doctester_page_group(page):
 def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
-    conventions = {"page_checks": [pytest_doctester_check_page], "other_system": pytest_doctester_other_system,
+    conventions = {"page_checks": [portability.check_page], "other_system": pytest_doctester_other_system,
                    **conventions}
     return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(),
                                 [pytest_doctester_check_block], Rules.of(pytest_doctester_normalizers()).variant_names,

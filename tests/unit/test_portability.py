@@ -351,3 +351,15 @@ def test_the_listing_prints_every_violation_and_exits_1(tmp_path, capsys):
 def test_the_allowlist_is_data():
     assert {"docker", "git", "cd", "mkdir", "cat", "ls", "rm", "cp", "mv", "echo", "exit"} == set(
         portability.PORTABLE_PROGRAMS)
+
+
+def test_only_the_configured_pages_are_held_to_the_rule(tmp_path, monkeypatch):
+    """Another project's pages (or the harness's own fixtures) are not held to
+    this workshop's promise unless doc_portable_pages names them."""
+    monkeypatch.setitem(docker.PORTABLE, "root", tmp_path)
+    monkeypatch.setitem(docker.PORTABLE, "globs", ("docs/**/*.md",))
+    assert docker.is_portable_page(tmp_path / "docs" / "index.md")
+    assert docker.is_portable_page(tmp_path / "docs" / "part" / "a.md")
+    assert not docker.is_portable_page(tmp_path / "tests" / "fixtures" / "page.md")
+    monkeypatch.setitem(docker.PORTABLE, "globs", ())
+    assert not docker.is_portable_page(tmp_path / "docs" / "index.md")
