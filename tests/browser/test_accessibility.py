@@ -66,7 +66,7 @@ def focus_is_visible(page):
 
 def test_a_hands_on_page_works_with_the_keyboard_alone(visit, base_url):
     page = visit.page
-    page.goto(base_url + "/running/", wait_until="networkidle")
+    page.goto(base_url + "/background/", wait_until="networkidle")
     # The first Tab reaches the skip link, which shows itself and jumps to the content.
     page.keyboard.press("Tab")
     skip = page.locator("a.md-skip")
