@@ -97,7 +97,7 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 
 browser: venv browser-deps ## test the built site in headless Chromium (screenshots in build/screenshots)
-	$(PY) -m pytest tests/browser -q
+	$(PY) -m pytest tests/browser -q -n $(shell nproc)
 
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
 	$(VENV)/bin/mkdocs build --strict --quiet

@@ -106,7 +106,8 @@ class OuterEvents:
 # project (builds, containers with ports, a volume, a network), a registry
 # with tags, pushes, pulls and removals, and containers and a build made
 # through the SDK from this very process. The whole site runs in `make
-# doctest`; once more here would cost minutes.
+# doctest`; once more here would cost minutes. One worker a page: three
+# sandboxes at once on the user's daemon is the harder case, and faster.
 CHURN_PAGES = ["docs/compose.md", "docs/sharing.md", "docs/python-sdk.md"]
 
 
@@ -115,7 +116,7 @@ def test_pages_run_while_the_user_works_on_the_default_daemon(client, tmp_path):
     with OuterEvents(tmp_path) as outer:
         churn.start()
         try:
-            result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "1",
+            result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(len(CHURN_PAGES)),
                                      *CHURN_PAGES, "--doc-report", str(tmp_path / "report.json")],
                                     cwd=ROOT, capture_output=True, text=True, timeout=1200)
         finally:
