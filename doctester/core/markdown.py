@@ -23,9 +23,9 @@ CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*
 FOREIGN_SYNTAX = re.compile(r"^\s*(?:\{\{[<%].*[>%]\}\}|\{%.*%\}|:::+.*)\s*$")
 SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
 PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
-# Content tabs that hold one system's form of a step.
-WINDOWS_TAB = re.compile(r"windows|powershell", re.I)
-UNIX_TAB = re.compile(r"\b(?:macos|mac|linux|bash|zsh|unix)\b", re.I)
+# Content tabs that hold one system's form of a step (system_tab decides).
+WINDOWS_TAB = re.compile(r"windows|powershell|\bpwsh\b|\bcmd\b|command prompt", re.I)
+UNIX_TAB = re.compile(r"\b(?:macos|mac|os ?x|linux|bash|zsh|ubuntu|debian|fedora|wsl|unix)\b", re.I)
 # Tokens after which an output fence no longer belongs to the command block above.
 BREAKS = {"paragraph_open", "heading_open", "bullet_list_open", "ordered_list_open", "blockquote_open",
           "table_open", "hr", "code_block"}
@@ -56,6 +56,18 @@ class Grammar:
         """The core's grammar with what a profile adds (its annotation keys win)."""
         return cls({**cls().keys, **{key.name: key for key in keys}}, dict(file_languages or {}), list(checks),
                    variants=tuple(variants), **conventions)
+
+
+def system_tab(containers):
+    """"windows" for a block inside a tab whose title names Windows or
+    PowerShell (it wins where both are named), "unix" inside one naming only
+    macOS, Linux or their shells, else None: the one place that decides, for
+    what runs and for what a profile checks."""
+    if any(WINDOWS_TAB.search(title) for title in containers):
+        return "windows"
+    if any(UNIX_TAB.search(title) for title in containers):
+        return "unix"
+    return None
 
 
 def tab_group(containers):
@@ -260,8 +272,8 @@ class PageParser:
             self._output(Output(content.splitlines(), (start + 1, end - 2)))
             return
         self.previous = None
-        windows_tab = any(WINDOWS_TAB.search(c) for c in where["containers"])
-        unix_tab = not windows_tab and any(UNIX_TAB.search(c) for c in where["containers"])
+        system = system_tab(where["containers"])
+        windows_tab, unix_tab = system == "windows", system == "unix"
         group = tab_group(where["containers"])
         if not (windows_tab or unix_tab):
             self.unix_tab_blocks = []

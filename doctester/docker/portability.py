@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..core.annotations import AnnotationKey
 from ..core.blocks import ActionBlock, PageError, ShellBlock
+from ..core.markdown import system_tab
 from . import rules
 
 POWERSHELL = "PowerShell"                     # 5.1 and 7 alike
@@ -593,24 +594,15 @@ def command_violations(text, scope="host"):
 
 # ---------------------------------------------------------------- pages
 
-UNIX_WORDS = re.compile(r"\b(mac|macos|os ?x|linux|bash|zsh|ubuntu|debian|fedora|wsl|unix)\b", re.I)
-WINDOWS_WORDS = re.compile(r"\b(windows|powershell|pwsh|cmd|command prompt)\b", re.I)
 SHELL_OPENERS = {"bash", "sh", "ash", "zsh", "dash", "python", "python3", "ipython", "node", "irb"}
 EXITS = re.compile(r"^\s*(exit(\s+\d+)?|exit\(\)|quit\(\)|quit)\s*$")
 
 
 def tab_scope(containers):
-    """"windows" inside a tab for Windows only, "unix" inside one for bash or
-    zsh systems only, else "host" (every reader types it)."""
-    unix = windows = False
-    for title in containers:
-        unix = unix or bool(UNIX_WORDS.search(title))
-        windows = windows or bool(WINDOWS_WORDS.search(title))
-    if unix and not windows:
-        return "unix"
-    if windows and not unix:
-        return "windows"
-    return "host"
+    """"windows" inside a Windows tab, "unix" inside a macOS/Linux one (as the
+    core reads tabs, so what is checked is what runs), else "host": every
+    reader types it."""
+    return system_tab(containers) or "host"
 
 
 def violations_of(command, scope, path):
