@@ -42,6 +42,32 @@ def kill_descendants(pid):
         time.sleep(0.5 if sig == signal.SIGTERM else 0)
 
 
+class Workspace:
+    """The page's folder: `workshop/` (the reader's, with the project's files
+    copied in) and `scratch/` (where the page's shell keeps a command's output)."""
+
+    def __init__(self, root, copy=None, ignore=(), name="workshop"):
+        self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=root))
+        self.workdir = self.tmp / name  # the shell's home is self.tmp: `cd ~/NAME` comes here
+        self.workdir.mkdir()
+        if copy is not None:  # the project's files, as in a clone of it
+            shutil.copytree(copy, self.workdir / copy.name, ignore=shutil.ignore_patterns(*ignore))
+        self.scratch = self.tmp / "scratch"
+        self.scratch.mkdir()
+
+    def write(self, relative_to, title, content):
+        """Write a file block; False if its title points outside the page's folder."""
+        target = (relative_to / title).resolve()
+        if not target.is_relative_to(self.tmp.resolve()):
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        return True
+
+    def remove(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 class LocalEnvironment:
     """A page's commands in a bash of this machine, in a folder of its own."""
     placeholder_names = ()
@@ -50,13 +76,21 @@ class LocalEnvironment:
         self.page_root = Path(tempfile.mkdtemp(prefix="doctester-"))
         self.env = dict(os.environ, **(env or {}))
 
+    # Python fences run in the test process (an environment that runs them
+    # elsewhere sets an object with run(code, cwd, timeout) -> output).
+    python_runner = None
+
+    def workspace(self, copy=None, ignore=(), name="workshop"):
+        """The page's folder (see Workspace)."""
+        return Workspace(self.page_root, copy, ignore, name)
+
     def prepare(self, meta, journey=False):
         pass
 
     def spawn(self, workdir, shell="bash"):
-        """(program, args, env) that start the reader's shell (a name of SHELLS)."""
+        """(program, args, env, cwd) that start the reader's shell (a name of SHELLS)."""
         argv = SHELLS[shell]
-        return argv[0], list(argv[1:]), dict(self.env, **reader_home(workdir))
+        return argv[0], list(argv[1:]), dict(self.env, **reader_home(workdir)), str(workdir)
 
     def kill_processes(self, pid):
         kill_descendants(pid)

@@ -159,6 +159,9 @@ class PythonFenceItem(StoryStep, MarkdownInlinePythonItem):
                 return self.run_fence()
         run = self.start_step()
         try:
+            runner = run.environment.python_runner
+            if runner is not None:  # the environment runs the fence (in its sandbox)
+                return run.run_python_elsewhere(self.block, runner, timeout)
             # In the page's current folder, with its engine's settings, all undone after.
             with run.python_fence(self.block) as settings, pytest.MonkeyPatch.context() as patch:
                 patch.chdir(run.session.cwd())

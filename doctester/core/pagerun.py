@@ -2,9 +2,7 @@
 in order, and the environment torn down afterwards."""
 import contextlib
 import re
-import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 from . import matching
@@ -45,32 +43,6 @@ class BlockFailure(Exception):
     def __init__(self, message, output=""):
         super().__init__(message)
         self.output = output
-
-
-class Workspace:
-    """The page's folder: `workshop/` (the reader's, with the project's files
-    copied in) and `scratch/` (where the page's shell keeps a command's output)."""
-
-    def __init__(self, root, copy=None, ignore=(), name="workshop"):
-        self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=root))
-        self.workdir = self.tmp / name  # the shell's home is self.tmp: `cd ~/NAME` comes here
-        self.workdir.mkdir()
-        if copy is not None:  # the project's files, as in a clone of it
-            shutil.copytree(copy, self.workdir / copy.name, ignore=shutil.ignore_patterns(*ignore))
-        self.scratch = self.tmp / "scratch"
-        self.scratch.mkdir()
-
-    def write(self, relative_to, title, content):
-        """Write a file block; False if its title points outside the page's folder."""
-        target = (relative_to / title).resolve()
-        if not target.is_relative_to(self.tmp.resolve()):
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        return True
-
-    def remove(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Substitution:
@@ -132,8 +104,8 @@ class PageRun:
         self.done = set()               # labels (page:line) of blocks already run
         self.failed_at = None
         self.session = None
-        self.workspace = Workspace(environment.page_root, settings.copy, settings.copy_ignore,
-                                   getattr(settings, "workdir_name", "workshop"))
+        self.workspace = environment.workspace(settings.copy, settings.copy_ignore,
+                                               getattr(settings, "workdir_name", "workshop"))
         try:
             environment.prepare({} if journey else page.meta or {}, journey=journey)
             self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
@@ -183,6 +155,17 @@ class PageRun:
         except BaseException:
             self.failed_at = block.label
             raise
+
+    def run_python_elsewhere(self, block, runner, timeout):
+        """A python fence that the environment runs (in its own Python session,
+        in the page's current folder); what it printed is shown like a
+        fence's captured output."""
+        self.done.add(block.label)
+        try:
+            print(runner.run(block.label, block.content, self.session.cwd(), timeout), end="")
+        except SetupError as error:
+            self.failed_at = block.label
+            raise BlockFailure(f"{block.label}: {error}") from None
 
     def _run_file(self, block, timeout):
         if not self.workspace.write(self.session.cwd(), block.title, block.content):

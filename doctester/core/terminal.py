@@ -128,7 +128,7 @@ class CommandIncomplete(CommandTimeout):
 
 class MarkedShell:
     def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout, shell="bash"):
-        """`spawn` is (program, args, env) of the page's shell, one of SHELLS,
+        """`spawn` is (program, args, env, cwd) of the page's shell, one of SHELLS,
         named by `shell`; `kill_processes(pid)` ends every process below that
         shell, wherever it runs; `on_timeout()` runs first when a command times
         out (to stop what it started). `scratch` is a folder of the page's
@@ -147,8 +147,10 @@ class MarkedShell:
         setup = (SETUPS[shell].replace("MARK", " ".join(self._mark_parts)).replace("MORE", self._more)
                  .replace("OUT", self._output).replace("PID", f"__DOCTEST_{token} _PID__")
                  .replace("START", f"__DOCTEST_{token} _OUTPUT__"))
-        program, args, env = spawn
-        self.child = pexpect.spawn(program, args, cwd=str(workdir), env=env, encoding="utf-8",
+        # `cwd`: the folder of the program that starts the shell, on this
+        # machine (None where the shell runs elsewhere and goes to `workdir` itself).
+        program, args, env, cwd = spawn
+        self.child = pexpect.spawn(program, args, cwd=cwd, env=env, encoding="utf-8",
                                    codec_errors="replace", echo=False, timeout=None, dimensions=(50, 250),
                                    maxread=65536)
         # pexpect waits 50 ms before each send, and 100 ms around closing, by default.

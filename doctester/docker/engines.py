@@ -6,11 +6,13 @@ import os
 import re
 import shlex
 
-from ..core.environment import kill_descendants, reader_home
+from ..core.environment import Workspace, kill_descendants, reader_home
 from ..core.terminal import SHELLS
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot
+from .fences import SandboxPython
 from .provenance import Provenance
+from .workspace import SandboxWorkspace
 
 PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
 CONTAINER_WORDS = {"ID", "CONTAINER", "CONTAINER_ID", "CONTAINER_NAME", "NAME"}
@@ -31,7 +33,7 @@ ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 docker volume prune -af >/dev/null
 docker network prune -f >/dev/null
 docker builder prune -af >/dev/null 2>&1 || true
-rm -rf /root/.docker /tmp/* 2>/dev/null
+rm -rf "$HOME/.docker" /tmp/* 2>/dev/null
 keep=" $* "
 for ref in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>'); do
   case "$keep" in *" $ref "*) ;; *) docker rmi -f "$ref" >/dev/null ;; esac
@@ -40,6 +42,18 @@ docker image prune -f >/dev/null
 for ref in "$@"; do
   docker image inspect "$ref" >/dev/null 2>&1 || docker pull -q "$ref" >/dev/null || exit 3
 done
+"""
+
+
+# Every process of the sandbox but its init, the engine's tree (the oldest
+# child of init: sandbox-init's rootlesskit) and this script: what pages left.
+STRAYS = r"""
+ps -eo pid=,ppid= | awk -v self=$$ '
+  { parent[$1] = $2; if ($2 == 1 && (engine == "" || $1 + 0 < engine + 0)) engine = $1 }
+  END { for (pid in parent) { p = pid; keep = 0
+          while (p != "" && p != 0) { if (p == engine || p == 1 || p == self) { keep = 1; break }; p = parent[p] }
+          if (!keep) print pid } }' | xargs -r kill -9 2>/dev/null
+true
 """
 
 
@@ -116,10 +130,14 @@ class PageEngine:
 
 
 class PrivateEngine(PageEngine):
+    """A page in its sandbox: its shell, files and python fences all inside."""
+
     def __init__(self, sandbox):
         self.sandbox, self.docker = sandbox, sandbox.docker
-        self.page_root = sandbox.run.dir / "pages"
-        self.page_root.mkdir(exist_ok=True)
+        self.python_runner = None
+
+    def workspace(self, copy=None, ignore=(), name="workshop"):
+        return SandboxWorkspace(self.sandbox, copy, ignore, name)
 
     def prepare(self, meta, journey=False):
         present = [with_tag(r) for r in meta.get("present", [])]
@@ -132,19 +150,16 @@ class PrivateEngine(PageEngine):
                               f"{result.stderr.strip()[-1500:]}")
         self.mark_start()
         self.provenance = Provenance(self.docker) if journey else None
+        self.python_runner = SandboxPython(self.sandbox)
+        self.memory_kills = self.sandbox.memory_kills() or 0
 
     def spawn(self, workdir, shell="bash"):
         argv = self.sandbox.shell(*SHELLS[shell], interactive=True, workdir=workdir,
                                   env=dict(PAGE_ENV, **reader_home(workdir)))
-        return argv[0], argv[1:], dict(os.environ)
+        return argv[0], argv[1:], dict(os.environ), None
 
     def python_env(self):
-        """Python fences run in the test process: point the Docker SDK (and
-        anything reading DOCKER_HOST) at this page's engine, not the user's."""
-        if self.sandbox.outside_socket is None:
-            raise EngineError(f"the state folder {self.sandbox.run.dir} is too deep for a unix socket: "
-                              "python fences cannot reach the private engine; pass a shorter --doc-state-dir")
-        return {"DOCKER_HOST": f"unix://{self.sandbox.outside_socket}"}
+        return {}  # the fences run in the sandbox (python_runner), with its environment
 
     def kill_processes(self, pid):
         """Every process below the page's shell, inside the sandbox."""
@@ -152,8 +167,30 @@ class PrivateEngine(PageEngine):
                         f"k {int(pid)} TERM; sleep 0.5; k {int(pid)} KILL", check=False, timeout=30)
 
     def finish_page(self):
+        if self.python_runner is not None:
+            self.python_runner.close()
+        # What the page started and left behind, even in a session of its own
+        # (setsid) or adopted by the sandbox's init: every process outside the engine.
+        self.sandbox.sh(STRAYS, check=False, timeout=30)
         # Stop what the page left running now; the next page's reset removes the rest.
         return self.docker.remove_containers(self.docker.container_ids())
+
+    def explain(self, failure, page):
+        """Beside the journey's causes: a limit of the sandbox that the failure hit."""
+        lines = super().explain(failure, page)
+        limits = self.sandbox.limits
+        kills = self.sandbox.memory_kills()
+        if kills is not None and kills > self.memory_kills:
+            self.memory_kills = kills
+            lines.append(f"the sandbox's memory limit ({limits.gib()} GiB) was reached: a process was ended "
+                         "to free memory (set doc_sandbox_memory for more)")
+        if "No space left on device" in failure:
+            lines.append(f"the sandbox's disk limit ({limits.gib()} GiB of memory-backed storage) was reached "
+                         "(set doc_sandbox_memory for more)")
+        if "Resource temporarily unavailable" in failure or "Cannot fork" in failure:
+            lines.append(f"the sandbox's process limit ({limits.pids}) may have been reached "
+                         "(doc_sandbox_pids)")
+        return lines
 
     def describe(self):
         return {**self.docker.versions(), "mode": "private"}
@@ -169,6 +206,7 @@ class ExistingEngine(PageEngine):
         self.run, self.docker = run, DockerCLI(("docker",))
         self.page_root = run.dir / "pages"
         self.page_root.mkdir(exist_ok=True)
+        self.python_runner = None  # trusted pages: python fences run in the test process
         self.snapshot_file = run.dir / "snapshot.json"
         found = Snapshot.take(self.docker)
         if not found.is_empty() and not allow_foreign:
@@ -203,7 +241,10 @@ class ExistingEngine(PageEngine):
         # The daemon the user's CLI reaches may be named by a context in
         # their Docker config, which a home of the page's own would hide.
         config = {"DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG", os.path.expanduser("~/.docker"))}
-        return argv[0], list(argv[1:]), dict(os.environ, **PAGE_ENV, **reader_home(workdir), **config)
+        return argv[0], list(argv[1:]), dict(os.environ, **PAGE_ENV, **reader_home(workdir), **config), str(workdir)
+
+    def workspace(self, copy=None, ignore=(), name="workshop"):
+        return Workspace(self.page_root, copy, ignore, name)
 
     def python_env(self):
         return {}  # the reachable daemon, as the shell blocks see it

@@ -5,11 +5,15 @@ import fnmatch
 import os
 from pathlib import Path
 
+import pytest
+
 from ..core.markdown import Grammar
 from ..core.matching import Rules
 from ..core.settings import add_options, read_options
 from . import portability, rules
+from .dockerstate import EngineError
 from .provider import MODES, EngineProvider
+from .sandbox import Limits, parse_size
 from .ownership import DEFAULT_STATE
 
 # The daemon.json `features` that select each image store.
@@ -26,6 +30,11 @@ OPTIONS = [
     ("state_dir", "where runs record what they start", str(DEFAULT_STATE), None),
     ("no_engine_hint", "what to tell the reader when no Docker engine answers",
      "Start Docker, or set DOCKER_HOST.", None),
+    ("sandbox_memory", "each private engine's memory limit, its tmpfs (images, containers' files, the page's "
+                       "folder) included, e.g. 6g; empty: all workers' sandboxes fit in 80 % of this "
+                       "machine's memory", "", None),
+    ("sandbox_pids", "each private engine's process limit (at most 4096)", "4096", None),
+    ("sandbox_cpu_shares", "each private engine's relative CPU weight (docker run --cpu-shares)", "512", None),
     ("portable_pages", "globs of the pages (relative to the rootdir) whose reader commands must run unchanged in "
                        "bash, zsh, PowerShell 7 and Windows PowerShell 5.1; empty: none is checked", "", None),
 ]
@@ -42,6 +51,12 @@ def pytest_addoption(parser):
     parser.getgroup("doctester").addoption(
         "--doc-existing-ok", action="store_true", default=None,
         help="with --doc-engine=existing, go on although the daemon holds objects")
+    parser.addini("doc_trusted_pages", "the pages are trusted: they may run outside a sandbox "
+                  "(--doc-engine=existing runs them, and their python fences, on this machine)",
+                  type="bool", default=False)
+    parser.getgroup("doctester").addoption(
+        "--doc-trusted-pages", action="store_true", default=None,
+        help="the pages are trusted: allows --doc-engine=existing, which runs them on this machine")
 
 
 def pytest_doctester_annotation_keys():
@@ -88,11 +103,25 @@ def pytest_doctester_environment(config, worker):
     values = read_options(config, OPTIONS, {"engine": os.environ.get("DOCTEST_ENGINE"),
                                             "mirror_storage": os.environ.get("DOCTEST_MIRROR_STORAGE")})
     existing_ok = bool(config.getoption("doc_existing_ok") or config.getini("doc_existing_ok"))
+    trusted = bool(config.getoption("doc_trusted_pages") or config.getini("doc_trusted_pages"))
+    if values["engine"] == "existing" and not trusted:
+        raise pytest.UsageError(
+            "doctester: doc_engine = existing runs each page's commands and python fences on this machine, "
+            "outside any sandbox; pass --doc-trusted-pages (ini doc_trusted_pages = true) if you trust "
+            "every page, or use the default private engines")
+    try:
+        limits = Limits.for_machine(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
+                                    parse_size(values["sandbox_memory"]), int(values["sandbox_pids"]),
+                                    int(values["sandbox_cpu_shares"]))
+    except ValueError:
+        raise pytest.UsageError("doctester: doc_sandbox_pids and doc_sandbox_cpu_shares are whole numbers") from None
+    except EngineError as error:
+        raise pytest.UsageError(f"doctester: {error}") from None
     return EngineProvider(values["engine"], os.path.expanduser(values["state_dir"]), worker,
                           values["sandbox_image"],
                           os.path.expanduser(values["mirror_storage"]) if values["mirror_storage"] else None,
                           existing_ok, features=STORES[values["image_store"]],
-                          no_engine_hint=values["no_engine_hint"])
+                          no_engine_hint=values["no_engine_hint"], limits=limits)
 
 
 def pytest_doctester_page_group(page):

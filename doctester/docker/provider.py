@@ -8,20 +8,21 @@ from ..core.signals import uninterrupted
 from . import ownership
 from .dockerstate import EngineError
 from .engines import ExistingEngine, PrivateEngine, recover_existing
-from .sandbox import Sandbox
+from .sandbox import Limits, Sandbox
 
 MODES = ("private", "existing")
 
 
 class EngineProvider:
     def __init__(self, mode, state_dir, worker, sandbox_image, mirror_storage=None,
-                 existing_ok=False, features=None, no_engine_hint=""):
+                 existing_ok=False, features=None, no_engine_hint="", limits=None):
         if mode not in MODES:
             raise EngineError(f"unknown doc engine {mode!r}: use one of {', '.join(MODES)}")
         self.mode, self.state_dir, self.worker = mode, Path(state_dir), worker
         self.sandbox_image = sandbox_image
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.existing_ok, self.features, self.no_engine_hint = existing_ok, features, no_engine_hint
+        self.limits = limits or Limits.for_machine(1)
         self.engine = self.run = None
         self.reaped, self.ready_after = [], None
 
@@ -58,8 +59,8 @@ class EngineProvider:
             if self.mode == "existing":
                 self.engine = ExistingEngine(self.run, self.existing_ok)
             else:
-                sandbox = Sandbox(self.run, self.worker, self.sandbox_image, self.mirror_storage,
-                                  self.features)
+                sandbox = Sandbox(self.run, self.worker, self.sandbox_image, self.limits,
+                                  self.mirror_storage, self.features)
                 try:
                     sandbox.start()
                 except BaseException:

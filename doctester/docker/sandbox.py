@@ -1,39 +1,91 @@
 """A private Docker engine for a test worker: an attendee's laptop in a box.
 
 The sandbox is a container of the outer engine (the user's Docker, Docker
-Desktop, or the one bring-up started). Inside it run a Docker engine of its
-own, with its own socket, data root (a tmpfs: image layers unpack several
-times faster than on disk, and nothing of it outlives the sandbox), exec
-root, pid file, network
-namespace and iptables, and the room mirror served read-only from the
-mirror's storage. The page's bash runs inside it too, so `-p 8000:8000` on
-one worker never collides with another worker's, and `curl localhost:8000`
-reaches the page's own container. Removing the sandbox container removes
+Desktop, or the one bring-up started), and holds nothing the machine grants
+beyond what a rootless engine needs. Everything in it runs as an ordinary
+user (uid 1000, no effective capability); its Docker engine is a rootless
+one, in a user namespace whose root the machine maps to unprivileged uids,
+with its own network namespace (slirp4netns) and the room mirror served
+read-only inside it. Its capabilities' bounding set is SETUID, SETGID,
+SYS_ADMIN and DAC_OVERRIDE, which only newuidmap and newgidmap (its only
+setuid programs) can use, to write the namespace's uid map.
+
+The page's shell, its python fences and its files live inside it, and
+nothing of the machine is mounted into it but the mirror's storage,
+read-only: commands, files and output travel over `docker exec`. Its root
+file system is read-only and what it writes goes to tmpfs, so memory, pids,
+CPU share and disk are all bounded (`Limits`). Removing the sandbox removes
 everything the engine ever made; `ownership.Run` records the sandbox and its
 network before they exist, so a killed run is reaped later.
 """
 import ipaddress
 import json
+import os
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .dockerstate import DockerCLI, EngineError
 from .ownership import RUN_LABEL
 
-# Every capability but SYS_RESOURCE: what an engine inside a container needs
-# where `--privileged` is refused. CAP_BPF and friends are left out: engines
-# before 20.10.? do not know them.
-CAPABILITIES = ("CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-                "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-                "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-                "SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE "
-                "MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ").split()
-MIRROR_ADDRESS = "127.0.0.1:5999"  # inside the sandbox; 5000 is left to the pages' own registries
+# The bounding set newuidmap needs to map the engine's namespace (the reader
+# itself has no effective capability).
+CAPABILITIES = ("SETUID", "SETGID", "SYS_ADMIN", "DAC_OVERRIDE")
+READER = "1000:1000"
+RUNTIME_DIR = "/run/user/1000"           # the reader's XDG_RUNTIME_DIR: the engine's socket and logs
+READER_HOME = "/home/reader"             # a tmpfs: the pages' folders
+DATA_ROOT = "/var/lib/docker"            # a tmpfs of the reader's: where a Linux engine keeps its data
+ENGINE_SOCKET = f"unix://{RUNTIME_DIR}/docker.sock"
+MIRROR_ADDRESS = "127.0.0.1:5999"  # inside the engine's namespace; 5000 is left to the pages' own registries
 OUTER_POOL = ipaddress.ip_network("10.213.0.0/16")  # outside Docker's default pools, as on a laptop
 DETACH_KEYS = "ctrl-^,ctrl-_"  # not ctrl-p ctrl-q: those must reach the page's own `docker run -it`
 READY_TIMEOUT = 60
-DATA_ROOT_LIMIT = "16g"  # a ceiling, not a reservation: the site's pages use about 2 GB
+GIB = 1 << 30
+HARDENING_HINT = ("the sandbox runs a rootless engine: the machine under the outer engine needs user "
+                  "namespaces (sysctl user.max_user_namespaces > 0) and /dev/net/tun. Where it has "
+                  "neither, run pages you trust on the reachable daemon with --doc-engine=existing "
+                  "--doc-trusted-pages")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandbox may take: memory (its tmpfs, the images it holds,
+    included), processes, a relative CPU share, and the disk it writes, which
+    is its tmpfs."""
+    memory: int        # bytes
+    pids: int
+    cpu_shares: int
+
+    @classmethod
+    def for_machine(cls, workers, memory=None, pids=4096, cpu_shares=512, total=None):
+        """Unset memory: all workers' sandboxes together fit in 80 % of this
+        machine's memory, at least 2 GiB each."""
+        if not memory:
+            total = total or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            memory = max(2 * GIB, int(total * 0.8 / max(1, workers)) // GIB * GIB)
+        if not 64 <= pids <= 4096:
+            raise EngineError(f"doc_sandbox_pids = {pids}: use a number from 64 to 4096")
+        return cls(int(memory), int(pids), int(cpu_shares))
+
+    def gib(self):
+        return f"{self.memory / GIB:.1f}".rstrip("0").rstrip(".")
+
+    def flags(self):
+        return ["--memory", str(self.memory), "--memory-swap", str(self.memory),
+                "--pids-limit", str(self.pids), "--cpu-shares", str(self.cpu_shares)]
+
+
+def parse_size(text):
+    """`6g`, `512m`, `2048` (bytes) -> bytes; empty -> None."""
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    units = {"k": 1 << 10, "m": 1 << 20, "g": GIB}
+    try:
+        return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+    except ValueError:
+        raise EngineError(f"doc_sandbox_memory = {text!r}: write a size such as 6g or 4096m") from None
 
 
 def upstream_nameservers(files=("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf")):
@@ -53,13 +105,11 @@ def upstream_nameservers(files=("/etc/resolv.conf", "/run/systemd/resolve/resolv
     return []
 
 
-def daemon_config(dns, mirror, features=None, outside_socket=None):
-    """`outside_socket`: a second socket, in a folder shared with this machine,
-    for the page's python fences, which run in the test process."""
-    hosts = ["unix:///var/run/docker.sock"] + ([f"unix://{outside_socket}"] if outside_socket else [])
-    config = {"registry-mirrors": [f"http://{MIRROR_ADDRESS}"] if mirror else [],
-              "bip": "172.17.0.1/16", "pidfile": "/run/doctest-dockerd.pid",
-              "exec-root": "/run/doctest-docker", "hosts": hosts}
+def daemon_config(dns, mirror, features=None):
+    """The rootless engine's settings; its socket and exec root are rootless
+    defaults under RUNTIME_DIR, its data root where pages expect it."""
+    config = {"registry-mirrors": [f"http://{MIRROR_ADDRESS}"] if mirror else [], "bip": "172.17.0.1/16",
+              "data-root": DATA_ROOT}
     if dns:
         config["dns"] = dns
     if features:
@@ -75,19 +125,33 @@ def registry_config():
             "http": {"addr": MIRROR_ADDRESS}}
 
 
+def hardening_flags(limits):
+    """`docker run` flags of a sandbox: an unprivileged reader, the bounding
+    set newuidmap needs, a read-only root, every write on a bounded tmpfs.
+    seccomp and the system paths are unconfined because the rootless engine
+    mounts /proc for its containers and unshares namespaces; what the
+    reader can do with them is what any user of a rootless engine can."""
+    size = limits.memory
+    return ["--user", READER, "--cap-drop", "ALL", *[f"--cap-add={c}" for c in CAPABILITIES],
+            "--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
+            "--security-opt", "apparmor=unconfined", "--device", "/dev/net/tun", "--read-only",
+            "--tmpfs", f"{READER_HOME}:exec,uid=1000,gid=1000,mode=755,size={size}",
+            "--tmpfs", f"{DATA_ROOT}:exec,uid=1000,gid=1000,mode=710,size={size}",
+            "--tmpfs", f"{RUNTIME_DIR}:exec,uid=1000,gid=1000,mode=700,size=64m",
+            "--tmpfs", f"/tmp:exec,mode=1777,size={size}", "--tmpfs", "/run:mode=755,size=16m",
+            "-e", f"HOME={READER_HOME}", "-e", f"XDG_RUNTIME_DIR={RUNTIME_DIR}",
+            "-e", f"DOCKER_HOST={ENGINE_SOCKET}", *limits.flags()]
+
+
 class Sandbox:
-    def __init__(self, run, worker, image, mirror_storage=None, features=None, outer=("docker",)):
-        self.run, self.image = run, image
+    def __init__(self, run, worker, image, limits, mirror_storage=None, features=None, outer=("docker",)):
+        self.run, self.image, self.limits = run, image, limits
         self.name = f"doctest-{run.id}-{worker}"
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.features = features
         self.outer = DockerCLI(outer)
         self.docker = DockerCLI([*outer, "exec", self.name, "docker"])  # the private engine
-        self.etc = run.dir / worker / "etc"
-        # A unix socket's path has at most 107 bytes; a longer state folder
-        # leaves the python fences without the engine (they say so).
-        socket = run.dir / worker / "docker.sock"
-        self.outside_socket = socket if len(str(socket)) < 100 else None
+        self.etc = run.dir / worker / "etc"  # written here, mounted read-only
 
     def start(self):
         if self.outer.run("image", "inspect", self.image, check=False).returncode != 0:
@@ -97,18 +161,13 @@ class Sandbox:
         self.etc.mkdir(parents=True)
         mirror = self.mirror_storage is not None and self.mirror_storage.is_dir()
         (self.etc / "daemon.json").write_text(json.dumps(
-            daemon_config(upstream_nameservers(), mirror, self.features, self.outside_socket), indent=1))
+            daemon_config(upstream_nameservers(), mirror, self.features), indent=1))
         label = ["--label", f"{RUN_LABEL}={self.run.id}"]
         self.run.record("network", self.name)
         self._create_network(label)
         self.run.record("container", self.name)
         argv = ["run", "-d", "--init", "--name", self.name, *label, "--hostname", "laptop",
-                "--network", self.name, *[f"--cap-add={c}" for c in CAPABILITIES],
-                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-                "--security-opt", "systempaths=unconfined",
-                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run",
-                "--tmpfs", f"/var/lib/docker:exec,size={DATA_ROOT_LIMIT}", "-v", f"{self.etc}:/etc/doctest:ro",
-                "-v", f"{self.run.dir}:{self.run.dir}"]
+                "--network", self.name, *hardening_flags(self.limits), "-v", f"{self.etc}:/etc/doctest:ro"]
         if mirror:
             (self.etc / "registry.yml").write_text(json.dumps(registry_config(), indent=1))
             argv += ["-v", f"{self.mirror_storage}:/var/lib/mirror:ro"]
@@ -140,18 +199,38 @@ class Sandbox:
             if state.stdout.strip() != "true":
                 break
             time.sleep(0.1)
-        log = self.outer.run("exec", self.name, "tail", "-n", "15", "/var/log/dockerd.log", check=False)
+        log = self.outer.run("exec", self.name, "tail", "-n", "15", f"{RUNTIME_DIR}/dockerd.log", check=False)
         logs = log.stdout or self.outer.run("logs", "--tail", "15", self.name, check=False).stderr
-        raise EngineError(f"the private engine in {self.name} did not answer within {READY_TIMEOUT} s; "
-                          f"its log ends:\n{logs.strip()}")
+        raise EngineError(f"the private engine in {self.name} did not answer within {READY_TIMEOUT} s "
+                          f"({HARDENING_HINT}); its log ends:\n{logs.strip()}")
 
-    def shell(self, *argv, interactive=False, workdir=None, env=None):
-        """argv of a command run in the sandbox (as the reader's terminal)."""
-        flags = ["-it", f"--detach-keys={DETACH_KEYS}"] if interactive else []
+    def shell(self, *argv, interactive=False, workdir=None, env=None, stdin=False):
+        """argv of a command run in the sandbox, as the reader (the reader's terminal)."""
+        flags = ["-it", f"--detach-keys={DETACH_KEYS}"] if interactive else (["-i"] if stdin else [])
         flags += ["-w", str(workdir)] if workdir else []
         for key, value in (env or {}).items():
             flags += ["-e", f"{key}={value}"]
         return [*self.outer.prefix, "exec", *flags, self.name, *argv]
 
-    def sh(self, script, timeout=300, check=True):
-        return self.outer.run("exec", self.name, "bash", "-c", script, timeout=timeout, check=check)
+    def sh(self, script, *args, timeout=300, check=True, stdin=None):
+        """Run a bash script in the sandbox as the reader; `args` are its $1..."""
+        flags = ["-i"] if stdin is not None else []
+        return self.outer.run("exec", *flags, self.name, "bash", "-c", script, "bash", *args,
+                              timeout=timeout, check=check, stdin=stdin)
+
+    def in_engine_namespace(self, script, *args, timeout=120, check=True):
+        """Run a script as the root of the engine's user namespace (which owns
+        what the engine's containers wrote into the pages' folders)."""
+        enter = (f'nsenter -U --preserve-credentials -m -t "$(cat {RUNTIME_DIR}/dockerd-rootless/child_pid)" '
+                 'bash -c "$0" "$@"')
+        return self.outer.run("exec", self.name, "bash", "-c", enter, script, *args, timeout=timeout, check=check)
+
+    def memory_kills(self):
+        """How many processes the sandbox's memory limit has ended so far
+        (cgroup v1 memory.oom_control, or v2 memory.events); None if unknown."""
+        result = self.outer.run("exec", self.name, "cat", "/sys/fs/cgroup/memory/memory.oom_control",
+                                "/sys/fs/cgroup/memory.events", check=False, timeout=20)
+        for line in result.stdout.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
+        return None
