@@ -108,8 +108,11 @@ site-image: images ## build the site as a container image and check it serves th
 zensical: venv ## build the site with Zensical too, and check every page of the nav is there
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
-test: ## everything: venv, engine, images, unit and integration tests, site build, doc tests
-	@bash scripts/run-steps venv engine images unit integration doctest journey build browser
+# The doc tests and the journey run at once: both mostly wait on their own
+# sandboxes. All their sandboxes together share the machine's memory.
+test: export DOCTEST_SANDBOXES = $(shell echo $$(( $(DOCTEST_WORKERS) + $(words $(JOURNEY_MATRIX)) )))
+test: ## everything: venv, engine, images, unit and integration tests, doc tests beside the journey, site build
+	@bash scripts/run-steps venv engine images unit integration doctest+journey build browser
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py

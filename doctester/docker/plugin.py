@@ -110,7 +110,10 @@ def pytest_doctester_environment(config, worker):
             "outside any sandbox; pass --doc-trusted-pages (ini doc_trusted_pages = true) if you trust "
             "every page, or use the default private engines")
     try:
-        limits = Limits.for_machine(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
+        # How many sandboxes share this machine: this run's workers, or what
+        # DOCTEST_SANDBOXES says when several runs go at once (make test).
+        sandboxes = os.environ.get("DOCTEST_SANDBOXES") or os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1
+        limits = Limits.for_machine(int(sandboxes),
                                     parse_size(values["sandbox_memory"]), int(values["sandbox_pids"]),
                                     int(values["sandbox_cpu_shares"]))
     except ValueError:

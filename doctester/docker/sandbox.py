@@ -3,7 +3,7 @@
 The sandbox is a container of the outer engine (the user's Docker, Docker
 Desktop, or the one bring-up started), and holds nothing the machine grants
 beyond what a rootless engine needs. Everything in it runs as an ordinary
-user (uid 1000, no effective capability); its Docker engine is a rootless
+user (no effective capability, a uid no account of the machine has); its Docker engine is a rootless
 one, in a user namespace whose root the machine maps to unprivileged uids,
 with its own network namespace (slirp4netns) and the room mirror served
 read-only inside it. Its capabilities' bounding set is SETUID, SETGID,
@@ -32,8 +32,13 @@ from .ownership import RUN_LABEL
 # The bounding set newuidmap needs to map the engine's namespace (the reader
 # itself has no effective capability).
 CAPABILITIES = ("SETUID", "SETGID", "SYS_ADMIN", "DAC_OVERRIDE")
-READER = "1000:1000"
-RUNTIME_DIR = "/run/user/1000"           # the reader's XDG_RUNTIME_DIR: the engine's socket and logs
+# The reader's uid, and the 65536 after READER_SUBUIDS its engine maps its
+# containers' users to (recipes/sandbox/Dockerfile): the outer engine does not
+# remap them, so they are uids of the machine, chosen far above any account's
+# (1000 is a machine's first user; 100000 is where its own subuids start).
+READER_UID = 1_700_000_000
+READER = f"{READER_UID}:{READER_UID}"
+RUNTIME_DIR = f"/run/user/{READER_UID}"  # the reader's XDG_RUNTIME_DIR: the engine's socket and logs
 READER_HOME = "/home/reader"             # a tmpfs: the pages' folders
 DATA_ROOT = "/var/lib/docker"            # a tmpfs of the reader's: where a Linux engine keeps its data
 ENGINE_SOCKET = f"unix://{RUNTIME_DIR}/docker.sock"
@@ -135,9 +140,9 @@ def hardening_flags(limits):
     return ["--user", READER, "--cap-drop", "ALL", *[f"--cap-add={c}" for c in CAPABILITIES],
             "--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
             "--security-opt", "apparmor=unconfined", "--device", "/dev/net/tun", "--read-only",
-            "--tmpfs", f"{READER_HOME}:exec,uid=1000,gid=1000,mode=755,size={size}",
-            "--tmpfs", f"{DATA_ROOT}:exec,uid=1000,gid=1000,mode=710,size={size}",
-            "--tmpfs", f"{RUNTIME_DIR}:exec,uid=1000,gid=1000,mode=700,size=64m",
+            "--tmpfs", f"{READER_HOME}:exec,uid={READER_UID},gid={READER_UID},mode=755,size={size}",
+            "--tmpfs", f"{DATA_ROOT}:exec,uid={READER_UID},gid={READER_UID},mode=710,size={size}",
+            "--tmpfs", f"{RUNTIME_DIR}:exec,uid={READER_UID},gid={READER_UID},mode=700,size=64m",
             "--tmpfs", f"/tmp:exec,mode=1777,size={size}", "--tmpfs", "/run:mode=755,size=16m",
             "-e", f"HOME={READER_HOME}", "-e", f"XDG_RUNTIME_DIR={RUNTIME_DIR}",
             "-e", f"DOCKER_HOST={ENGINE_SOCKET}", *limits.flags()]
@@ -201,7 +206,7 @@ class Sandbox:
             time.sleep(0.1)
         log = self.outer.run("exec", self.name, "tail", "-n", "15", f"{RUNTIME_DIR}/dockerd.log", check=False)
         logs = log.stdout or self.outer.run("logs", "--tail", "15", self.name, check=False).stderr
-        raise EngineError(f"the private engine in {self.name} did not answer within {READY_TIMEOUT} s "
+        raise EngineError(f"the private engine in {self.name} stopped or did not answer within {READY_TIMEOUT} s "
                           f"({HARDENING_HINT}); its log ends:\n{logs.strip()}")
 
     def shell(self, *argv, interactive=False, workdir=None, env=None, stdin=False):

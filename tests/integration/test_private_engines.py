@@ -160,6 +160,28 @@ def test_a_run_killed_with_9_is_reaped_by_the_next(client):
     assert daemon_state(client) == before
 
 
+def test_the_first_run_after_a_killed_parallel_run_is_green(client):
+    """As when `make doctest` is killed: every process of a run on two
+    workers at once, mid-way; the next run on two workers reaps it (each
+    dead run once) and passes."""
+    before = daemon_state(client)
+    pages = [str(PAGES / "long-running.md"), str(PAGES / "passing.md"), str(PAGES / "passing.md")]
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", *pages,
+                             "--doc-timeout", "60"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    wait_for_hung_container(client, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = {s.labels[RUN_LABEL] for s in sandboxes(client)}
+    assert killed, "the killed run's sandboxes are still there, to be reaped"
+    result = run_pages(PAGES / "passing.md", PAGES / "absent-local.md", extra=["-n", "2"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    assert not [run for run in killed if (STATE / run).exists()], "a killed run's record was not reaped"
+    assert not sandboxes(client)
+    assert daemon_state(client) == before
+
+
 @pytest.fixture
 def local_only_image(client):
     """An image that exists only on the user's daemon: no registry has it."""
@@ -176,11 +198,15 @@ def test_an_absent_image_that_exists_only_locally_survives(client, local_only_im
 
 
 def test_existing_engine_moves_an_absent_image_aside_and_puts_it_back(client, local_only_image):
-    refused = run_pages(PAGES / "absent-local.md", extra=["--doc-engine", "existing"])
+    untrusted = run_pages(PAGES / "absent-local.md", extra=["--doc-engine", "existing"])
+    assert untrusted.returncode == 4, untrusted.stdout + untrusted.stderr
+    assert "--doc-trusted-pages" in untrusted.stderr and "outside any sandbox" in untrusted.stderr
+    trusted = ["--doc-engine", "existing", "--doc-trusted-pages"]
+    refused = run_pages(PAGES / "absent-local.md", extra=trusted)
     assert refused.returncode == 3
     assert "cannot prove it made" in refused.stdout and "--doc-existing-ok" in refused.stdout
     assert client.images.get("doctest-local-only:1").id == local_only_image
-    result = run_pages(PAGES / "absent-local.md", extra=["--doc-engine", "existing", "--doc-existing-ok"])
+    result = run_pages(PAGES / "absent-local.md", extra=[*trusted, "--doc-existing-ok"])
     assert result.returncode == 0, result.stdout
     assert client.images.get("doctest-local-only:1").id == local_only_image
     assert not [t for i in client.images.list() for t in i.tags if t.startswith("doctest-aside/")]
