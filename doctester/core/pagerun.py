@@ -36,12 +36,23 @@ def time_limit(label, seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
+# Control characters but newline and tab: in a report they would move the
+# reader's terminal (a page's output could retitle it, hide lines, or fake
+# a green result); they are shown as escapes instead.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text):
+    return CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text.replace("\r\n", "\n"))
+
+
 class BlockFailure(Exception):
-    """A block did not do what its page says; the message is the whole report.
-    `output` is what the command really printed, if one ran."""
+    """A block did not do what its page says; the message is the whole report,
+    with control characters shown as escapes. `output` is what the command
+    really printed, if one ran."""
 
     def __init__(self, message, output=""):
-        super().__init__(message)
+        super().__init__(printable(message))
         self.output = output
 
 

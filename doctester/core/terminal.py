@@ -169,7 +169,12 @@ class MarkedShell:
         return "printf '%s%s:%d\\n' {} {} $?".format(*self._mark_parts)
 
     def expect_mark(self, timeout):
-        self.child.expect(self._mark, timeout=timeout)
+        """The next marker; a shell that ends first (`exit`, ctrl-d) is a SessionError."""
+        try:
+            self.child.expect(self._mark, timeout=timeout)
+        except pexpect.EOF:
+            raise SessionError(f"the page's {self.name} ended (an `exit`, or ctrl-d, in the page's own "
+                               f"shell?); its last output:\n{self.child.before or ''}".rstrip()) from None
         return self._marked()
 
     def _marked(self):
@@ -210,7 +215,7 @@ class MarkedShell:
                 return self.expect_mark(10)
             except pexpect.TIMEOUT:
                 continue
-            except pexpect.EOF:
+            except SessionError:
                 break
         raise SessionError("the page's shell did not recover after a timeout")
 
@@ -269,7 +274,10 @@ class MarkedShell:
         """Skip the markers of lines the shell read after it dropped one; returns what they printed."""
         sync = f"__DOCTEST_{self._token}_SYNC__"
         self.child.send(f" builtin printf '%s%s\\n' __DOCTEST_{self._token} _SYNC__\n")
-        self.child.expect(re.escape(sync) + "\r?\n", timeout=30)
+        try:
+            self.child.expect(re.escape(sync) + "\r?\n", timeout=30)
+        except (pexpect.EOF, pexpect.TIMEOUT):
+            raise SessionError(f"the page's {self.name} did not come back after a line it could not read") from None
         skipped = self.clean(self._mark.sub("", self.child.before).replace("\r\n", "\n"))
         self.expect_mark(30)
         return skipped

@@ -124,3 +124,22 @@ def test_apply_updates_replaces_only_the_output_lines(tmp_path):
     apply_updates([(str(page), (7, 8), ["hi"]), (str(page), (15, 15), ["x", "", "z"])], tmp_path)
     assert page.read_text() == ("# T\n\n```bash\necho hi\n```\n\n```text\nhi\n```\n\n??? note\n\n"
                                 "    ```console\n    $ echo x\n    x\n\n    z\n    ```\n")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_a_page_that_ends_its_own_shell_fails_at_that_line_with_the_reason(local, run_page, shell):
+    page = "# Ends its shell\n\n```bash\necho before\n```\n\n```bash\nexit 3\n```\n"
+    with pytest.raises(BlockFailure) as failure:
+        run_page(local, shell, page)
+    assert str(failure.value).startswith("page.md:7:")
+    assert "the page's shell ended while running: exit 3" in str(failure.value)
+
+
+def test_a_failure_report_shows_control_characters_as_escapes(local, run_page):
+    page = ("# Prints escapes\n\n```bash\nprintf 'red \\033[31mtext\\033]0;title\\007 \\033[2K\\n'\n```\n\n"
+            "```text\nred text\n```\n")
+    with pytest.raises(BlockFailure) as failure:
+        run_page(local, "bash", page)
+    report = str(failure.value)
+    assert "\x1b" not in report and "\x07" not in report
+    assert "text\\x1b]0;title\\x07" in report  # colours are dropped by matching; the title escape is shown
