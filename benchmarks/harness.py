@@ -32,7 +32,8 @@ from doctester.docker.engines import RESET, with_tag  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
 from doctester.docker.plugin import grammar  # noqa: E402
 from doctester.docker.rules import is_interactive  # noqa: E402
-from doctester.docker.sandbox import Sandbox  # noqa: E402
+from doctester.docker.sandbox import Limits, Sandbox  # noqa: E402
+from doctester.docker.workspace import SandboxWorkspace  # noqa: E402
 from tests.conftest import nav_pages  # noqa: E402
 
 IMAGE = "intro-to-docker/doctest-sandbox:latest"
@@ -71,7 +72,7 @@ def timed(argv, **kwargs):
 def with_sandbox(action):
     run = ownership.Run(DEFAULT_STATE)
     try:
-        sandbox = Sandbox(run, "bench", IMAGE, paths.REGISTRY_DATA)
+        sandbox = Sandbox(run, "bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA)
         sandbox.start()
         return action(sandbox, run)
     finally:
@@ -84,15 +85,15 @@ def plain_run(page_paths, reset):
     def action(sandbox, run):
         times, resets = {}, {}
         for path in page_paths:
-            folder = run.dir / Path(path).stem
-            shutil.copytree(ROOT / "examples", folder / "workshop" / "examples",
-                            ignore=shutil.ignore_patterns("__pycache__", "jams.json"))
+            # The page's folder inside the sandbox, as the harness makes it, with its home above it.
+            folder = SandboxWorkspace(sandbox, ROOT / "examples", ("__pycache__", "jams.json"), "intro-to-docker")
             reset_script, commands = plain_scripts(parse_page(ROOT / path, root=ROOT, grammar=grammar()))
-            (folder / "reset.sh").write_text(reset_script)
-            (folder / "page.sh").write_text(commands)
+            folder.write(folder.tmp, "reset.sh", reset_script)
+            folder.write(folder.tmp, "page.sh", commands)
+            home = {"HOME": str(folder.tmp)}
             if reset:
-                resets[path], _ = timed(sandbox.shell("bash", str(folder / "reset.sh")))
-            took, _ = timed(sandbox.shell("bash", str(folder / "page.sh"), workdir=folder / "workshop"))
+                resets[path], _ = timed(sandbox.shell("bash", str(folder.tmp / "reset.sh"), env=home))
+            took, _ = timed(sandbox.shell("bash", str(folder.tmp / "page.sh"), workdir=folder.workdir, env=home))
             times[path] = took
         return times, resets
     return with_sandbox(action)

@@ -32,11 +32,13 @@ from .ownership import RUN_LABEL
 # The bounding set newuidmap needs to map the engine's namespace (the reader
 # itself has no effective capability).
 CAPABILITIES = ("SETUID", "SETGID", "SYS_ADMIN", "DAC_OVERRIDE")
-# The reader's uid, and the 65536 after READER_SUBUIDS its engine maps its
-# containers' users to (recipes/sandbox/Dockerfile): the outer engine does not
-# remap them, so they are uids of the machine, chosen far above any account's
-# (1000 is a machine's first user; 100000 is where its own subuids start).
-READER_UID = 1_700_000_000
+# The reader's uid, and the 65536 uids its engine maps its containers' users
+# to (recipes/sandbox/Dockerfile). The outer engine does not remap them, so
+# they are uids of the machine: the reader's is in the range Debian reserves
+# and never allocates (65000-65533; it must stay below 65536, since a build
+# context the Docker SDK sends carries the reader's uid into the engine's
+# namespace), the others far above any account's or subuid range's.
+READER_UID = 65000
 READER = f"{READER_UID}:{READER_UID}"
 RUNTIME_DIR = f"/run/user/{READER_UID}"  # the reader's XDG_RUNTIME_DIR: the engine's socket and logs
 READER_HOME = "/home/reader"             # a tmpfs: the pages' folders
