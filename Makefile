@@ -18,7 +18,7 @@ export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SO
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror unit integration build doctest journey browser-deps browser site site-image zensical test bench clean
+.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser site site-image zensical test bench clean
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,11 +47,17 @@ images: engine ## put the tutorial's images into the mirror (built offline when 
 mirror: images ## organizers: serve the mirror to the room, e.g. `make mirror LISTEN=192.168.1.20`
 	$(PY) -m bringup mirror --listen $(LISTEN)
 
+lint: venv ## ruff on the Python code (rules in pyproject.toml)
+	$(VENV)/bin/ruff check .
+
 unit: venv ## unit tests (no Docker needed), one worker per core
 	$(PY) -m pytest tests/unit -q -n $(shell nproc)
 
+check: lint unit ## the edit loop, no Docker needed: lint and the unit tests (a bare `pytest` is the unit tests alone)
+
+# --require: no engine is a failure here, not a skip (as `pytest tests` outside make has it).
 integration: images ## integration tests against the real engine and mirror
-	$(PY) -m pytest tests/integration -q
+	$(PY) -m pytest tests/integration -q --require docker
 
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet
@@ -86,10 +92,17 @@ doctest: images ## run every page's blocks on private engines, one per worker, o
 	  $(PY) -m pytest docs/ examples/README.md -q -n $(DOCTEST_WORKERS) $(call matrix_flags,$(pass));)
 
 journey: images ## the attendee's path: the nav's pages in order, one shell, one engine, nothing reset between pages (JOURNEY_MATRIX)
-	@rm -f build/journey-report.json
+	@rm -f build/journey-report.json build/check-record.json
 	@set -e; $(foreach pass,$(JOURNEY_MATRIX),echo "==> the journey on $(call matrix_name,$(pass))"; \
-	  $(PY) -m pytest -q -p no:xdist --doc-journey $(call matrix_flags,$(pass)) \
-	    --doc-report build/journey-report.json $$($(PY) scripts/journey_pages.py);)
+	  status=0; $(PY) -m pytest -q -p no:xdist --doc-journey $(call matrix_flags,$(pass)) \
+	    --doc-report build/journey-report.json --doc-journey-record build/check-record.json \
+	    $$($(PY) scripts/journey_pages.py) || status=$$?; \
+	  $(PY) -m doctester.docker.checkpoints compare build/check-record.json examples/check-record.json || status=1; \
+	  test $$status = 0;)
+
+check-record: ## copy the chapters' record the last `make journey` wrote over examples/check-record.json (read by examples/check.py)
+	@test -f build/check-record.json || { echo "build/check-record.json is missing: run make journey first"; exit 1; }
+	cp build/check-record.json examples/check-record.json
 
 browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
@@ -97,13 +110,13 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 
 browser: venv browser-deps ## test the built site in headless Chromium (screenshots in build/screenshots)
-	$(PY) -m pytest tests/browser -q -n $(shell nproc)
+	$(PY) -m pytest tests/browser -q -n $(shell nproc) --require browser
 
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 site-image: images ## build the site as a container image and check it serves the pages
-	$(PY) -m pytest tests/integration/test_site_image.py -q
+	$(PY) -m pytest tests/integration/test_site_image.py -q --require docker
 
 zensical: venv ## build the site with Zensical too, and check every page of the nav is there
 	$(PY) -m pytest tests/integration/test_zensical.py -q
@@ -111,13 +124,14 @@ zensical: venv ## build the site with Zensical too, and check every page of the 
 # The doc tests and the journey run at once: both mostly wait on their own
 # sandboxes. All their sandboxes together share the machine's memory.
 test: export DOCTEST_SANDBOXES = $(shell echo $$(( $(DOCTEST_WORKERS) + $(words $(JOURNEY_MATRIX)) )))
-test: ## everything: venv, engine, images, unit and integration tests, doc tests beside the journey, site build
-	@bash scripts/run-steps venv engine images unit integration doctest+journey build browser
+test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests beside the journey, site build, browser tests
+	@bash scripts/run-steps venv lint engine images unit integration doctest+journey build browser
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py
 	$(PY) benchmarks/harness.py
 	$(PY) benchmarks/rest_server.py
+	$(PY) benchmarks/check.py
 	$(PY) benchmarks/site.py
 
 clean: ## remove the built site and test artifacts (keeps .venv and the image cache)

@@ -1,6 +1,6 @@
 """Bring-up times: warm (everything cached and running) and cold.
 
-    .venv/bin/python benchmarks/bringup.py          # warm: `make engine images` with all up
+    .venv/bin/python benchmarks/bringup.py          # warm: `make engine` and `make engine images` with all up
     .venv/bin/python benchmarks/bringup.py --cold   # cold: see below
 
 Cold stops what `make engine` started, points bring-up at an empty cache
@@ -37,6 +37,9 @@ def main():
     args = parser.parse_args()
     bringup("engine", "images")  # make sure all is up before measuring
     if not args.cold:
+        runs = [bringup("engine") for _ in range(3)]
+        print(f"second `make engine` (engine running, reused): "
+              f"{min(runs):.2f} s best, {max(runs):.2f} s worst of 3 (goal: under 2 s)")
         runs = [bringup("engine", "images") for _ in range(3)]
         print(f"warm bring-up (make engine images, all cached and running): "
               f"{min(runs):.2f} s best, {max(runs):.2f} s worst of 3")

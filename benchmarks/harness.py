@@ -14,7 +14,6 @@
 4. A no-change rerun with --doc-cache.
 """
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile

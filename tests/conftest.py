@@ -1,5 +1,8 @@
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -16,3 +19,65 @@ def nav_pages():
             for value in item.values():
                 yield from walk(value) if isinstance(value, list) else [value]
     return list(walk(config["nav"]))
+
+
+# Tests in tiers. A test's tier is its folder: tests/unit needs nothing but
+# this checkout, tests/integration a Docker engine (and the mirror `make
+# images` fills), tests/browser Chromium and the built site; the pages
+# (docs/, examples/README.md) run on private engines and take minutes. A bare
+# `pytest` runs the unit tier (testpaths in pytest.ini); `-m` picks tiers
+# out of a wider run, e.g. `pytest tests -m "not browser"`.
+TIERS = {"unit": ("unit",), "integration": ("docker",), "browser": ("browser",)}
+PAGE_TIER = ("docker", "slow")
+# Integration modules that run many pages, build a wheel's venv or an image
+# (minutes, not seconds); `pytest tests -m "docker and not slow"` leaves them out.
+SLOW_MODULES = {"test_escapes.py", "test_private_engines.py", "test_installed_elsewhere.py",
+                "test_site_image.py", "test_check_real.py"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--require", action="append", default=[], choices=["docker", "browser"],
+                     help="fail the run, instead of skipping the tier's tests, when what the tier needs "
+                          "(a Docker engine, Chromium) is missing: make integration and make browser set it")
+
+
+def tier_of(path):
+    relative = Path(path).resolve().relative_to(ROOT)
+    if relative.suffix == ".md":
+        return PAGE_TIER
+    if relative.parts[0] == "tests" and len(relative.parts) > 2:
+        marks = TIERS.get(relative.parts[1], ())
+        return marks + ("slow",) if relative.name in SLOW_MODULES else marks
+    return ()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            marks = tier_of(item.path)
+        except ValueError:  # a page outside this checkout (tests write some into tmp_path)
+            marks = PAGE_TIER if item.path.suffix == ".md" else ()
+        for mark in marks:
+            item.add_marker(mark)
+
+
+def missing(config, tier, reason):
+    """What a tier needs is not here: its tests are skipped with the reason,
+    or, where the run requires the tier (`--require TIER`), the run stops with
+    it, one clear reason instead of one error per test."""
+    if tier in config.getoption("require", []):
+        pytest.exit(f"{reason} (--require {tier})", returncode=1)
+    pytest.skip(reason)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """A bare `pytest` (the unit tier, from testpaths) runs on two xdist
+    workers per core: the unit tests mostly wait on the shells, servers and
+    timeouts they start (on 2 idle cores: 57 s on one worker, 24 s on three,
+    22.6 s on four). Runs that name their tests, or say `-n`, `-p no:xdist`
+    or `--pdb`, are left as they are; so are xdist's own workers."""
+    bare = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if (bare and getattr(config.option, "numprocesses", False) is None and not config.option.usepdb
+            and not hasattr(config, "workerinput")):
+        config.option.numprocesses = 2 * (os.cpu_count() or 1)

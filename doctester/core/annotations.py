@@ -69,6 +69,8 @@ CORE_KEYS = [
                   "named variants of the output the block accepts (listed on the authoring page)"),
     AnnotationKey("alone", _reason("alone"), "alone",
                   "for a reader starting at this page: not run in a journey, which has what it makes"),
+    AnnotationKey("in-order", _reason("in-order"), "in_order",
+                  "for a reader who followed the pages before this one: run only in a journey"),
 ]
 
 

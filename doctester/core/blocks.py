@@ -25,6 +25,7 @@ class Options:
     run: str = None            # a hidden command run in the page session
     check_output: bool = True  # False: output shown is illustrative, not compared
     alone: str = None          # why a reader following the pages in order skips it (not run in a journey)
+    in_order: str = None       # why only a reader who followed the pages in order runs it (only in a journey)
     variants: tuple = ()       # named variants of the output that the block accepts
     extra: dict = field(default_factory=dict)
 

@@ -67,6 +67,13 @@ def pytest_doctester_page_group(page):
 
 
 @pytest.hookspec
+def pytest_doctester_journey_page_end(config, page, run):
+    """In a journey (--doc-journey), a page is done: `run` is the journey's
+    core.pagerun.PageRun (its environment and workspace as the page left
+    them). For records of where each page leaves the reader."""
+
+
+@pytest.hookspec
 def pytest_doctester_cache_inputs(config):
     """Return a list of files whose change makes --doc-cache run pages again."""
 

@@ -96,6 +96,12 @@ class MarkdownPage(pytest.File):
         if self.run is not None:
             run, self.run = self.run, None
             if self.config.doc.journey:
+                # A profile may write down where the page left the reader (a journey's record).
+                try:
+                    self.config.hook.pytest_doctester_journey_page_end(config=self.config, page=self.page, run=run)
+                except Exception as error:
+                    raise RuntimeError(f"{self.label}: pytest_doctester_journey_page_end raised "
+                                       f"{type(error).__name__}: {error}") from None
                 return  # the next page goes on where this one ended; the session finishes the run
             with uninterrupted():
                 problems = run.finish()
@@ -121,6 +127,8 @@ class StoryStep:
             pytest.skip(self.block.options.skip)
         if self.skipped_in_journey(self.block):
             pytest.skip(f"in the journey the reader skips it: {self.block.options.alone}")
+        if self.skipped_alone(self.block):
+            pytest.skip(f"only in the journey, after the pages before this one: {self.block.options.in_order}")
         run = page.run
         if run.failed_at:
             pytest.skip(f"not run: {run.failed_at} failed earlier on this page")
@@ -130,13 +138,17 @@ class StoryStep:
             if earlier.line >= self.block.line:
                 break
             if earlier.label not in run.done and not isinstance(earlier, PythonBlock) \
-                    and not self.skipped_in_journey(earlier):
+                    and not self.skipped_in_journey(earlier) and not self.skipped_alone(earlier):
                 run.run_block(earlier)
         return run
 
     def skipped_in_journey(self, block):
         """A block for a reader starting at its page, which a reader in order skips."""
         return self.config.doc.journey and bool(block.options.alone)
+
+    def skipped_alone(self, block):
+        """A block for a reader who followed the pages before it, which a page run alone skips."""
+        return not self.config.doc.journey and bool(block.options.in_order)
 
 
 class PythonFenceItem(StoryStep, MarkdownInlinePythonItem):

@@ -3,7 +3,6 @@ in order, and the environment torn down afterwards."""
 import contextlib
 import re
 import signal
-from pathlib import Path
 
 from . import matching
 from .environment import SetupError

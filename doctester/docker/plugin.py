@@ -10,7 +10,7 @@ import pytest
 from ..core.markdown import Grammar
 from ..core.matching import Rules
 from ..core.settings import add_options, read_options
-from . import portability, rules
+from . import checkpoints, portability, rules
 from .dockerstate import EngineError
 from .provider import MODES, EngineProvider
 from .sandbox import Limits, parse_size
@@ -35,6 +35,9 @@ OPTIONS = [
                        "machine's memory", "", None),
     ("sandbox_pids", "each private engine's process limit (at most 4096)", "4096", None),
     ("sandbox_cpu_shares", "each private engine's relative CPU weight (docker run --cpu-shares)", "512", None),
+    ("journey_record", "with --doc-journey: where to write, after each page, the state it leaves the engine and "
+                       "the working folder in (read by a checker such as examples/check.py); empty: none",
+     "", None),
     ("portable_pages", "globs of the pages (relative to the rootdir) whose reader commands must run unchanged in "
                        "bash, zsh, PowerShell 7 and Windows PowerShell 5.1; empty: none is checked", "", None),
 ]
@@ -74,6 +77,19 @@ def pytest_doctester_check_block(block):
 def pytest_configure(config):
     PORTABLE["root"] = Path(config.rootpath)
     PORTABLE["globs"] = tuple(read_options(config, OPTIONS)["portable_pages"].split())
+
+
+def pytest_doctester_journey_page_end(config, page, run):
+    """The journey's record: where this page left the reader's engine and folder."""
+    path = read_options(config, OPTIONS)["journey_record"]
+    if not path:
+        return
+    record = getattr(config, "doc_journey_record", None)
+    if record is None:
+        settings = config.doc.settings
+        record = config.doc_journey_record = checkpoints.JourneyRecord(
+            settings.root / path, settings.root, settings.copy, settings.copy_ignore)
+    record.add(page, run.environment, run.workspace)
 
 
 def is_portable_page(path):

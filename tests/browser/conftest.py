@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, missing
 
 # Debian's Chromium by default; CHROMIUM names another build (CI runners ship Google Chrome).
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,10 +46,10 @@ def base_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.exit("browser tests need Debian's chromium and chromium-driver: "
-                    "`apt-get install chromium chromium-driver` (make browser does it)", returncode=1)
+def browser(pytestconfig):
+    if not Path(CHROMIUM).exists():  # skipped with the reason; `make browser` (--require browser) stops
+        missing(pytestconfig, "browser", f"browser tests need Chromium ({CHROMIUM} is missing): `apt-get install "
+                                         "chromium chromium-driver` (make browser does it)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser

@@ -1,8 +1,6 @@
 """Readable by everyone: axe-core finds nothing on any page, in either
 palette, for WCAG 2 A and AA and axe's best practices; the hands-on pages
 work with the keyboard alone; motion stops when the reader asks."""
-import json
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 

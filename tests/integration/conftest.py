@@ -3,15 +3,20 @@ import subprocess
 import docker
 import pytest
 
+from tests.conftest import missing
+
 
 @pytest.fixture(scope="session")
-def client():
+def client(pytestconfig):
+    """The Docker engine the tests work on. Every test that needs an engine
+    asks for it (directly or through a fixture): without one it is skipped
+    with the reason, and `make integration` (`--require docker`) stops."""
     try:
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as error:  # one clear reason instead of one error per test
-        pytest.exit(f"integration tests need a Docker daemon (run `make engine`; run outside make, "
-                    f"they need DOCKER_HOST as `make engine` prints it): {error}", returncode=1)
+    except Exception as error:  # noqa: BLE001 - any failure to reach it is the same reason
+        missing(pytestconfig, "docker", f"no Docker engine answers (run `make engine`; run outside make, "
+                                        f"the tests need DOCKER_HOST as `make engine` prints it): {error}")
     return client
 
 

@@ -1,23 +1,20 @@
 """The engine, the mirror and the stand-in images, on the real daemon."""
 import sys
-import time
 import uuid
 
 import docker.errors
 import pytest
 
-from bringup import host, images, registry
+from bringup import images, registry
 from bringup.progress import BringupError
 from tests.conftest import ROOT
 from tests.integration.conftest import sh
 
 
-def test_second_engine_bringup_is_fast(client):
-    start = time.monotonic()
+def test_a_second_engine_bringup_reuses_the_running_engine(client):
+    # How long it takes: benchmarks/bringup.py.
     result = sh(sys.executable, "-m", "bringup", "engine", cwd=ROOT)
-    took = time.monotonic() - start
-    assert "engine ready" in result.stdout
-    assert took < 2, f"a second `make engine` took {took:.1f} s"
+    assert "engine ready (reuse the reachable daemon)" in result.stdout
 
 
 def test_daemon_uses_the_mirror(client):

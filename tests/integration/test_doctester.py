@@ -7,32 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import docker.errors
 import pytest
 
 from tests.conftest import ROOT
-
-PAGES = ROOT / "tests" / "fixtures" / "pages"
-
-
-def run_pages(*pages, extra=(), report=None, timeout=300):
-    # `-c`: pages outside this tree are configured by this tree's pytest.ini.
-    argv = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "no:cacheprovider", "-q",
-            *map(str, pages), *extra]
-    # Fixture pages never write into the site's report.
-    argv += ["--doc-report", str(report or Path(tempfile.mkdtemp()) / "report.json")]
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def daemon_state(client):
-    return ({c.id for c in client.containers.list(all=True)},
-            sorted(t for i in client.images.list() for t in i.tags),
-            {v.name for v in client.volumes.list()},
-            {n.name for n in client.networks.list()})
+from tests.integration.doc_runs import PAGES, daemon_state, run_pages, sandboxes, wait_for_hung_container
 
 
 def test_fixture_page_passes_and_leaves_the_daemon_as_it_was(client, tmp_path):
@@ -111,22 +91,6 @@ def test_sentinels_on_the_users_daemon_survive_a_page_that_removes_things(client
         network.remove()
 
 
-def sandboxes(client):
-    return client.containers.list(all=True, filters={"label": "org.intro-to-docker.doctest.run"})
-
-
-def wait_for_hung_container(client, proc):
-    """The hung page's container, inside the run's private engine."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        for sandbox in sandboxes(client):
-            found = sandbox.exec_run(["docker", "ps", "-q", "--filter", "name=doctest-hung"])
-            if found.exit_code == 0 and found.output.strip():
-                return sandbox
-        time.sleep(0.3)
-    raise AssertionError("the page never started its container in a private engine")
-
-
 def finish(proc, seconds):
     """The output of a run told to stop; a run that does not stop in time fails the test."""
     try:
@@ -149,6 +113,7 @@ def test_ctrl_c_mid_page_still_cleans_up(client):
     assert not sandboxes(client), output
 
 
+@pytest.mark.usefixtures("client")  # the page runs on a private engine
 def test_update_mode_rewrites_only_the_output(tmp_path):
     page = tmp_path / "stale.md"
     shutil.copy(PAGES / "stale" / "changed-output.md", page)
@@ -160,6 +125,7 @@ def test_update_mode_rewrites_only_the_output(tmp_path):
     assert run_pages(page).returncode == 0
 
 
+@pytest.mark.usefixtures("client")  # the page runs on a private engine
 def test_doc_cache_skips_an_unchanged_page(tmp_path):
     page = tmp_path / "cached.md"
     page.write_text("# Cached\n\n```bash\necho cached\n```\n")
@@ -199,6 +165,7 @@ def test_x_stops_at_the_first_failing_page_and_still_cleans_up(client):
     assert daemon_state(client) == before
 
 
+@pytest.mark.usefixtures("client")  # the page runs on a private engine
 def test_k_never_runs_a_skipped_block_before_the_selected_one():
     result = run_pages(PAGES / "skip-before.md", extra=["-k", "line-8", "-rA"])
     assert result.returncode == 0, result.stdout

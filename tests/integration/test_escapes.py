@@ -8,7 +8,10 @@ import os
 
 import pytest
 
-from tests.integration.test_doctester import PAGES, run_pages
+from tests.integration.doc_runs import PAGES, run_pages
+
+# Every page here runs on a private engine.
+pytestmark = pytest.mark.usefixtures("client")
 
 ESCAPES = PAGES / "escapes"
 CANARY = "/tmp/doctester-escape-canary"

@@ -46,6 +46,7 @@ def run(installed, *args):
     return sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=project)
 
 
+@pytest.mark.usefixtures("client")  # the page runs on a private engine
 def test_the_other_projects_good_page_passes(installed):
     result = run(installed, "guide/intro.md")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -53,6 +54,7 @@ def test_the_other_projects_good_page_passes(installed):
     assert (installed[1] / "reports" / "doctest.json").is_file(), "the report goes where its ini says"
 
 
+@pytest.mark.usefixtures("client")  # the page runs on a private engine
 def test_the_planted_stale_output_fails_at_its_line(installed):
     result = run(installed, "guide/stale.md")
     assert result.returncode == 1

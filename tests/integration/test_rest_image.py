@@ -108,11 +108,11 @@ def test_the_mirror_holds_the_workshop_image_under_its_page_name(client):
         sh("docker", "rmi", name, check=False)
 
 
-def test_docker_stop_is_quick(image, names):
+def test_docker_stop_ends_the_server_on_sigterm(image, names):
     volume, name = f"jam-test-{uuid.uuid4().hex[:6]}", f"jam-test-{uuid.uuid4().hex[:6]}"
     names.extend([name, volume])
     start(image, name, volume)
-    began = time.monotonic()
-    sh("docker", "stop", name)
-    assert time.monotonic() - began < 5, "the server ignored SIGTERM and waited to be killed"
-    assert sh("docker", "inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    sh("docker", "stop", name)  # how long it takes: benchmarks/rest_server.py
+    # 0, not 137: the server ended on SIGTERM, not killed when `docker stop` gave up waiting.
+    assert sh("docker", "inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0", \
+        "the server ignored SIGTERM and waited to be killed"

@@ -1,0 +1,273 @@
+"""The journey's record of where each chapter leaves a reader's Docker.
+
+With `--doc-journey --doc-journey-record FILE`, after each page of the
+journey the engine's reader-visible state is written down: containers (name,
+image, state, published ports), image tags, volumes, networks, and the files
+the pages made in the reader's working folder. What output matching lets
+vary is left out or folded the same way: IDs, dates and sizes are not kept, a
+name Docker picked is kept as no name, a host port Docker picked as `*`.
+Each object carries the command that made it (from the journey's
+provenance), so a checker can say which step makes it again. The record also
+names every container, volume, network and image the pages' commands name,
+and the host ports they publish: the objects a checker may speak about.
+
+`python -m doctester.docker.checkpoints compare NEW COMMITTED` says whether
+a committed copy is still what a journey recorded.
+"""
+import fnmatch
+import json
+import re
+import sys
+from pathlib import Path
+
+from ..core.report import write_atomically
+from .rules import NORMALIZERS
+
+FORMAT = 1
+# Output matching's own patterns: a name Docker picks, a host port it picks.
+RANDOM_NAME = next(n for n in NORMALIZERS if n.name == "name").real
+PICKED_PORT = re.compile(next(n for n in NORMALIZERS if n.name == "host-port").shown)
+IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}$")
+ABOUT = ("Where each chapter leaves the reader's Docker, as the journey (`make journey`) saw it; "
+         "read by examples/check.py. Generated: do not edit.")
+
+LISTINGS = {
+    "containers": ("ps", "-a", "--no-trunc", "--format", "{{json .}}"),
+    "images": ("image", "ls", "--format", "{{json .}}"),
+    "volumes": ("volume", "ls", "--format", "{{json .}}"),
+    "networks": ("network", "ls", "--format", "{{json .}}"),
+}
+
+
+def published_ports(text):
+    """`docker ps` PORTS -> sorted `ADDRESS:PORT->PORT/PROTO`: only published
+    ports, IPv6's any-address as 0.0.0.0, a port Docker picked as `*`."""
+    found = set()
+    for entry in (text or "").split(","):
+        entry = entry.strip()
+        if "->" not in entry:
+            continue
+        host, _, inside = entry.partition("->")
+        address, _, port = host.rpartition(":")
+        if address in ("::", "[::]", ""):
+            address = "0.0.0.0"
+        if PICKED_PORT.search(f":{port}->"):
+            port = "*"
+        found.add(f"{address}:{port}->{inside}")
+    return sorted(found)
+
+
+def is_random_name(name):
+    return re.fullmatch(RANDOM_NAME, name) is not None
+
+
+def with_latest(reference):
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+def _json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def engine_state(docker, ignore_keys=()):
+    """The reader-visible state, as lists of dicts with a `key` for provenance
+    (removed before writing). `ignore_keys`: objects there before the journey."""
+    listed = {kind: _json_lines(docker.run(*argv).stdout) for kind, argv in LISTINGS.items()}
+    containers = []
+    for c in listed["containers"]:
+        name = (c.get("Names") or "").split(",")[0]
+        key = ("container", c.get("ID", ""))
+        if key in ignore_keys:
+            continue
+        if is_random_name(name):
+            continue  # a name Docker picked: no page refers to it, and a checker cannot either
+        image = c.get("Image", "")
+        containers.append({"key": key, "name": name,
+                           "image": "" if IMAGE_ID.match(image) else image,
+                           "state": (c.get("State") or "").lower(), "ports": published_ports(c.get("Ports"))})
+    images = [{"key": ("image", tag), "tag": tag} for tag in sorted(
+        {f"{i.get('Repository')}:{i.get('Tag')}" for i in listed["images"]
+         if "<none>" not in (i.get("Repository"), i.get("Tag"))}) if ("image", tag) not in ignore_keys]
+    volumes = [{"key": ("volume", v["Name"]), "name": v["Name"]} for v in listed["volumes"]
+               if not IMAGE_ID.match(v["Name"]) and ("volume", v["Name"]) not in ignore_keys]
+    networks = [{"key": ("network", n["Name"]), "name": n["Name"]} for n in listed["networks"]
+                if n["Name"] not in ("bridge", "host", "none") and ("network", n["Name"]) not in ignore_keys]
+    return {"containers": containers, "images": images, "volumes": sorted(volumes, key=lambda v: v["name"]),
+            "networks": sorted(networks, key=lambda n: n["name"])}
+
+
+def files_in(workspace):
+    """Relative paths (with `/`) of every file under the page's working folder."""
+    sandbox = getattr(workspace, "sandbox", None)
+    if sandbox is not None:
+        listing = sandbox.sh('cd -- "$1" && find . \\( -type f -o -type l \\) -print', str(workspace.workdir),
+                             timeout=60).stdout
+        return {line[2:] for line in listing.splitlines() if line.startswith("./")}
+    root = Path(workspace.workdir)
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def project_files(copy, ignore):
+    """The files the working folder starts with (the doc_copy folder's)."""
+    if copy is None:
+        return set()
+    copy = Path(copy)
+    return {f"{copy.name}/{p.relative_to(copy).as_posix()}" for p in copy.rglob("*") if p.is_file()}
+
+
+# Folders of tools, not of the reader's steps (a virtual environment holds
+# thousands of files); examples/check.py leaves the same ones out.
+SKIPPED_FOLDERS = (".git", "__pycache__", ".pytest_cache", "node_modules", ".venv", "venv")
+
+
+def ignored(path, patterns):
+    return any(fnmatch.fnmatch(part, pattern) for part in path.split("/")
+               for pattern in (*patterns, *SKIPPED_FOLDERS))
+
+
+# A command's words that name objects: `--name X`, `network create X`, ...
+NAMING = [
+    ("containers", re.compile(r"--name[= ](\S+)")),
+    ("networks", re.compile(r"\bdocker network create (?:-\S+ )*(\S+)")),
+    ("volumes", re.compile(r"\bdocker volume create (?:-\S+ )*(\S+)")),
+    ("volumes", re.compile(r"(?:-v|--volume)[= ]([A-Za-z0-9][\w.-]*):/")),
+    ("volumes", re.compile(r"type=volume,(?:\S*,)?source=([\w.-]+)")),
+    ("images", re.compile(r"\bdocker (?:image |buildx )?build\b.*?(?:--tag|-t)[= ](\S+)")),
+    ("images", re.compile(r"\bdocker (?:image )?tag \S+ (\S+)")),
+]
+# The commands that can make each kind of object: a make is attributed to the
+# shell command after which it was seen, which may be a mere listing when a
+# python fence (the SDK) made it.
+MAKERS = {
+    "containers": re.compile(r"^docker (?:container )?(?:run|create)\b|^docker compose\b"),
+    "images": re.compile(r"^docker (?:image |buildx )?(?:build|pull|tag|load|import)\b|^docker (?:run|create|"
+                         r"commit|compose)\b"),
+    "volumes": re.compile(r"^docker (?:volume create|run|create|compose)\b"),
+    "networks": re.compile(r"^docker (?:network create|compose)\b"),
+}
+# Steps inside these admonitions are a Try it's answer, which a reader may skip:
+# what they make is optional for a checker.
+OPTIONAL_CONTAINERS = ("Solution",)
+PUBLISH = re.compile(r"(?:-p|--publish)[= ](?:[\d.]+:)?(\d+):\d+")
+
+
+def names_in(command):
+    """(kind, name) the command names, and the host ports it publishes."""
+    named = []
+    for kind, pattern in NAMING:
+        for found in pattern.findall(command):
+            found = found.strip("'\"")
+            if "<" not in found and "$" not in found:
+                named.append((kind, with_latest(found) if kind == "images" else found))
+    return named, PUBLISH.findall(command)
+
+
+class JourneyRecord:
+    """Built page by page during a journey, written after each page."""
+
+    def __init__(self, path, root, copy=None, ignore=()):
+        self.path, self.root = Path(path), Path(root)
+        self.baseline = project_files(copy, ignore)
+        self.ignore = list(ignore)
+        self.commands = {}          # page:line -> (command text a reader types, optional)
+        self.optional_files, self.required_files = set(), set()   # file names file blocks write
+        self.file_chapters = {}     # path -> the chapter after which it was first there
+        self.chapter_of_page = {}   # page path -> chapter name
+        self.chapters, self.named, self.ports = [], {k: {} for k in
+                                                     ("containers", "images", "volumes", "networks")}, {}
+
+    def chapter_name(self, page_path):
+        return Path(page_path).stem
+
+    def page_title(self, page_path):
+        for line in (self.root / page_path).read_text(encoding="utf-8").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+        return self.chapter_name(page_path)
+
+    def add(self, page, environment, workspace):
+        name = self.chapter_name(page.path)
+        self.chapter_of_page[str(page.path)] = name
+        for block in page.blocks:
+            optional = any(word in title for title in block.containers for word in OPTIONAL_CONTAINERS)
+            if block.kind == "file":
+                (self.optional_files if optional else self.required_files).add(Path(block.title).name)
+            for command in getattr(block, "commands", ()):
+                if block.options.skip:
+                    continue
+                text = command.text.strip()
+                self.commands[f"{block.path}:{command.line}"] = (text, optional)
+                names, ports = names_in(text)
+                for kind, found in names:
+                    self.named[kind].setdefault(found, name)
+                for port in ports:
+                    chapters = self.ports.setdefault(port, [])
+                    if name not in chapters:
+                        chapters.append(name)
+        provenance = getattr(environment, "provenance", None)
+        before = set(getattr(provenance, "before", ()))
+        made = getattr(provenance, "made", {})
+        state = engine_state(environment.docker, before)
+        for kind, objects in state.items():
+            for obj in objects:
+                key = obj.pop("key")
+                if kind == "images":
+                    self.named[kind].setdefault(obj["tag"], name)
+                elif obj.get("name"):
+                    self.named[kind].setdefault(obj["name"], name)
+                label = made[key].label if key in made else None
+                command, optional = self.commands.get(label, (None, False))
+                if command is not None and not MAKERS[kind].match(command):
+                    command, optional = None, False
+                page_path = label.rsplit(":", 1)[0] if label else None
+                obj["made_by"] = {"command": command, "chapter": self.chapter_of_page.get(page_path,
+                                  self.chapter_name(page_path))} if command else None
+                obj["optional"] = optional
+        optional_files = self.optional_files - self.required_files
+        files = []
+        for path in sorted(files_in(workspace) - self.baseline):
+            if not ignored(path, self.ignore):
+                files.append({"path": path, "chapter": self.file_chapters.setdefault(path, name),
+                              "optional": path.rsplit("/", 1)[-1] in optional_files})
+        chapter = {"name": name, "title": self.page_title(page.path), "page": str(page.path), **state,
+                   "files": files}
+        self.chapters = [c for c in self.chapters if c["name"] != name] + [chapter]
+        self.write()
+
+    def as_json(self):
+        record = {"format": FORMAT, "about": ABOUT, "chapters": self.chapters,
+                  "named": {kind: dict(sorted(names.items())) for kind, names in self.named.items()},
+                  "ports": dict(sorted(self.ports.items()))}
+        return json.dumps(record, indent=1, sort_keys=False) + "\n"
+
+    def write(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, self.as_json())
+
+
+def compare_files(new, committed, refresh="make check-record"):
+    """None if the committed record is what the journey recorded, else the message."""
+    new, committed = Path(new), Path(committed)
+    if not new.exists():
+        return f"{new} is missing: run `make journey` first"
+    if committed.exists() and committed.read_text(encoding="utf-8") == new.read_text(encoding="utf-8"):
+        return None
+    return (f"{committed} is stale: it differs from what this journey recorded in {new}. "
+            f"Refresh it with `{refresh}` (it copies {new} there), look at the diff, and commit it")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] != "compare":
+        print("usage: python -m doctester.docker.checkpoints compare NEW COMMITTED", file=sys.stderr)
+        return 2
+    problem = compare_files(argv[1], argv[2])
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    print(f"{argv[2]} is what the journey recorded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

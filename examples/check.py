@@ -1,0 +1,351 @@
+"""Is your Docker where a chapter of the workshop leaves it? Standard library only.
+
+    python3 examples/check.py dockerfile        (Windows: py examples/check.py dockerfile)
+
+Compares your containers, images, volumes and networks, and the files in
+your workshop folder (the folder that holds this `examples/`), with what the
+workshop's tests saw after that chapter (`check-record.json`, next to this
+file, written by running every page in order on a real engine). It only
+reads: it runs `docker ps`, `docker image ls`, `docker volume ls` and
+`docker network ls`, and changes nothing. Objects the workshop does not
+name (your own projects) are left out of the comparison.
+
+Prints one line per thing that matches and one per thing that does not,
+with the command that fixes it. Exits 0 when all matches, 1 when something
+is off, and 2 when it cannot check (no `docker` command, an engine that does
+not answer, an unknown chapter, a record it cannot read).
+"""
+import concurrent.futures
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+FORMAT = 1                 # the newest record layout this program reads
+RECORD = Path(__file__).resolve().parent / "check-record.json"
+WORKSHOP = Path(__file__).resolve().parent.parent
+TIMEOUT = 30               # seconds each docker command may take
+SKIPPED_FOLDERS = {".git", "__pycache__", ".pytest_cache", "node_modules", ".venv", "venv"}
+RANDOM_NAME = re.compile(r"^[a-z]+_[a-z]+\d*$")          # names Docker picks
+IMAGE_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{12,64}$")
+PICKED_PORT = re.compile(r"^(?:3[2-9]\d{3}|[4-6]\d{4})$")  # host ports Docker picks
+
+
+SKIPPED_TRY_IT = "not there, but only a Try it makes it: fine"
+
+
+class CannotCheck(Exception):
+    """The check cannot run; the message says what to do (exit 2)."""
+
+
+# --- Reading the attendee's Docker ------------------------------------------
+
+LISTINGS = {
+    "containers": ["ps", "-a"],
+    "images": ["image", "ls"],
+    "volumes": ["volume", "ls"],
+    "networks": ["network", "ls"],
+}
+
+
+def docker_json(args, run=subprocess.run):
+    """The objects `docker ARGS --format '{{json .}}'` lists, one dict a line."""
+    try:
+        result = run(["docker", *args, "--format", "{{json .}}"], capture_output=True, text=True,
+                     encoding="utf-8", errors="replace", timeout=TIMEOUT)
+    except FileNotFoundError:
+        raise CannotCheck("there is no `docker` command here: install Docker (Docker Desktop on macOS "
+                          "and Windows), open a new terminal, and run the check again") from None
+    except subprocess.TimeoutExpired:
+        raise CannotCheck(f"Docker did not answer within {TIMEOUT} s: start (or restart) Docker Desktop "
+                          "or the Docker service, then run the check again") from None
+    if result.returncode:
+        message = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CannotCheck(f"Docker's engine does not answer ({message}): start Docker Desktop or the "
+                          "Docker service, wait until `docker ps` works, then run the check again")
+    objects = []
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if line:
+            try:
+                objects.append(json.loads(line))
+            except ValueError:
+                raise CannotCheck(f"`docker {' '.join(args)}` printed something that is not JSON ({line[:60]}): "
+                                  "this check needs a Docker CLI of version 26 or later") from None
+    return objects
+
+
+def ports_of(text):
+    """`docker ps` PORTS text -> sorted published ports, `HOST:PORT->PORT/PROTO`,
+    with IPv6's any-address folded into 0.0.0.0 and ports Docker picked as `*`."""
+    found = set()
+    for entry in (text or "").split(","):
+        entry = entry.strip()
+        if "->" not in entry:
+            continue  # exposed, not published
+        host, _, inside = entry.partition("->")
+        address, _, port = host.rpartition(":")
+        if address in ("::", "[::]", ""):
+            address = "0.0.0.0"
+        if PICKED_PORT.match(port):
+            port = "*"
+        found.add(f"{address}:{port}->{inside}")
+    return sorted(found)
+
+
+def read_docker(run=subprocess.run):
+    """What the attendee's engine holds, in the record's terms."""
+    with concurrent.futures.ThreadPoolExecutor(len(LISTINGS)) as pool:
+        futures = {kind: pool.submit(docker_json, args, run) for kind, args in LISTINGS.items()}
+        listed = {kind: future.result() for kind, future in futures.items()}
+    containers = []
+    for c in listed["containers"]:
+        name = (c.get("Names") or "").split(",")[0]
+        containers.append({"name": name, "image": c.get("Image", ""), "state": (c.get("State") or "").lower(),
+                           "ports": ports_of(c.get("Ports"))})
+    images = {f"{i.get('Repository')}:{i.get('Tag')}" for i in listed["images"]
+              if "<none>" not in (i.get("Repository"), i.get("Tag"))}
+    volumes = {v.get("Name") for v in listed["volumes"]}
+    networks = {n.get("Name") for n in listed["networks"]} - {"bridge", "host", "none"}
+    return {"containers": containers, "images": images, "volumes": volumes, "networks": networks}
+
+
+def read_files(folder=WORKSHOP, depth=4):
+    """Every file under the workshop folder (relative, with `/`), a few levels deep."""
+    found = set()
+    for current, folders, files in os.walk(folder):
+        relative = Path(current).relative_to(folder)
+        folders[:] = [] if len(relative.parts) >= depth else \
+            sorted(f for f in folders if f not in SKIPPED_FOLDERS)
+        found.update((relative / name).as_posix() for name in files)
+    return found
+
+
+# --- The record -------------------------------------------------------------
+
+def load_record(path=RECORD):
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CannotCheck(f"cannot read {Path(path).name} ({type(error).__name__}): download the workshop's "
+                          "files again (intro-to-docker.zip on the site) and unpack them over yours") from None
+    version = record.get("format") if isinstance(record, dict) else None
+    if not isinstance(version, int):
+        raise CannotCheck(f"{Path(path).name} is not a check record: download the workshop's files again")
+    if version > FORMAT:
+        raise CannotCheck(f"{Path(path).name} is from a newer site (format {version}; this check.py reads "
+                          f"{FORMAT} and older): download the workshop's files again, check.py included")
+    return record
+
+
+def chapter_of(record, name):
+    for chapter in record["chapters"]:
+        if chapter["name"] == name:
+            return chapter
+    names = ", ".join(c["name"] for c in record["chapters"])
+    raise CannotCheck(f"there is no chapter {name!r}; the chapters are: {names}")
+
+
+# --- The comparison ---------------------------------------------------------
+
+def title(record, name):
+    for chapter in record["chapters"]:
+        if chapter["name"] == name:
+            return f"'{chapter['title']}'"
+    return f"'{name}'"
+
+
+def how_made(record, made_by, kind, name):
+    """The step that makes an object again, as a hint."""
+    if not made_by:
+        origin = record.get("named", {}).get(kind + "s", {}).get(with_latest(name) if kind == "image" else name)
+        return f"make it as {title(record, origin)} does" if origin else "make it as the chapter does"
+    command, chapter = made_by["command"], title(record, made_by["chapter"])
+    if kind == "image" and re.match(r"docker (run|create|pull|compose)\b", command):
+        return f"`docker pull {name}`"
+    return f"`{command}` (a step of {chapter})"
+
+
+def compare(record, chapter, found, files):
+    """[(ok, text)] for one chapter: `found` as read_docker returns it, `files`
+    as read_files does."""
+    results = []
+    named = record.get("named", {})
+    by_name = {c["name"]: c for c in found["containers"]}
+
+    def fix_container(expected):
+        return how_made(record, expected.get("made_by"), "container", expected["name"])
+
+    for expected in chapter["containers"]:
+        name = expected.get("name")
+        if not name:
+            continue  # a container Docker named: the workshop never refers to it
+        mine = by_name.get(name)
+        shown = f"container {name} ({expected['image']}, {expected['state']}" + \
+            (f", {' '.join(expected['ports'])})" if expected["ports"] else ")")
+        if mine is None and expected.get("optional"):
+            results.append((True, f"container {name}: {SKIPPED_TRY_IT}"))
+        elif mine is None:
+            results.append((False, f"container `{name}` is missing: {fix_container(expected)}"))
+        elif expected["image"] and not IMAGE_ID.match(expected["image"]) and mine["image"] != expected["image"]:
+            results.append((False, f"container `{name}` runs image `{mine['image']}`, the chapter's runs "
+                                   f"`{expected['image']}`: `docker rm -f {name}`, then {fix_container(expected)}"))
+        elif mine["state"] != expected["state"]:
+            if expected["state"] == "running":
+                fix = f"`docker start {name}`"
+            elif mine["state"] == "running":
+                fix = f"`docker stop {name}`"
+            else:
+                fix = "nothing to do unless a later step needs it"
+            results.append((False, f"container `{name}` is {mine['state']}, the chapter leaves it "
+                                   f"{expected['state']}: {fix}"))
+        elif not ports_match(expected["ports"], mine["ports"]):
+            results.append((False, f"container `{name}` publishes {' '.join(mine['ports']) or 'no port'}, the "
+                                   f"chapter's publishes {' '.join(expected['ports']) or 'none'}: "
+                                   f"`docker rm -f {name}`, then {fix_container(expected)}"))
+        else:
+            results.append((True, shown))
+
+    expected_names = {c.get("name") for c in chapter["containers"]}
+    workshop_ports = record.get("ports", {})
+    for mine in found["containers"]:
+        if mine["name"] in expected_names:
+            continue
+        held = [p for p in mine["ports"] if mine["state"] == "running" and host_port(p) in workshop_ports]
+        origin = named.get("containers", {}).get(mine["name"])
+        if origin is None:
+            origin = named.get("images", {}).get(with_latest(mine["image"]))
+            what = f"a container of `{mine['image']}`" + (f" from {title(record, origin)}" if origin else "")
+        else:
+            what = f"a container from {title(record, origin)}"
+        if held:
+            port = host_port(held[0])
+            results.append((False, f"port {port} is held by `{mine['name']}`, {what}: `docker rm -f {mine['name']}`"))
+        elif mine["name"] in named.get("containers", {}):
+            results.append((False, f"container `{mine['name']}` ({what}) is still there, and a step names a "
+                                   f"container so: `docker rm -f {mine['name']}`"))
+
+    typos = mistyped(chapter, found["images"])
+    for image in chapter["images"]:
+        tag = image["tag"]
+        if tag in found["images"]:
+            results.append((True, f"image {tag}"))
+            continue
+        if image.get("optional"):
+            results.append((True, f"image {tag}: {SKIPPED_TRY_IT}"))
+            continue
+        if tag in typos:
+            results.append((False, f"image `{tag}` is missing, and `{typos[tag]}` looks like a mistyped tag of it: "
+                                   f"`docker tag {short(typos[tag])} {short(tag)}`"))
+        else:
+            results.append((False, f"image `{short(tag)}` is missing: "
+                                   f"{how_made(record, image.get('made_by'), 'image', short(tag))}"))
+
+    for kind, remove in (("volumes", "docker volume rm"), ("networks", "docker network rm")):
+        singular = kind[:-1]
+        wanted = {o["name"]: o for o in chapter[kind]}
+        for name, expected in sorted(wanted.items()):
+            if name in found[kind]:
+                results.append((True, f"{singular} {name}"))
+            elif expected.get("optional"):
+                results.append((True, f"{singular} {name}: {SKIPPED_TRY_IT}"))
+            else:
+                results.append((False, f"{singular} `{name}` is missing: "
+                                       f"{how_made(record, expected.get('made_by'), singular, name)}"))
+        for name in sorted(found[kind] - set(wanted)):
+            origin = named.get(kind, {}).get(name)
+            if origin is not None:
+                results.append((False, f"{singular} `{name}` from {title(record, origin)} is still there, and "
+                                       f"a step makes it afresh: `{remove} {name}`"))
+
+    for file in chapter["files"]:
+        path = file["path"]
+        if path in files:
+            results.append((True, f"file {path}"))
+            continue
+        if file.get("optional"):
+            results.append((True, f"file {path}: {SKIPPED_TRY_IT}"))
+            continue
+        elsewhere = sorted(f for f in files if f.endswith("/" + path))
+        if elsewhere:
+            where = elsewhere[0][:-len(path)].rstrip("/")
+            results.append((False, f"file `{path}` is in `{where}/` instead of the workshop folder: the step "
+                                   f"ran in another folder; move `{where}/{path.split('/')[0]}` up into "
+                                   f"{WORKSHOP.name}"))
+        else:
+            results.append((False, f"file `{path}` is missing from your workshop folder: write it as "
+                                   f"{title(record, file.get('chapter', chapter['name']))} shows"))
+    return results
+
+
+def mistyped(chapter, tags):
+    """{missing tag: the attendee's tag that is most likely it, mistyped}; each
+    of their tags stands for one missing tag at most, the nearest."""
+    wanted = {i["tag"] for i in chapter["images"]}
+    missing = sorted(wanted - tags)
+    found = {}
+    for candidate in sorted(tags - wanted):
+        scored = [(difflib.SequenceMatcher(None, short(candidate), short(tag)).ratio(), tag) for tag in missing]
+        if scored:
+            ratio, tag = max(scored)
+            if ratio >= 0.8 and ratio > found.get(tag, (0, None))[0]:
+                found[tag] = (ratio, candidate)
+    return {tag: candidate for tag, (ratio, candidate) in found.items()}
+
+
+def ports_match(expected, mine):
+    """Published ports alike, a port Docker picked (`*`) matching any it picked."""
+    def inside(port):
+        return port.split("->")[1]
+    expected, mine = sorted(expected, key=inside), sorted(mine, key=inside)
+    return len(expected) == len(mine) and all(
+        e == m or (inside(e) == inside(m) and host_port(e) == "*" == host_port(m)) for e, m in zip(expected, mine))
+
+
+def host_port(published):
+    return published.split("->")[0].rsplit(":", 1)[-1]
+
+
+def with_latest(reference):
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+def short(tag):
+    return tag[:-len(":latest")] if tag.endswith(":latest") else tag
+
+
+# --- The program ------------------------------------------------------------
+
+def main(argv=None, run=subprocess.run, record_path=RECORD, folder=WORKSHOP, out=print):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        record = load_record(record_path)
+        if len(argv) != 1 or argv[0].startswith("-"):
+            names = ", ".join(c["name"] for c in record["chapters"])
+            raise CannotCheck(f"name one chapter: `python3 examples/check.py CHAPTER`, one of: {names}")
+        chapter = chapter_of(record, argv[0])
+        results = compare(record, chapter, read_docker(run), read_files(folder))
+    except CannotCheck as error:
+        out(f"check.py: {error}")
+        return 2
+    out(f"Your Docker against '{chapter['title']}':")
+    for ok, text in results:
+        out(f"  {'ok ' if ok else 'OFF'}  {text}")
+    off = sum(1 for ok, _ in results if not ok)
+    if off:
+        out(f"{off} thing{'s' if off > 1 else ''} to put right (see OFF above), then run the check again.")
+        return 1
+    out("All as the chapter leaves it: on to the next one.")
+    return 0
+
+
+if __name__ == "__main__":
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(2)
