@@ -164,9 +164,27 @@ def how_made(record, made_by, kind, name):
         origin = record.get("named", {}).get(kind + "s", {}).get(with_latest(name) if kind == "image" else name)
         return f"make it as {title(record, origin)} does" if origin else "make it as the chapter does"
     command, chapter = made_by["command"], title(record, made_by["chapter"])
-    if kind == "image" and re.match(r"docker (run|create|pull|compose)\b", command):
+    if re.match(r"docker compose\b", command):
+        # Compose builds its own images, which no registry has.
+        return f"`{command}` in the folder of the Compose file, as {chapter} does"
+    if kind == "image" and re.match(r"docker (run|create|pull)\b", command):
         return f"`docker pull {name}`"
+    if re.match(r"docker (build|buildx build)\b", command):
+        return f"`{command}` in the folder {chapter} builds in"
+    if re.match(r"docker commit\b", command):
+        return f"redo the `docker commit` step of {chapter}"  # it names a container that is gone by now
     return f"`{command}` (a step of {chapter})"
+
+
+def free_port(container, origin):
+    """How to free a port a container holds: the workshop's are removed; a
+    Compose project's go down together; one of the reader's own is only stopped."""
+    compose = re.fullmatch(r"(.+)-[a-z0-9_-]+-\d+", container["name"])
+    if origin is not None and compose:
+        return f"`docker compose -p {compose.group(1)} down` (its containers and network)"
+    if origin is not None:
+        return f"`docker rm -f {container['name']}`"
+    return f"`docker stop {container['name']}` (not the workshop's: it is kept, stopped)"
 
 
 def compare(record, chapter, found, files):
@@ -199,9 +217,9 @@ def compare(record, chapter, found, files):
             elif mine["state"] == "running":
                 fix = f"`docker stop {name}`"
             else:
-                fix = "nothing to do unless a later step needs it"
-            results.append((False, f"container `{name}` is {mine['state']}, the chapter leaves it "
-                                   f"{expected['state']}: {fix}"))
+                fix = None  # stopped either way: nothing a later step trips over
+            results.append((fix is None, f"container `{name}` is {mine['state']}, the chapter leaves it "
+                                         f"{expected['state']}: {fix or 'nothing to do'}"))
         elif not ports_match(expected["ports"], mine["ports"]):
             results.append((False, f"container `{name}` publishes {' '.join(mine['ports']) or 'no port'}, the "
                                    f"chapter's publishes {' '.join(expected['ports']) or 'none'}: "
@@ -223,7 +241,7 @@ def compare(record, chapter, found, files):
             what = f"a container from {title(record, origin)}"
         if held:
             port = host_port(held[0])
-            results.append((False, f"port {port} is held by `{mine['name']}`, {what}: `docker rm -f {mine['name']}`"))
+            results.append((False, f"port {port} is held by `{mine['name']}`, {what}: {free_port(mine, origin)}"))
         elif mine["name"] in named.get("containers", {}):
             results.append((False, f"container `{mine['name']}` ({what}) is still there, and a step names a "
                                    f"container so: `docker rm -f {mine['name']}`"))
@@ -325,7 +343,8 @@ def main(argv=None, run=subprocess.run, record_path=RECORD, folder=WORKSHOP, out
         record = load_record(record_path)
         if len(argv) != 1 or argv[0].startswith("-"):
             names = ", ".join(c["name"] for c in record["chapters"])
-            raise CannotCheck(f"name one chapter: `python3 examples/check.py CHAPTER`, one of: {names}")
+            python = "py" if os.name == "nt" else "python3"
+            raise CannotCheck(f"name one chapter: `{python} examples/check.py CHAPTER`, one of: {names}")
         chapter = chapter_of(record, argv[0])
         results = compare(record, chapter, read_docker(run), read_files(folder))
     except CannotCheck as error:

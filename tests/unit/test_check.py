@@ -356,7 +356,7 @@ def test_a_tag_of_the_attendee_stands_for_one_mistyped_tag_at_most(workshop):
     assert off_lines(lines) == [
         "image `myapp:latest` is missing, and `myap:latest` looks like a mistyped tag of it: `docker tag myap myapp`",
         "image `myapp-entry` is missing: `docker build -q -f Dockerfile.entrypoint --tag myapp-entry .` "
-        "(a step of 'Writing a Dockerfile')",
+        "in the folder 'Writing a Dockerfile' builds in",
         "image `py` is missing: `docker tag python:alpine py` (a step of 'cleaning-up')",
     ]
 
@@ -369,3 +369,12 @@ def test_a_missing_file_names_the_chapter_that_writes_it(workshop):
     code, lines = check_with(workshop, good_state(), record=path)
     assert off_lines(lines) == ["file `hello.py` is missing from your workshop folder: write it as "
                                 "'Containers in the background' shows"]
+
+
+def test_a_container_of_the_readers_own_holding_a_port_is_stopped_not_removed(workshop):
+    state = good_state()
+    state["containers"].append(container("my-blog", "nginx", ports="127.0.0.1:8000->80/tcp"))
+    code, lines = check_with(workshop, state)
+    assert code == 1
+    assert off_lines(lines) == ["port 8000 is held by `my-blog`, a container of `nginx`: `docker stop my-blog` "
+                                "(not the workshop's: it is kept, stopped)"]
