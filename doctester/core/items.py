@@ -71,7 +71,9 @@ class MarkdownPage(pytest.File):
             known = self.config.cache.get("doctester/passed", {})
             self.cached = known.get(self.label) == self.key
         self.failures = 0
-        if not self.cached and any(isinstance(i, BlockItem) and not i.block.options.skip
+        # A page of python fences only starts its environment too: an environment
+        # that runs fences itself (in a sandbox) must have them, never this process.
+        if not self.cached and any(isinstance(i, (BlockItem, PythonFenceItem)) and not i.block.options.skip
                                    for i in self.collect_items()):
             doc = self.config.doc
             try:

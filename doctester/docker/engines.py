@@ -46,12 +46,13 @@ done
 
 
 # Every process of the sandbox but its init, the engine's tree (the oldest
-# child of init: sandbox-init's rootlesskit) and this script: what pages left.
+# child of init: sandbox-init's rootlesskit) and this script: what pages left,
+# whether `docker exec` started it or init adopted it (setsid, double fork).
 STRAYS = r"""
 ps -eo pid=,ppid= | awk -v self=$$ '
   { parent[$1] = $2; if ($2 == 1 && (engine == "" || $1 + 0 < engine + 0)) engine = $1 }
-  END { for (pid in parent) { p = pid; keep = 0
-          while (p != "" && p != 0) { if (p == engine || p == 1 || p == self) { keep = 1; break }; p = parent[p] }
+  END { for (pid in parent) { if (pid == 1) continue; p = pid; keep = 0
+          while (p != "" && p != 0 && p != 1) { if (p == engine || p == self) { keep = 1; break }; p = parent[p] }
           if (!keep) print pid } }' | xargs -r kill -9 2>/dev/null
 true
 """

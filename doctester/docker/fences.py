@@ -15,7 +15,8 @@ from .dockerstate import EngineError
 # The interpreter's side: runs each fence in one namespace, with what it
 # prints captured, and answers with the output and the traceback, if any.
 SERVER = r'''
-import contextlib, io, json, os, sys, traceback
+import contextlib, glob, io, json, os, sys, traceback
+sys.path[1:1] = sorted(glob.glob(".venv/lib/python3*/site-packages"))
 reply = os.fdopen(os.dup(1), "w")
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what programs a fence starts write is not a reply
 os.dup2(1, 2)
@@ -32,7 +33,9 @@ for line in sys.stdin:
         error = traceback.format_exc()
     print(json.dumps({"output": output.getvalue(), "error": error}), file=reply, flush=True)
 '''
-START = 'if [ -x .venv/bin/python ]; then exec .venv/bin/python -u -c "$0"; fi; exec python3 -u -c "$0"'
+# The sandbox's own python3 runs the session (a page's file cannot stand in
+# for it); the venv the page made, if any, lends its packages.
+START = 'exec /usr/bin/python3 -u -c "$0"'
 MAX_REPLY = 4 << 20  # bytes: a fence that prints more is cut, not buffered without end
 
 
@@ -48,31 +51,49 @@ class SandboxPython:
         argv = self.sandbox.shell("bash", "-c", START, SERVER, workdir=cwd, stdin=True)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
-        self.pid = int(self._reply(60, "starting Python in the sandbox")["pid"])
+        pid = self._reply(60, "starting Python in the sandbox").get("pid")
+        if not isinstance(pid, int) or pid <= 1:
+            self.close()
+            raise FenceError(f"the page's Python session in the sandbox gave no usable process id: {pid!r}")
+        self.pid = pid
 
     def run(self, label, code, cwd, timeout):
         """Run one fence; returns what it printed, raises FenceError."""
         if self.process is None:
             self._start(cwd)
-        request = json.dumps({"label": label, "code": code, "cwd": str(cwd)}) + "\n"
-        try:
-            self.process.stdin.write(request.encode())
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise FenceError("the page's Python session in the sandbox has ended") from None
-        answer = self._reply(timeout, "the python fence")
+        request = (json.dumps({"label": label, "code": code, "cwd": str(cwd)}) + "\n").encode()
+        deadline = time.monotonic() + timeout
+        self._send(request, deadline)
+        answer = self._reply(max(deadline - time.monotonic(), 0.01), "the python fence", timeout)
         if answer.get("error"):
             raise FenceError(f"{answer.get('output', '')}{answer['error']}".rstrip())
         return str(answer.get("output", ""))
 
-    def _reply(self, timeout, what):
+    def _send(self, data, deadline):
+        """Write a request within the fence's time: a session that stops
+        reading cannot hold this process."""
+        descriptor = self.process.stdin.fileno()
+        os.set_blocking(descriptor, False)
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [descriptor], [], left)[1]:
+                self.close()
+                raise FenceError("the page's Python session in the sandbox did not take the fence in time")
+            try:
+                data = data[os.write(descriptor, data):]
+            except BrokenPipeError:
+                self.close()
+                raise FenceError("the page's Python session in the sandbox has ended") from None
+
+    def _reply(self, timeout, what, allowed=None):
+        """One JSON line within `timeout` s (of the `allowed` s the fence has)."""
         line, deadline = b"", time.monotonic() + timeout
         descriptor = self.process.stdout.fileno()
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([descriptor], [], [], left)[0]:
                 self.close()
-                raise FenceError(f"{what} took longer than {timeout:g} s; "
+                raise FenceError(f"{what} took longer than {allowed or timeout:g} s; "
                                  "give it more with <!-- doctest: timeout=SECONDS -->")
             chunk = os.read(descriptor, 65536)
             if not chunk or len(line) > MAX_REPLY:
@@ -82,7 +103,7 @@ class SandboxPython:
             line += chunk
         try:
             answer = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict):
             self.close()

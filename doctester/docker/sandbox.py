@@ -147,7 +147,9 @@ def hardening_flags(limits):
             "--tmpfs", f"{RUNTIME_DIR}:exec,uid={READER_UID},gid={READER_UID},mode=700,size=64m",
             "--tmpfs", f"/tmp:exec,mode=1777,size={size}", "--tmpfs", "/run:mode=755,size=16m",
             "-e", f"HOME={READER_HOME}", "-e", f"XDG_RUNTIME_DIR={RUNTIME_DIR}",
-            "-e", f"DOCKER_HOST={ENGINE_SOCKET}", *limits.flags()]
+            "-e", f"DOCKER_HOST={ENGINE_SOCKET}", *limits.flags(),
+            # What the sandbox's init writes would grow a log file on the machine's disk without end.
+            "--log-driver", "none"]
 
 
 class Sandbox:

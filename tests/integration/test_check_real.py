@@ -114,6 +114,10 @@ def with_containers(name):
 
 # Chapters that leave something to check: named containers, volumes, files.
 RICH = [name for name in ("dockerfile", "volumes", "better-images", "running", "background") if name in CHAPTERS]
+# The ways to be off are the same code for every chapter: two chapters of
+# different kinds (a build, a volume) prove them on a real engine; the unit
+# tests cover the rest with fake engines.
+OFF = RICH[:2]
 
 
 @pytest.mark.parametrize("name", RICH)
@@ -139,7 +143,7 @@ def test_ids_dates_and_picked_names_never_count(reader):
     assert first[1] == second[1]
 
 
-@pytest.mark.parametrize("name", RICH)
+@pytest.mark.parametrize("name", OFF)
 def test_a_skipped_step_fails_with_the_command_that_makes_it(reader, name):
     chapter = CHAPTERS[name]
     reader.as_after(chapter)
@@ -157,7 +161,7 @@ def test_a_skipped_step_fails_with_the_command_that_makes_it(reader, name):
     assert expected in line
 
 
-@pytest.mark.parametrize("name", RICH)
+@pytest.mark.parametrize("name", OFF)
 def test_an_old_container_holding_a_port_is_named_with_its_fix(reader, name):
     chapter = CHAPTERS[name]
     reader.as_after(chapter)

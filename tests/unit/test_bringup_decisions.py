@@ -268,11 +268,14 @@ def test_the_makefile_matrix_runs_on_the_images_bring_up_builds():
     for engine_version, store, shell, tabs in doctest + journey:
         assert engine_version in engines and store in STORES and shell in {"bash", "zsh"}
         assert tabs in {"unix", "windows"}
-    assert {engines[e] for e, _, _, _ in doctest} == built  # every page runs on every engine
-    assert {s for _, s, _, _ in doctest} == set(STORES)     # and on every image store
-    assert {t for _, _, _, t in doctest} == {"unix", "windows"}  # and each system's tabs
-    assert len(doctest) == 2 and len(journey) == 1       # two page passes and one journey, as before
-    assert journey[0][:2] == ["28.5", "containerd"]      # a fresh Docker Desktop's engine
+    # Between them, the page passes and the journey cover every engine, image
+    # store, shell and set of tabs.
+    passes = doctest + journey
+    assert {engines[e] for e, _, _, _ in passes} == built
+    assert {s for _, s, _, _ in passes} == set(STORES)
+    assert {sh for _, _, sh, _ in passes} == {"bash", "zsh"}
+    assert {t for _, _, _, t in passes} == {"unix", "windows"}
+    assert len(journey) == 1 and journey[0][:2] == ["28.5", "containerd"]  # a fresh Docker Desktop's engine
 
 
 def test_interrupted_tar_leaves_no_trusted_file(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from tests.conftest import ROOT
 
 def test_python_fences_run_and_fail_at_their_line(tmp_path):
     page = ROOT / "tests" / "fixtures" / "pages" / "python" / "fences.md"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs", str(page),
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:doctester-docker", "-v", "-rs", str(page),
                              "--doc-report", str(tmp_path / "report.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "fences.md::line-3 PASSED" in result.stdout
@@ -20,7 +20,7 @@ def test_python_fences_run_and_fail_at_their_line(tmp_path):
 
 def test_with_markdown_docs_each_python_fence_of_a_page_runs_once(tmp_path):
     page = ROOT / "tests" / "fixtures" / "pages" / "python" / "fences.md"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--markdown-docs",
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:doctester-docker", "-v", "--markdown-docs",
                              str(page), "--doc-report", str(tmp_path / "report.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.count("fences.md::line-3 PASSED") == 1
@@ -30,7 +30,7 @@ def test_with_markdown_docs_each_python_fence_of_a_page_runs_once(tmp_path):
 
 def test_a_python_fence_is_stopped_at_its_timeout(tmp_path):
     page = ROOT / "tests" / "fixtures" / "pages" / "python" / "timeout.md"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(page),
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:doctester-docker", "-v", str(page),
                              "--doc-report", str(tmp_path / "report.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "timeout.md::line-4 FAILED" in result.stdout
