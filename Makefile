@@ -56,8 +56,10 @@ unit: venv ## unit tests (no Docker needed), one worker per core
 check: lint unit ## the edit loop, no Docker needed: lint and the unit tests (a bare `pytest` is the unit tests alone)
 
 # --require: no engine is a failure here, not a skip (as `pytest tests` outside make has it).
+# Two workers: most tests wait on sandboxes starting; the ones that touch the
+# outer engine itself share one worker (tests/integration/doc_runs.py).
 integration: images ## integration tests against the real engine and mirror
-	$(PY) -m pytest tests/integration -q --require docker
+	$(PY) -m pytest tests/integration -q --require docker -n 2 --dist loadscope
 
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet

@@ -1,7 +1,9 @@
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.conftest import missing
 
@@ -25,3 +27,30 @@ def sh(*argv, check=True, timeout=300, **kwargs):
     if check and result.returncode:
         raise AssertionError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+# `make integration` runs on two workers (`--dist loadscope`), in these
+# units. The modules that make objects of their own on the outer engine
+# (images, containers, volumes, networks a user could have), or compare or
+# watch all of it, run one after another on one worker; the other tests only
+# start sandboxes, labelled with a live run's id, which they leave out
+# (doc_runs.daemon_state). A module whose tests share a module fixture (an
+# engine, an installed copy, one file on this machine) is one unit; other
+# tests go one at a time, each with all its parameters.
+OUTER_ENGINE = {"test_bringup_engine.py", "test_private_engines.py", "test_rest_image.py", "test_room_mirror.py",
+                "test_site_image.py"}
+ONE_UNIT = {"test_check_real.py", "test_escapes.py", "test_installed_elsewhere.py", "test_zensical.py"}
+
+
+class IntegrationUnits(LoadScopeScheduling):
+    def _split_scope(self, nodeid):
+        module = nodeid.split("::", 1)[0]
+        if Path(module).name in OUTER_ENGINE:
+            return "the outer engine"
+        return module if Path(module).name in ONE_UNIT else nodeid.split("[", 1)[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadscope":
+        return IntegrationUnits(config, log)
+    return None

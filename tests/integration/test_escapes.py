@@ -17,6 +17,7 @@ ESCAPES = PAGES / "escapes"
 CANARY = "/tmp/doctester-escape-canary"
 
 
+# One file on this machine: integration's scheduler keeps this module's tests on one worker.
 @pytest.fixture
 def canary():
     """A file on this machine at the path the pages write to inside their sandbox."""

@@ -11,13 +11,13 @@ import threading
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.doc_runs import PAGES, daemon_state, run_pages, sandboxes, wait_for_hung_container
+from tests.integration.doc_runs import (PAGES, RUN_LABEL, daemon_state, left_by, run_pages, sandboxes,
+                                        started_by, wait_for_hung_container)
 
-RUN_LABEL = "org.intro-to-docker.doctest.run"
-STATE = Path.home() / ".cache" / "doctester" / "runs"
 
 
 class Churn(threading.Thread):
@@ -48,19 +48,20 @@ class Churn(threading.Thread):
                 if n % 2 and len(self.kept) < 5:
                     self.kept.append((made[0].id, made[1], made[2].name, made[3].id))
                     made = []
-            except Exception as error:  # noqa: BLE001 - recorded and asserted on
-                self.errors.append(repr(error))
-            finally:
                 self.remove(made)
+            except Exception as error:  # noqa: BLE001 - recorded and asserted on
+                self.errors.append(f"round {n}: {error!r}")
+                self.remove(made, quietly=True)
             self.rounds = n
             time.sleep(0.2)
 
-    def remove(self, made):
+    def remove(self, made, quietly=False):
         for thing in reversed(made):
-            if isinstance(thing, str):
-                self.client.images.remove(thing)
-            else:
-                thing.remove()
+            try:
+                self.client.images.remove(thing) if isinstance(thing, str) else thing.remove()
+            except docker.errors.APIError:
+                if not quietly:
+                    raise
 
     def clean(self):
         for container_id, tag, volume, network in self.kept:
@@ -113,6 +114,7 @@ CHURN_PAGES = ["docs/compose.md", "docs/sharing.md", "docs/python-sdk.md"]
 
 def test_pages_run_while_the_user_works_on_the_default_daemon(client, tmp_path):
     churn = Churn(client, seconds=600)
+    before = daemon_state(client)
     with OuterEvents(tmp_path) as outer:
         churn.start()
         try:
@@ -136,49 +138,81 @@ def test_pages_run_while_the_user_works_on_the_default_daemon(client, tmp_path):
             if kind in ("container", "network", "volume"):
                 assert name.startswith(churn.tag) or re.fullmatch(r"doctest-\d+-[0-9a-f]{6}-\w+", name), \
                     f"a page's {kind} {name!r} was created on the user's daemon"
-        assert not sandboxes(client)
+        assert daemon_state(client)[0] <= before[0] | {c[0] for c in churn.kept}, "a run's sandbox is still there"
     finally:
         churn.clean()
 
 
-def test_a_run_killed_with_9_is_reaped_by_the_next(client):
+def test_sentinels_on_the_users_daemon_survive_a_page_that_removes_things(client):
+    label = f"sentinel-{os.getpid()}"
+    container = client.containers.create("python:alpine", "true", name=label)
+    client.images.get("python:alpine").tag("doctest-sentinel", label)
+    volume = client.volumes.create(label)
+    network = client.networks.create(label)
+    hello = client.images.get("hello-world").id
     before = daemon_state(client)
+    try:
+        result = run_pages(PAGES / "restores.md")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert daemon_state(client) == before
+        assert client.images.get("hello-world").id == hello
+        for made in ("doctest-made-tag",):
+            with pytest.raises(docker.errors.ImageNotFound):
+                client.images.get(made)
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get("doctest-made-volume")
+        assert not client.networks.list(names=["doctest-made-network"])
+    finally:
+        container.remove(force=True)
+        client.images.remove(f"doctest-sentinel:{label}")
+        volume.remove()
+        network.remove()
+
+
+# The kill tests keep their runs' records in a folder of their own: another
+# worker's run, reaping the default one, must not take their dead run first.
+def test_a_run_killed_with_9_is_reaped_by_the_next(client, tmp_path):
+    before = daemon_state(client)
+    own = ["--doc-state-dir", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                             str(PAGES / "long-running.md"), "--doc-timeout", "60"],
+                             str(PAGES / "long-running.md"), "--doc-timeout", "60", *own],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sandbox = wait_for_hung_container(client, proc)
-    killed_run = sandbox.labels[RUN_LABEL]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert (STATE / killed_run).is_dir(), "the killed run's record must be on disk"
-    result = run_pages(PAGES / "passing.md")
+    try:
+        killed_run = wait_for_hung_container(client, proc).labels[RUN_LABEL]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert (tmp_path / "runs" / killed_run).is_dir(), "the killed run's record must be on disk"
+    result = run_pages(PAGES / "passing.md", extra=own)
     assert result.returncode == 0, result.stdout
     assert f"reaped what killed runs left: {killed_run}" in result.stdout
     assert not client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={killed_run}"})
     assert not client.networks.list(filters={"label": f"{RUN_LABEL}={killed_run}"})
-    assert not (STATE / killed_run).exists()
+    assert not (tmp_path / "runs" / killed_run).exists()
     assert daemon_state(client) == before
 
 
-def test_the_first_run_after_a_killed_parallel_run_is_green(client):
+def test_the_first_run_after_a_killed_parallel_run_is_green(client, tmp_path):
     """As when `make doctest` is killed: every process of a run on two
     workers at once, mid-way; the next run on two workers reaps it (each
     dead run once) and passes."""
     before = daemon_state(client)
-    others = {s.id for s in sandboxes(client)}  # of other runs on this engine: not ours to reap
+    own = ["--doc-state-dir", str(tmp_path)]
     pages = [str(PAGES / "long-running.md"), str(PAGES / "passing.md"), str(PAGES / "passing.md")]
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", *pages,
-                             "--doc-timeout", "60"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             "--doc-timeout", "60", *own], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
-    wait_for_hung_container(client, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    killed = {s.labels[RUN_LABEL] for s in sandboxes(client) if s.id not in others}
+    try:
+        wait_for_hung_container(client, proc)
+        killed = {s.labels[RUN_LABEL] for s in sandboxes(client) if started_by(s.labels[RUN_LABEL], proc)}
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
     assert killed, "the killed run's sandboxes are still there, to be reaped"
-    result = run_pages(PAGES / "passing.md", PAGES / "absent-local.md", extra=["-n", "2"])
+    result = run_pages(PAGES / "passing.md", PAGES / "absent-local.md", extra=["-n", "2", *own])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INTERNALERROR" not in result.stdout + result.stderr
-    assert not [run for run in killed if (STATE / run).exists()], "a killed run's record was not reaped"
+    assert not [run for run in killed if (tmp_path / "runs" / run).exists()], "a killed run's record was not reaped"
     assert not [s for s in sandboxes(client) if s.labels[RUN_LABEL] in killed]
     assert daemon_state(client) == before
 
@@ -221,4 +255,4 @@ def test_two_runs_at_once_both_pass_on_engines_of_their_own(client):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in (1, 2)]
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
-    assert not sandboxes(client)
+    assert not [left for run in runs for left in left_by(client, run.pid)]
