@@ -1,23 +1,40 @@
-"""Organizer mode: serve the mirror, read-only, to a room of attendees on a LAN address."""
+"""Organizer mode: serve the workshop's images, read-only and over HTTPS, to a
+room of attendees on a LAN address."""
 import ipaddress
 import json
 import signal
 import socket
 import subprocess
 
-from . import images, paths, registry, services
+from . import images, registry, roomca, roomstore, services
 from .progress import BringupError, say
 
 ROOM = "registry-lan"  # the read-only instance's service name (pid file, log)
-REMINDER = ("After the event, take both entries out again (Docker Desktop > Settings > Docker Engine, "
-            "or /etc/docker/daemon.json), then restart Docker: on another network, another host may "
-            "own that address. `docker info --format '{{.RegistryConfig.Mirrors}}'` shows what an "
-            "engine still uses; the organizers' page has the steps for each system.")
+REMINDER = ("After the event, take the mirror entry and the room's certificate out again (Docker Desktop > "
+            "Settings > Docker Engine, or /etc/docker/daemon.json; the certificate where you put it), then "
+            "restart Docker: on another network, another host may own that address. "
+            "`docker info --format '{{.RegistryConfig.Mirrors}}'` shows what an engine still uses; the "
+            "organizers' page has the steps for each system.")
 
 
 def snippet(address):
-    return json.dumps({"registry-mirrors": [f"http://{address}:{registry.PORT}"],
-                       "insecure-registries": [f"{address}:{registry.PORT}"]}, indent=2)
+    return json.dumps({"registry-mirrors": [f"https://{registry.host_port(address, registry.PORT)}"]}, indent=2)
+
+
+def allowlist(only=()):
+    """(repository, tag) of every image the pages use, each tag and alias;
+    `only`: names among them (e.g. hello-world, python:alpine) to serve alone."""
+    pairs = [(image.repository, tag) for image in (*images.PUBLIC_IMAGES, images.workshop_image())
+             for tag in image.tags]
+    if not only:
+        return pairs
+    known = {f"{repository.removeprefix('library/')}:{tag}": (repository, tag) for repository, tag in pairs}
+    wanted = [name if ":" in name else f"{name}:latest" for name in only]
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise BringupError(f"{', '.join(unknown)}: not an image the workshop uses; the room serves only "
+                           f"these: {', '.join(known)}")
+    return [known[name] for name in wanted]
 
 
 def check_local_address(address):
@@ -36,13 +53,13 @@ def check_local_address(address):
                                "(see `ip -brief address` for the ones it has)")
 
 
-def check_fit_for_a_room(address):
+def check_fit_for_a_room(address, served):
     """Refuse to serve images that trust a private CA of this machine to a
     LAN: every attendee's container would trust whoever holds that CA's key.
-    A loopback address (a test here) reaches only this machine, which trusts
+    Every tag the room serves is read (an alias may name another image). A
+    loopback address (a test here) reaches only this machine, which trusts
     it already."""
-    carrying = [image.hub_ref for image in (*images.PUBLIC_IMAGES, images.workshop_image())
-                if (registry.image_labels(image.repository, image.tag) or {}).get(images.PRIVATE_CA_LABEL)]
+    carrying = [image.reference for image in served if image.labels.get(images.PRIVATE_CA_LABEL)]
     if carrying and ipaddress.ip_address(address).is_loopback:
         say(f"    note: {', '.join(carrying)} trust a private CA of this machine: fine on {address}, "
             "which only this machine reaches; a LAN address is refused")
@@ -63,21 +80,25 @@ def _stop(signum, frame):
     raise Stop()
 
 
-def serve(address):
+def serve(address, only=()):
     check_local_address(address)
     if address == registry.LOOPBACK:
         registry.ensure_running()
         say(f"The mirror serves {registry.MIRROR_URL} on this machine only; give LISTEN=<LAN address> "
             "to serve the room.")
         return
-    check_fit_for_a_room(address)
+    allowed = allowlist(only)
+    served = roomstore.fill(allowed)
+    check_fit_for_a_room(address, served)
+    certificate = roomca.server_certificate(address)
     # From here on, SIGTERM and SIGHUP stop the room's mirror as Ctrl-C does:
     # it never outlives this command.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
     try:
-        registry.ensure_running(name=ROOM, host=address, room=True)
-        announce(address)
+        registry.ensure_running(name=ROOM, host=address, room=True, storage_folder=roomstore.ROOM_DATA,
+                                tls=certificate, cafile=str(roomca.CA_CERT))
+        announce(address, served)
         subprocess.run(["tail", "-n", "0", "-f", str(services.log_file(ROOM))])
     except (KeyboardInterrupt, Stop):
         pass
@@ -86,17 +107,22 @@ def serve(address):
         say("stopped the LAN mirror")
 
 
-def announce(address):
-    say(f"\nThe mirror serves {len(list(paths.REGISTRY_DATA.rglob('_manifests')))} repositories, "
-        f"read-only, on http://{address}:{registry.PORT} (data: {paths.REGISTRY_DATA}; "
-        f"access log: {services.log_file(ROOM)}). Writes go only through {registry.MIRROR_URL}.")
-    say("\nAttendees paste this into Docker Desktop > Settings > Docker Engine "
+def announce(address, served):
+    where = registry.host_port(address, registry.PORT)
+    say(f"\nThe mirror serves {len(served)} tags, read-only, on https://{where}: "
+        f"{', '.join(image.reference for image in served)} (access log: {services.log_file(ROOM)}). "
+        f"Nothing else the loopback mirror {registry.MIRROR_URL} holds is served.")
+    say(f"\nAttendees trust the room's certificate first: give them {roomca.CA_CERT} (a USB stick, the "
+        "chat), and have them compare its SHA-256 before they install it:\n")
+    say(f"    {roomca.fingerprint()}\n")
+    say("    (Linux: sha256sum ca.crt; macOS: shasum -a 256 ca.crt; Windows PowerShell: Get-FileHash ca.crt)")
+    say(f"\nThen, on Linux: sudo mkdir -p /etc/docker/certs.d/{where} && "
+        f"sudo cp ca.crt /etc/docker/certs.d/{where}/ca.crt; on macOS and Windows, add ca.crt to the "
+        "system's trusted certificates (the organizers' page has each step), then restart Docker.")
+    say("\nAnd they paste this into Docker Desktop > Settings > Docker Engine "
         "(or /etc/docker/daemon.json on Linux), then Apply & restart:\n")
     say(snippet(address))
     say(f"\n{REMINDER}")
-    say("\nTo pre-load the mirror with the workshop images, run `make images` on this machine "
-        f"first; it pushes {', '.join(i.hub_ref for i in images.PUBLIC_IMAGES)} and "
-        f"{images.workshop_image_name()}.")
     say("\nPress Ctrl-C to stop serving on the LAN address.")
 
 

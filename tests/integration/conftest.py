@@ -37,9 +37,9 @@ def sh(*argv, check=True, timeout=300, **kwargs):
 # (doc_runs.daemon_state). A module whose tests share a module fixture (an
 # engine, an installed copy, one file on this machine) is one unit; other
 # tests go one at a time, each with all its parameters.
-OUTER_ENGINE = {"test_bringup_engine.py", "test_private_engines.py", "test_rest_image.py", "test_room_mirror.py",
-                "test_site_image.py"}
-ONE_UNIT = {"test_check_real.py", "test_escapes.py", "test_installed_elsewhere.py", "test_zensical.py"}
+OUTER_ENGINE = {"test_bringup_engine.py", "test_private_engines.py", "test_rest_image.py", "test_site_image.py"}
+ONE_UNIT = {"test_check_real.py", "test_escapes.py", "test_installed_elsewhere.py", "test_room_mirror.py",
+            "test_zensical.py"}
 
 
 class IntegrationUnits(LoadScopeScheduling):

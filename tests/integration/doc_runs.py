@@ -1,6 +1,7 @@
 """Runs of the fixture pages through the harness, as a separate pytest, and
 what the tests look at on the engine around them (shared by the integration
 modules that run pages)."""
+import collections
 import os
 import subprocess
 import sys
@@ -47,25 +48,31 @@ def owner_alive(run_id):
 
 def daemon_state(client):
     """What a user sees on the outer engine, without the sandboxes of live
-    runs (other tests' meanwhile); a dead run's sandbox and network count."""
+    runs (other tests' meanwhile); a dead run's sandbox and network count.
+    Each kind is listed in one call: what goes meanwhile is no error."""
     def kept(labels):
         return RUN_LABEL not in (labels or {}) or not owner_alive(labels[RUN_LABEL])
-    return ({c.id for c in client.containers.list(all=True) if kept(c.labels)},
-            sorted(t for i in client.images.list() for t in i.tags),
-            {v.name for v in client.volumes.list() if kept(v.attrs.get("Labels"))},
-            {n.name for n in client.networks.list() if kept(n.attrs.get("Labels"))})
+    return ({c["Id"] for c in client.api.containers(all=True) if kept(c["Labels"])},
+            sorted(t for i in client.api.images() for t in i["RepoTags"] or () if t != "<none>:<none>"),
+            {v["Name"] for v in client.api.volumes()["Volumes"] or () if kept(v.get("Labels"))},
+            {n["Name"] for n in client.api.networks() if kept(n.get("Labels"))})
+
+
+Sandbox = collections.namedtuple("Sandbox", "id name run")
 
 
 def sandboxes(client):
-    return client.containers.list(all=True, filters={"label": RUN_LABEL})
+    """Every labelled sandbox on the outer engine, with the id of its run."""
+    return [Sandbox(c["Id"], c["Names"][0].lstrip("/"), c["Labels"][RUN_LABEL])
+            for c in client.api.containers(all=True, filters={"label": RUN_LABEL})]
 
 
 def left_by(client, pid):
     """The sandboxes and networks still there of the run with this process id."""
     mine = f"{pid}-"
-    return ([c.name for c in sandboxes(client) if c.labels[RUN_LABEL].startswith(mine)]
-            + [n.name for n in client.networks.list(filters={"label": RUN_LABEL})
-               if n.attrs["Labels"][RUN_LABEL].startswith(mine)])
+    return ([c.name for c in sandboxes(client) if c.run.startswith(mine)]
+            + [n["Name"] for n in client.api.networks(filters={"label": RUN_LABEL})
+               if n["Labels"][RUN_LABEL].startswith(mine)])
 
 
 def started_by(run_id, proc):
@@ -84,10 +91,11 @@ def wait_for_hung_container(client, proc):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         for sandbox in sandboxes(client):
-            if not started_by(sandbox.labels[RUN_LABEL], proc):
+            if not started_by(sandbox.run, proc):
                 continue
             try:
-                found = sandbox.exec_run(["docker", "ps", "-q", "--filter", "name=doctest-hung"])
+                found = client.containers.get(sandbox.id).exec_run(["docker", "ps", "-q", "--filter",
+                                                                    "name=doctest-hung"])
             except docker.errors.APIError:  # gone, or not started yet
                 continue
             if found.exit_code == 0 and found.output.strip():

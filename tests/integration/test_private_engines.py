@@ -178,7 +178,7 @@ def test_a_run_killed_with_9_is_reaped_by_the_next(client, tmp_path):
                              str(PAGES / "long-running.md"), "--doc-timeout", "60", *own],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        killed_run = wait_for_hung_container(client, proc).labels[RUN_LABEL]
+        killed_run = wait_for_hung_container(client, proc).run
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -204,7 +204,7 @@ def test_the_first_run_after_a_killed_parallel_run_is_green(client, tmp_path):
                             text=True, start_new_session=True)
     try:
         wait_for_hung_container(client, proc)
-        killed = {s.labels[RUN_LABEL] for s in sandboxes(client) if started_by(s.labels[RUN_LABEL], proc)}
+        killed = {s.run for s in sandboxes(client) if started_by(s.run, proc)}
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -213,7 +213,7 @@ def test_the_first_run_after_a_killed_parallel_run_is_green(client, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INTERNALERROR" not in result.stdout + result.stderr
     assert not [run for run in killed if (tmp_path / "runs" / run).exists()], "a killed run's record was not reaped"
-    assert not [s for s in sandboxes(client) if s.labels[RUN_LABEL] in killed]
+    assert not [s for s in sandboxes(client) if s.run in killed]
     assert daemon_state(client) == before
 
 

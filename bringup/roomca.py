@@ -1,0 +1,120 @@
+"""The room's certificate authority: `make mirror` serves the room over HTTPS
+with a certificate this CA signs, and attendees trust the CA's certificate
+(never an insecure registry). The CA is made once per organizer machine; its
+key stays in a folder only the organizer can read, and the mirror's own key
+is made anew, for the address it serves, each time it starts."""
+import datetime
+import hashlib
+import ipaddress
+import os
+import socket
+import stat
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from . import paths
+from .progress import BringupError
+
+FOLDER = paths.CACHE / "room-ca"
+CA_CERT = FOLDER / "ca.crt"   # what attendees install: public
+CA_KEY = FOLDER / "ca.key"    # never leaves this machine
+CA_DAYS = 365                 # a season of workshops; then a new CA
+SERVER_DAYS = 7               # the mirror's certificate: one event
+
+
+def _write(path, data, mode):
+    """A new file, never through a link, readable as `mode` says."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def _key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Intro to Docker room"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _check_private(path):
+    """A key must be a regular file of this user that nobody else can read."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise BringupError(f"the room CA's key {path} is missing, but its certificate {CA_CERT} is there: "
+                           f"restore the key, or remove {FOLDER} to make a new CA (attendees then trust "
+                           "the new certificate instead)") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        raise BringupError(f"{path} is not a regular file of this user: remove {FOLDER} to make a new CA")
+    if info.st_mode & 0o077:
+        raise BringupError(f"the room CA's key {path} can be read by other users (mode "
+                           f"{stat.S_IMODE(info.st_mode):o}): anyone who read it can impersonate the mirror. "
+                           f"Remove {FOLDER} to make a new CA, and have attendees trust the new one")
+
+
+def ensure_ca(now=None):
+    """The room CA, made if there is none; refused if its key is missing or readable by others."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    FOLDER.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.lstat(FOLDER).st_mode & 0o077 or FOLDER.is_symlink():
+        raise BringupError(f"{FOLDER} must be a folder only this user can open (chmod 700 {FOLDER})")
+    if CA_CERT.exists() or CA_KEY.exists():
+        _check_private(CA_KEY)
+        if not CA_CERT.exists():
+            raise BringupError(f"the room CA's certificate {CA_CERT} is missing: remove {FOLDER} to make a new CA")
+        certificate = x509.load_pem_x509_certificate(CA_CERT.read_bytes())
+        if certificate.not_valid_after_utc < now + datetime.timedelta(days=SERVER_DAYS):
+            raise BringupError(f"the room CA {CA_CERT} expires on {certificate.not_valid_after_utc:%Y-%m-%d}: "
+                               f"remove {FOLDER} to make a new one (attendees then trust the new certificate)")
+        return
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(f"Intro to Docker room CA on {socket.gethostname()}")
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                  critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .sign(key, hashes.SHA256()))
+    _write(CA_KEY, _key_pem(key), 0o600)
+    _write(CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def server_certificate(address, now=None):
+    """(certificate, key) files for the mirror on `address`, signed by the room CA."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    ensure_ca(now)
+    ca_key = serialization.load_pem_private_key(CA_KEY.read_bytes(), password=None)
+    ca = x509.load_pem_x509_certificate(CA_CERT.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (x509.CertificateBuilder().subject_name(_name(f"room mirror {address}")).issuer_name(ca.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                                  critical=False)
+                   .sign(ca_key, hashes.SHA256()))
+    cert_path, key_path = FOLDER / "mirror.crt", FOLDER / "mirror.key"
+    _write(key_path, _key_pem(key), 0o600)
+    _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    return cert_path, key_path
+
+
+def fingerprint(path=None):
+    """SHA-256 of the CA file as attendees receive it: what `sha256sum`,
+    `shasum -a 256` and PowerShell's `Get-FileHash` print for it."""
+    return hashlib.sha256(Path(path or CA_CERT).read_bytes()).hexdigest().upper()

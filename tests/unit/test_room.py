@@ -1,0 +1,195 @@
+"""The room's mirror, decided without a network: the allowlist, the storage
+made from it, the room CA and the mirror's certificate, the refusals."""
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+
+import pytest
+from cryptography import x509
+
+from bringup import images, organizer, registry, roomca, roomstore
+from bringup.progress import BringupError
+from bringup.roomstore import Served
+
+
+@pytest.fixture
+def ca_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "room-ca"
+    monkeypatch.setattr(roomca, "FOLDER", folder)
+    monkeypatch.setattr(roomca, "CA_CERT", folder / "ca.crt")
+    monkeypatch.setattr(roomca, "CA_KEY", folder / "ca.key")
+    return folder
+
+
+def test_the_snippet_names_an_https_mirror_and_no_insecure_registry():
+    text = json.loads(organizer.snippet("192.168.1.20"))
+    assert text == {"registry-mirrors": ["https://192.168.1.20:5000"]}
+
+
+@pytest.mark.parametrize("host, written", [("192.168.1.20", "192.168.1.20:5000"), ("fd00::20", "[fd00::20]:5000"),
+                                           ("laptop.local", "laptop.local:5000")])
+def test_an_ipv6_address_is_written_in_brackets(host, written):
+    assert registry.host_port(host, 5000) == written
+    assert written in organizer.snippet(host) or ":" not in host
+
+
+def test_the_allowlist_is_every_tag_and_alias_the_pages_use():
+    pairs = organizer.allowlist()
+    for image in (*images.PUBLIC_IMAGES, images.workshop_image()):
+        for tag in image.tags:
+            assert (image.repository, tag) in pairs
+    assert len(pairs) == len(set(pairs))
+
+
+def test_a_part_of_the_allowlist_can_be_served_alone():
+    assert organizer.allowlist(["hello-world", "python:alpine"]) == [("library/hello-world", "latest"),
+                                                                      ("library/python", "alpine")]
+
+
+def test_an_image_the_workshop_does_not_use_is_refused():
+    with pytest.raises(BringupError, match=r"nginx:latest: not an image the workshop uses"):
+        organizer.allowlist(["nginx"])
+
+
+@pytest.mark.parametrize("address, refused", [("192.168.1.20", True), ("127.0.0.2", False)])
+def test_a_tag_that_trusts_a_private_ca_is_not_served_to_a_room(address, refused):
+    # An alias is read too: it may name another image than the primary tag.
+    served = [Served("python:alpine", {}), Served("python:3.13-alpine", {images.PRIVATE_CA_LABEL: "yes"})]
+    if refused:
+        with pytest.raises(BringupError, match=r"python:3.13-alpine in the mirror trust a private CA"):
+            organizer.check_fit_for_a_room(address, served)
+    else:
+        organizer.check_fit_for_a_room(address, served)  # only this machine reaches a loopback address
+
+
+def test_images_without_a_private_ca_may_be_served():
+    organizer.check_fit_for_a_room("192.168.1.20", [Served("hello-world:latest", {})])
+
+
+def test_the_room_ca_is_made_once_with_a_key_only_its_owner_reads(ca_folder):
+    roomca.ensure_ca()
+    assert oct(ca_folder.stat().st_mode & 0o777) == "0o700"
+    assert oct(roomca.CA_KEY.stat().st_mode & 0o777) == "0o600"
+    first = roomca.CA_CERT.read_bytes()
+    roomca.ensure_ca()
+    assert roomca.CA_CERT.read_bytes() == first
+    assert roomca.fingerprint() == hashlib.sha256(first).hexdigest().upper()
+
+
+def test_the_mirrors_certificate_is_signed_by_the_ca_for_its_address(ca_folder):
+    certificate, key = roomca.server_certificate("192.168.1.20")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    checked = subprocess.run(["openssl", "verify", "-CAfile", str(roomca.CA_CERT), str(certificate)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    names = x509.load_pem_x509_certificate(certificate.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["192.168.1.20"]
+
+
+def test_a_ca_key_others_can_read_is_refused(ca_folder):
+    roomca.ensure_ca()
+    os.chmod(roomca.CA_KEY, 0o644)
+    with pytest.raises(BringupError, match=r"can be read by other users \(mode 644\)"):
+        roomca.server_certificate("192.168.1.20")
+
+
+def test_a_missing_ca_key_is_refused_and_no_new_ca_replaces_it_silently(ca_folder):
+    roomca.ensure_ca()
+    certificate = roomca.CA_CERT.read_bytes()
+    roomca.CA_KEY.unlink()
+    with pytest.raises(BringupError, match=r"the room CA's key .* is missing"):
+        roomca.ensure_ca()
+    assert roomca.CA_CERT.read_bytes() == certificate
+
+
+def test_a_ca_about_to_expire_is_refused(ca_folder):
+    roomca.ensure_ca()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=roomca.CA_DAYS - 1)
+    with pytest.raises(BringupError, match="expires on"):
+        roomca.ensure_ca(now=later)
+
+
+def test_a_link_planted_at_the_key_is_not_followed(ca_folder, tmp_path):
+    roomca.ensure_ca()
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched")
+    (ca_folder / "mirror.key").symlink_to(target)
+    roomca.server_certificate("192.168.1.20")
+    assert target.read_text() == "untouched"
+    assert not (ca_folder / "mirror.key").is_symlink()
+
+
+def blob(root, data):
+    digest = hashlib.sha256(data).hexdigest()
+    path = root.joinpath(*roomstore.V2, "blobs", "sha256", digest[:2], digest, "data")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return f"sha256:{digest}"
+
+
+def link(root, repository, *parts, digest):
+    path = root.joinpath(*roomstore.V2, "repositories", repository, *parts, "link")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(digest)
+
+
+def push(root, repository, tag, labels):
+    """An image as distribution stores it: config, one layer, a manifest, a tag."""
+    config = blob(root, json.dumps({"config": {"Labels": labels}, "rootfs": {}}).encode())
+    layer = blob(root, f"layer of {repository}".encode())
+    manifest = blob(root, json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                      "config": {"digest": config}, "layers": [{"digest": layer}]}).encode())
+    link(root, repository, "_manifests", "tags", tag, "current", digest=manifest)
+    return manifest, config, layer
+
+
+def test_the_room_storage_holds_only_the_tags_named(tmp_path):
+    source, target = tmp_path / "loopback", tmp_path / "room"
+    manifest, config, layer = push(source, "library/hello-world", "latest", {})
+    push(source, "library/python", "latest", {images.PRIVATE_CA_LABEL: "yes"})
+    push(source, "someone/else", "latest", {})  # a local process pushed it: never served
+    served = roomstore.fill([("library/hello-world", "latest")], source, target)
+    assert served == [Served("hello-world:latest", {})]
+    repositories = target.joinpath(*roomstore.V2, "repositories")
+    assert sorted(p.name for p in repositories.iterdir()) == ["library"]
+    assert sorted(p.name for p in (repositories / "library").iterdir()) == ["hello-world"]
+    for digest in (manifest, config, layer):  # the same files, linked, not copied
+        hexdigest = digest.split(":")[1]
+        parts = (*roomstore.V2, "blobs", "sha256", hexdigest[:2], hexdigest, "data")
+        assert source.joinpath(*parts).stat().st_ino == target.joinpath(*parts).stat().st_ino
+    layers = repositories / "library" / "hello-world" / "_layers" / "sha256"
+    assert sorted(p.name for p in layers.iterdir()) == sorted([config.split(":")[1], layer.split(":")[1]])
+
+
+def test_the_labels_of_every_tag_are_read(tmp_path):
+    source = tmp_path / "loopback"
+    push(source, "library/python", "alpine", {})
+    push(source, "library/python", "3.13-alpine", {images.PRIVATE_CA_LABEL: "yes"})
+    served = roomstore.fill([("library/python", "alpine"), ("library/python", "3.13-alpine")], source,
+                            tmp_path / "room")
+    assert [s.labels.get(images.PRIVATE_CA_LABEL) for s in served] == [None, "yes"]
+
+
+def test_an_allowlisted_image_missing_from_the_mirror_is_named(tmp_path):
+    source = tmp_path / "loopback"
+    push(source, "library/hello-world", "latest", {})
+    with pytest.raises(BringupError, match=r"python:alpine is not in the mirror .*run `make images` first"):
+        roomstore.fill([("library/hello-world", "latest"), ("library/python", "alpine")], source, tmp_path / "room")
+
+
+def test_a_storage_naming_a_blob_outside_the_blob_folder_is_refused(tmp_path):
+    source = tmp_path / "loopback"
+    link(source, "library/hello-world", "_manifests", "tags", "latest", "current", digest="sha256:../../../etc")
+    with pytest.raises(BringupError, match="not a sha256 digest"):
+        roomstore.fill([("library/hello-world", "latest")], source, tmp_path / "room")
+
+
+def test_the_room_instance_serves_its_own_storage_read_only_over_tls(tmp_path):
+    config = json.loads(registry.config_text("[fd00::20]:5000", room=True, storage_folder=tmp_path,
+                                             tls=("c.crt", "c.key")))
+    assert config["http"] == {"addr": "[fd00::20]:5000", "tls": {"certificate": "c.crt", "key": "c.key"}}
+    assert config["storage"]["filesystem"]["rootdirectory"] == str(tmp_path)
+    assert config["storage"]["maintenance"]["readonly"]["enabled"] is True
