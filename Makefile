@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-requirements
 SERVE_ADDR ?= 127.0.0.1:8765
-LISTEN ?= 127.0.0.1
+# Set on the command line only (`make mirror LISTEN=...`): a LISTEN that happens
+# to be in the environment must not choose where the mirror is served.
+LISTEN := 127.0.0.1
 # The dockerd `make engine` starts (when no engine answers) listens on a socket
 # of its own, never the system's; while that socket exists, every target talks
 # to it. Evaluated per command, so targets after `engine` in one run see it. A
@@ -44,8 +46,10 @@ engine-stop: venv ## reap what killed doc-test runs left, then stop only what `m
 images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable)
 	$(PY) -m bringup images
 
-mirror: images ## organizers: serve the mirror to the room, e.g. `make mirror LISTEN=192.168.1.20`
-	$(PY) -m bringup mirror --listen $(LISTEN)
+mirror: images ## organizers: serve the workshop's images to the room over HTTPS, e.g. `make mirror LISTEN=192.168.1.20` (ONLY="hello-world python:alpine": those alone)
+# $(value ...) keeps make from expanding a `$` in it; the quotes keep the shell
+# from splitting or running any of it: bringup gets the text as one argument.
+	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
 lint: venv ## ruff on the Python code (rules in pyproject.toml)
 	$(VENV)/bin/ruff check .

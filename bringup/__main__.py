@@ -5,7 +5,7 @@ import time
 import docker.errors
 import requests.exceptions
 
-from . import engine, images, organizer
+from . import engine, images, organizer, paths
 from .progress import BringupError, fail, say
 
 
@@ -17,10 +17,13 @@ def main(argv=None):
     commands.add_parser("images", help="put the tutorial's images into the mirror")
     mirror = commands.add_parser("mirror", help="serve the mirror to attendees on a LAN address")
     mirror.add_argument("--listen", default="127.0.0.1", help="IP address to serve on")
+    mirror.add_argument("--only", nargs="*", default=(), metavar="IMAGE",
+                        help="serve only these of the workshop's images (e.g. hello-world python:alpine)")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    engine.use_own_engine()
     try:
+        paths.ensure()  # the cache is checked (or made, 0700) before anything in it is read or written
+        engine.use_own_engine()
         if args.command == "engine":
             plan = engine.ensure_engine()
             say(f"engine ready ({plan.value}) in {time.monotonic() - start:.1f} s")
@@ -30,7 +33,7 @@ def main(argv=None):
             images.ensure_images()
             say(f"images ready in {time.monotonic() - start:.1f} s")
         elif args.command == "mirror":
-            organizer.serve(args.listen)
+            organizer.serve(args.listen, args.only)
     except BringupError as error:
         fail(str(error))
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:

@@ -99,7 +99,7 @@ def system_service():
 def our_socket():
     """The socket path our dockerd made, if it made one and has not been stopped."""
     try:
-        return (paths.RUN / SOCKET_RECORD).read_text().strip() or None
+        return paths.read_private(paths.RUN / SOCKET_RECORD).strip() or None
     except OSError:
         return None
 
@@ -166,7 +166,7 @@ def install_cli_plugins():
             tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
         scratch = Path(scratch)
         (scratch / "lists/partial").mkdir(parents=True)
-        (scratch / "sources.list").write_text(f"deb {mirror} {following} main\n")
+        paths.write_private(scratch / "sources.list", f"deb {mirror} {following} main\n", mode=0o644)
         options = ["-o", f"Dir::Etc::SourceList={scratch / 'sources.list'}",
                    "-o", "Dir::Etc::SourceParts=/dev/null",
                    "-o", f"Dir::State::Lists={scratch / 'lists'}",
@@ -182,9 +182,8 @@ def install_cli_plugins():
             unpacked = scratch / package
             subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
             binary = next(unpacked.rglob(f"cli-plugins/{CLI_PLUGINS[package]}"))
-            partial = CLI_PLUGIN_DIR / f".{binary.name}.partial"
-            shutil.copy2(binary, partial)
-            partial.rename(CLI_PLUGIN_DIR / binary.name)
+            # Written beside its final name and renamed (never through a link), executable by all.
+            paths.write_private(CLI_PLUGIN_DIR / binary.name, binary.read_bytes(), mode=0o755)
 
 
 def daemon_config():
@@ -192,12 +191,11 @@ def daemon_config():
 
 
 def start_dockerd():
-    config = paths.RUN / "daemon.json"
-    config.write_text(json.dumps(daemon_config(), indent=2) + "\n")
+    config = paths.write_private(paths.RUN / "daemon.json", json.dumps(daemon_config(), indent=2) + "\n")
     own_pid_file = paths.RUN / "dockerd.docker-pid"
-    if own_pid_file.exists() and not services.running_pid("dockerd"):
+    if os.path.lexists(own_pid_file) and not services.running_pid("dockerd"):
         own_pid_file.unlink()  # left by a dockerd that was killed; it would refuse to start
-    (paths.RUN / SOCKET_RECORD).write_text(f"{own_socket()}\n")  # on disk before dockerd makes it
+    paths.write_private(paths.RUN / SOCKET_RECORD, f"{own_socket()}\n")  # on disk before dockerd makes it
     # Its own socket, data root and exec root: nothing of a system engine's
     # state is shared or changed, and its socket path stays free.
     argv = [DOCKERD, "--config-file", str(config), "--pidfile", str(own_pid_file), "--host", own_host(),

@@ -7,6 +7,7 @@ recipe, and an image whose label matches is not built again. Nothing is
 pushed until its build has finished, so an interrupted run leaves nothing a
 later run trusts (scratch work lives under paths.WORK and is discarded).
 """
+import fcntl
 import hashlib
 import re
 import shutil
@@ -42,7 +43,8 @@ class Image:
 
     @property
     def mirror_ref(self):
-        return f"{registry.LOOPBACK}:{registry.PORT}/{self.repository}:{self.tag}"
+        """The name it is pushed under: the mirror's writer."""
+        return f"{registry.LOOPBACK}:{registry.WRITER_PORT}/{self.repository}:{self.tag}"
 
     @property
     def hub_ref(self):
@@ -121,9 +123,9 @@ def workshop_image():
     return Image(repository, tag or "latest", _example_files())
 
 
-def run(argv, what, cwd=None, stdin=None):
+def run(argv, what, cwd=None, stdin=None, env=None):
     """Run a docker (or build) command, its output streaming as progress."""
-    result = subprocess.run(argv, cwd=cwd, stdin=stdin)
+    result = subprocess.run(argv, cwd=cwd, stdin=stdin, env=env)
     if result.returncode:
         raise BringupError(f"{what} failed: `{' '.join(map(str, argv))}` exited {result.returncode}")
 
@@ -148,13 +150,30 @@ def cached(image, digest):
                for tag in image.tags)
 
 
+# The mirror's writer of this `make images`: started at its first push (a run
+# that finds every image cached starts none), stopped when the run ends.
+_writer = []
+
+
+def push(source_ref, image, what):
+    """Push source_ref to the mirror as image, through the writer; drop the name we made."""
+    if not _writer:
+        _writer.append(registry.Writer().__enter__())
+    run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
+    run(["docker", "push", image.mirror_ref], what, env=_writer[0].env)
+    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
+
+
+def stop_writer():
+    while _writer:
+        _writer.pop().__exit__()
+
+
 def publish(local_ref, image):
     """Push a built image to the mirror under its Docker Hub name, then drop
     the local names we made so pages start from a clean daemon."""
     for tagged in map(image.with_tag, image.tags):
-        run(["docker", "tag", local_ref, tagged.mirror_ref], "tagging")
-        run(["docker", "push", tagged.mirror_ref], f"pushing {tagged.hub_ref} to the mirror")
-        subprocess.run(["docker", "rmi", tagged.mirror_ref], capture_output=True)
+        push(local_ref, tagged, f"pushing {tagged.hub_ref} to the mirror")
     subprocess.run(["docker", "rmi", local_ref], capture_output=True)
 
 
@@ -327,9 +346,7 @@ def build_registry(image, digest, mirror):
 
 def copy_from_hub(image):
     run(["docker", "pull", image.hub_ref], f"pulling {image.hub_ref}")
-    run(["docker", "tag", image.hub_ref, image.mirror_ref], "tagging")
-    run(["docker", "push", image.mirror_ref], f"copying {image.hub_ref} to the mirror")
-    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
+    push(image.hub_ref, image, f"copying {image.hub_ref} to the mirror")
 
 
 def local_label(reference):
@@ -392,7 +409,23 @@ def ensure_sandbox_image(sandbox, digest, mirror):
 
 
 def ensure_images():
-    """Every image the pages pull, in the mirror, built at most once per recipe."""
+    """Every image the pages pull, in the mirror, built at most once per recipe.
+    One run at a time: a second waits for the first (which may push the same
+    images), and only then is a writer still running one a killed run left."""
+    paths.ensure()
+    with paths.open_log(paths.RUN / "images.lock") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("    another `make images` is running on this machine: waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _ensure_images()
+        finally:
+            stop_writer()
+
+
+def _ensure_images():
     paths.ensure()
     arch = host.debian_arch()
     release = host.codename()

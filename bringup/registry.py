@@ -1,11 +1,26 @@
-"""The local registry mirror: Debian's distribution registry, data under the cache."""
+"""The local registry mirror: Debian's distribution registry, data under the cache.
+
+On loopback it is two instances on one storage. The mirror engines read,
+127.0.0.1:5000, is read-only. The writer, 127.0.0.1:5001, runs only while
+`make images` pushes, and only a client holding the password it was started
+with (made for that run, kept in a folder of ours) may push: another
+program on this machine cannot slip an image of its own under a workshop
+name."""
+import base64
 import ipaddress
 import json
+import os
+import secrets
 import shutil
 import socket
 import ssl
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+import bcrypt
 
 from . import paths, services
 from .progress import BringupError
@@ -14,6 +29,9 @@ PROGRAM = "/usr/bin/docker-registry"
 LOOPBACK = "127.0.0.1"
 PORT = 5000
 MIRROR_URL = f"http://{LOOPBACK}:{PORT}"
+WRITER = "registry-writer"  # the writer's service name (pid file, log)
+WRITER_PORT = 5001
+WRITER_USER = "bringup"
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -28,34 +46,40 @@ def host_port(host, port):
         return f"{host}:{port}"
 
 
-def config_text(address, room=False, storage_folder=None, tls=None):
-    """The loopback instance is where bring-up writes; the room's instance
-    (make mirror) serves its own storage (roomstore) read-only, over HTTPS
-    (`tls`: certificate and key files): distribution's maintenance mode
-    refuses pushes, deletes are off, and its access log records every
-    request with the address it came from."""
+def config_text(address, room=False, storage_folder=None, tls=None, htpasswd=None):
+    """Every instance but the writer (`htpasswd`: its password file) is
+    read-only: distribution's maintenance mode refuses pushes, and deletes
+    are off. The room's instance (make mirror) serves its own storage
+    (roomstore) over HTTPS (`tls`: certificate and key files), and its
+    access log records every request with the address it came from."""
     storage = {"filesystem": {"rootdirectory": str(storage_folder or paths.REGISTRY_DATA)},
-               "delete": {"enabled": not room}}
-    if room:
+               "delete": {"enabled": False}}
+    if not htpasswd:
         storage["maintenance"] = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
     http = {"addr": address}
     if tls:
         http["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
-    # JSON is valid YAML, and it spares us a YAML writer.
-    return json.dumps({
+    config = {
         "version": 0.1,
         "log": {"level": "info" if room else "warn", "accesslog": {"disabled": not room}},
         "storage": storage,
         "http": http,
-    }, indent=2)
+    }
+    if htpasswd:
+        config["auth"] = {"htpasswd": {"realm": "intro-to-docker bring-up", "path": str(htpasswd)}}
+    # JSON is valid YAML, and it spares us a YAML writer.
+    return json.dumps(config, indent=2)
 
 
 def answers(base_url=MIRROR_URL, timeout=2, cafile=None):
-    """Whether a registry answers at base_url (https: trusting only `cafile`)."""
+    """Whether a registry answers at base_url (https: trusting only `cafile`);
+    one that asks for a password answers too."""
     context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
         with urllib.request.urlopen(f"{base_url}/v2/", timeout=timeout, context=context) as response:
             return "Docker-Distribution-Api-Version" in response.headers
+    except urllib.error.HTTPError as error:
+        return error.code == 401 and "Docker-Distribution-Api-Version" in error.headers
     except (urllib.error.URLError, OSError):
         return False
 
@@ -67,24 +91,70 @@ def port_in_use(host, port):
         return sock.connect_ex((host, port)) == 0
 
 
-def ensure_running(name="registry", host=LOOPBACK, room=False, storage_folder=None, tls=None, cafile=None):
-    """Start our registry on host:5000 unless it already runs; refuse a port
-    that something else holds."""
+def ensure_running(name="registry", host=LOOPBACK, room=False, storage_folder=None, tls=None, cafile=None,
+                   port=None, htpasswd=None):
+    """Start our registry on host:5000 (or `port`) unless it already runs;
+    refuse a port that something else holds."""
     program = shutil.which("docker-registry") or PROGRAM
+    port = port or PORT
     if services.running_pid(name):
         return False
-    if port_in_use(host, PORT):
-        raise BringupError(f"port {host_port(host, PORT)} is busy, and not with a registry bring-up started; "
-                           f"stop what listens there (see `ss -ltnp 'sport = :{PORT}'`) and retry")
-    config = paths.RUN / f"{name}.yml"
-    config.write_text(config_text(host_port(host, PORT), room=room, storage_folder=storage_folder, tls=tls))
-    url = f"{'https' if tls else 'http'}://{host_port(host, PORT)}"
+    if port_in_use(host, port):
+        raise BringupError(f"port {host_port(host, port)} is busy, and not with a registry bring-up started; "
+                           f"stop what listens there (see `ss -ltnp 'sport = :{port}'`) and retry")
+    config = paths.write_private(paths.RUN / f"{name}.yml",
+                                 config_text(host_port(host, port), room=room, storage_folder=storage_folder,
+                                             tls=tls, htpasswd=htpasswd))
+    url = f"{'https' if tls else 'http'}://{host_port(host, port)}"
     services.start(name, [program, "serve", str(config)], ready=lambda: answers(url, cafile=cafile), timeout=20)
     return True
 
 
 def stop(name="registry"):
     return services.stop(name)
+
+
+class Writer:
+    """The loopback writer, for one `make images`: started with a password
+    made for it, which `docker login` hands to a client configuration of its
+    own (never the user's ~/.docker); both are gone when it stops."""
+
+    def __init__(self):
+        self.env, self.password = None, None
+
+    def __enter__(self):
+        self.password = secrets.token_urlsafe(24)
+        paths.ensure()
+        # A writer a killed run left knows another password: never reused.
+        stop(WRITER)
+        for left in paths.RUN.glob("writer-client.*"):
+            shutil.rmtree(left, ignore_errors=True)
+        htpasswd = paths.RUN / f"{WRITER}.htpasswd"
+        paths.write_private(htpasswd, f"{WRITER_USER}:{bcrypt.hashpw(self.password.encode(), bcrypt.gensalt()).decode()}\n")
+        self.client_config = Path(tempfile.mkdtemp(prefix="writer-client.", dir=paths.RUN))
+        try:
+            ensure_running(WRITER, port=WRITER_PORT, htpasswd=htpasswd)
+            self.env = dict(os.environ, DOCKER_CONFIG=str(self.client_config))
+            login = subprocess.run(["docker", "login", "--username", WRITER_USER, "--password-stdin",
+                                    host_port(LOOPBACK, WRITER_PORT)], input=self.password, env=self.env,
+                                   capture_output=True, text=True, timeout=60)
+            if login.returncode:
+                raise BringupError(f"docker login to the mirror's writer failed: {login.stderr.strip()}")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def authorization(self):
+        """The header a client other than docker sends (tests)."""
+        token = base64.b64encode(f"{WRITER_USER}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def __exit__(self, *exc):
+        stop(WRITER)
+        shutil.rmtree(self.client_config, ignore_errors=True)
+        (paths.RUN / f"{WRITER}.htpasswd").unlink(missing_ok=True)
+
 
 
 def _get_json(url, accept=None, timeout=5):

@@ -26,14 +26,6 @@ CA_DAYS = 365                 # a season of workshops; then a new CA
 SERVER_DAYS = 7               # the mirror's certificate: one event
 
 
-def _write(path, data, mode):
-    """A new file, never through a link, readable as `mode` says."""
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-
-
 def _key_pem(key):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
@@ -63,14 +55,12 @@ def _check_private(path):
 def ensure_ca(now=None):
     """The room CA, made if there is none; refused if its key is missing or readable by others."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    FOLDER.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.lstat(FOLDER).st_mode & 0o077 or FOLDER.is_symlink():
-        raise BringupError(f"{FOLDER} must be a folder only this user can open (chmod 700 {FOLDER})")
+    paths.private_folder(FOLDER)
     if CA_CERT.exists() or CA_KEY.exists():
         _check_private(CA_KEY)
         if not CA_CERT.exists():
             raise BringupError(f"the room CA's certificate {CA_CERT} is missing: remove {FOLDER} to make a new CA")
-        certificate = x509.load_pem_x509_certificate(CA_CERT.read_bytes())
+        certificate = x509.load_pem_x509_certificate(_read(CA_CERT))
         if certificate.not_valid_after_utc < now + datetime.timedelta(days=SERVER_DAYS):
             raise BringupError(f"the room CA {CA_CERT} expires on {certificate.not_valid_after_utc:%Y-%m-%d}: "
                                f"remove {FOLDER} to make a new one (attendees then trust the new certificate)")
@@ -86,16 +76,16 @@ def ensure_ca(now=None):
                                   critical=True)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                    .sign(key, hashes.SHA256()))
-    _write(CA_KEY, _key_pem(key), 0o600)
-    _write(CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    paths.write_private(CA_KEY, _key_pem(key))
+    paths.write_private(CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def server_certificate(address, now=None):
     """(certificate, key) files for the mirror on `address`, signed by the room CA."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ensure_ca(now)
-    ca_key = serialization.load_pem_private_key(CA_KEY.read_bytes(), password=None)
-    ca = x509.load_pem_x509_certificate(CA_CERT.read_bytes())
+    ca_key = serialization.load_pem_private_key(_read(CA_KEY), password=None)
+    ca = x509.load_pem_x509_certificate(_read(CA_CERT))
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (x509.CertificateBuilder().subject_name(_name(f"room mirror {address}")).issuer_name(ca.subject)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -109,12 +99,17 @@ def server_certificate(address, now=None):
                                   critical=False)
                    .sign(ca_key, hashes.SHA256()))
     cert_path, key_path = FOLDER / "mirror.crt", FOLDER / "mirror.key"
-    _write(key_path, _key_pem(key), 0o600)
-    _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    paths.write_private(key_path, _key_pem(key))
+    paths.write_private(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert_path, key_path
 
 
 def fingerprint(path=None):
     """SHA-256 of the CA file as attendees receive it: what `sha256sum`,
     `shasum -a 256` and PowerShell's `Get-FileHash` print for it."""
-    return hashlib.sha256(Path(path or CA_CERT).read_bytes()).hexdigest().upper()
+    return hashlib.sha256(_read(Path(path or CA_CERT))).hexdigest().upper()
+
+
+def _read(path):
+    with paths.open_private(path) as stream:
+        return stream.read()

@@ -105,6 +105,6 @@ def fill(allowed, source=None, target=None):
     source, target = source or paths.REGISTRY_DATA, target or ROOM_DATA
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir(mode=0o700, parents=True)
+    paths.private_folder(target)
     copier = Copier(source, target)
     return [copier.tag(repository, tag) for repository, tag in allowed]

@@ -4,6 +4,9 @@ Each service we start has a pid file under paths.RUN recording its pid, its
 full command line, its start time and the boot it started in. A process is
 ours only if all of them still match: a pid reused by another program (after
 a crash or a reboot) is never signalled, nor is a daemon somebody else runs.
+Pid files and logs live in the private folder paths.RUN and go through the
+paths primitives: never through a link, and a pid file that is not a regular
+file of the effective user's is refused, never acted on.
 """
 import json
 import os
@@ -57,14 +60,14 @@ def identity(pid, cmdline=None):
 def record(name, pid, argv=None):
     """Write the pid file. `argv`: the command line we started, which right
     after the start /proc may not show yet."""
-    pid_file(name).write_text(json.dumps(identity(pid, [str(a) for a in argv] if argv else None)) + "\n")
+    paths.write_private(pid_file(name), json.dumps(identity(pid, [str(a) for a in argv] if argv else None)) + "\n")
 
 
 def running_pid(name):
     """The pid of our `name` service if the process its pid file names is
     alive and is still that process (same command line, start time, boot)."""
     try:
-        recorded = json.loads(pid_file(name).read_text())
+        recorded = json.loads(paths.read_private(pid_file(name)))
         pid = int(recorded["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no record, or one in the old pid-only form: nothing we can prove is ours
@@ -76,8 +79,8 @@ def running_pid(name):
 
 def last_lines(path, count=20):
     try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-count:])
-    except OSError:
+        return "\n".join(paths.read_private(path).splitlines()[-count:])
+    except (OSError, BringupError):
         return "(no log)"
 
 
@@ -85,9 +88,8 @@ def start(name, argv, ready, timeout):
     """Start `argv` in the background, logging to RUN/name.log, and wait until
     `ready()` is true. On failure the process is stopped and its log quoted."""
     paths.ensure()
-    if log_file(name).exists() and log_file(name).stat().st_size > LOG_LIMIT:
-        log_file(name).replace(log_file(name).with_suffix(".log.1"))  # keep one old log, bounded
-    log = open(log_file(name), "ab")
+    paths.rotate(log_file(name), LOG_LIMIT)  # keep one old log (name.log.1), bounded
+    log = paths.open_log(log_file(name))
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()

@@ -8,6 +8,7 @@ one line under its title: how many blocks passed, in which environment
 that it is not yet verified. Each block that passed gets a small tick (the
 CSS class `doctest-passed`), each failed one a cross.
 """
+import html
 import re
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def summary(statuses, engines):
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
     run = counts.get("passed", 0) + counts.get("failed", 0)
-    where = " and ".join(f"{environment_label(r.get('environment'))} on {r.get('date', '')[:10]}"
+    where = " and ".join(f"{environment_label(r.get('environment'))} on {str(r.get('date') or '')[:10]}"
                          for _, r in sorted(engines.items()))
     skipped = f", {counts['skipped']} skipped" if counts.get("skipped") else ""
     if counts.get("failed"):
@@ -79,6 +80,8 @@ def mark_fences(markdown, statuses, offset):
     lines = markdown.split("\n")
     openings = fence_openings(lines)
     for number, status in statuses.items():
+        if not isinstance(number, int):
+            continue  # not a line number: nothing on the page to mark
         index = number - 1 - offset
         match = FENCE.match(lines[index]) if index in openings else None
         if not match or status not in MARKS:
@@ -104,7 +107,9 @@ def verified_markdown(markdown, source, label, report):
     else:
         css, text = summary(statuses, engines)
         markdown = mark_fences(markdown, statuses, front_matter_lines(source))
-    banner = f'<p class="doctest-summary {css}">{text}</p>'
+    # The text carries fields of the report (engine names, versions, dates),
+    # which a run on another machine wrote: HTML-escape them, never trust them.
+    banner = f'<p class="doctest-summary {css}">{html.escape(text)}</p>'
     title = re.search(r"^# .*$", markdown, re.M)
     if title:
         return markdown[:title.end()] + "\n\n" + banner + "\n" + markdown[title.end():]

@@ -1,5 +1,6 @@
 """The jam REST API: Flask with Flask-RESTful, every answer JSON."""
 import json
+import re
 import sys
 import time
 import unicodedata
@@ -12,6 +13,17 @@ from store import DEFAULT_MAX_JAMS, Conflict, Full, JamStore, NotFound
 
 MAX_NAME_LENGTH = 200
 MAX_BODY_BYTES = 16 * 1024
+
+# The names a request may be addressed to (its Host header, port aside). A web
+# page you visit can point a name of its own at 127.0.0.1 (DNS rebinding) and
+# then read and change your jams through your browser; such a request carries
+# that name, so answering only these refuses it.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# The names the workshop gives this server's container, by which other
+# containers call it: the Compose service `api`, and `jams`, `jams-a` and
+# `jams-b` of the networks chapter. Add yours with --allow-host.
+CONTAINER_HOSTS = ("api", "jams", "jams-a", "jams-b")
+DEFAULT_ALLOWED_HOSTS = LOOPBACK_HOSTS + CONTAINER_HOSTS
 
 
 class BadRequest(Exception):
@@ -56,6 +68,25 @@ def name_from_body():
         # one read backwards: refuse them rather than show a lie.
         raise BadRequest(f'"name" must not contain invisible format characters ({", ".join(invisible)})')
     return name
+
+
+def host_name(header):
+    """The name a Host header addresses, lowercased, without its port:
+    'LocalHost:8000' is 'localhost', '[::1]:8000' is '[::1]'; '' if malformed."""
+    match = re.fullmatch(r"(\[[0-9a-f:.]+\]|[^:\[\]]+?)\.?(?::\d{1,5})?", header.strip().lower())
+    return match[1] if match else ""
+
+
+def allowed_host_names(names):
+    """Names as given on the command line ('::1' or 'Jams.local.'), in the form host_name() gives."""
+    allowed = []
+    for name in names:
+        name = name.strip().lower().rstrip(".")
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"  # an IPv6 address, bracketed as in a Host header
+        if name and name not in allowed:
+            allowed.append(name)
+    return tuple(allowed)
 
 
 def printable(text):
@@ -129,16 +160,25 @@ def _describe(e):
     return e.description
 
 
-def create_app(database, max_jams=DEFAULT_MAX_JAMS):
+def create_app(database, max_jams=DEFAULT_MAX_JAMS, allowed_hosts=DEFAULT_ALLOWED_HOSTS):
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["RESTFUL_JSON"] = {"ensure_ascii": False}  # unicode names, kept as sent
     store = JamStore(database, max_jams)
+    allowed_hosts = allowed_host_names(allowed_hosts)
+
+    @app.before_request
+    def check_host():
+        g.started = time.monotonic()
+        header = request.headers.get("Host", "")
+        if host_name(header) not in allowed_hosts:
+            asked = f"not to {printable(header[:100])!r}" if header else "not to a request without a Host header"
+            return json_error(421, f"this server answers requests addressed to {', '.join(allowed_hosts)}, "
+                                   f"{asked} (add a name with --allow-host NAME or JAM_ALLOWED_HOSTS=NAME)")
 
     @app.before_request
     def attach_store():
         g.store = store
-        g.started = time.monotonic()
 
     @app.after_request
     def log_request(response):

@@ -1,6 +1,7 @@
 """The built site, served on loopback, in headless Chromium (Debian's) driven by Playwright."""
 import functools
 import http.server
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,9 +22,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 SHOTS = ROOT / "build" / "screenshots"
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def site_server():
+    """site-image/serve.py, the server of the site's image: the pages are
+    tested under the headers (the Content-Security-Policy) it sends."""
+    spec = importlib.util.spec_from_file_location("site_serve", ROOT / "site-image" / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -31,13 +36,17 @@ def base_url(tmp_path_factory):
     """The site, built for and served at a free loopback port: instant navigation
     only works where the site is served at its site_url."""
     site_dir = tmp_path_factory.mktemp("site")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(QuietHandler, directory=str(site_dir)))
+    # The port first (the site is built for its URL), the handler once the
+    # pages exist (the policy names their inline scripts).
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     result = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "--quiet",
                              "--site-dir", str(site_dir)], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, SITE_URL=url + "/"))
     assert result.returncode == 0, result.stderr
+    with_headers = site_server().handler_for(site_dir).func
+    quiet = type("QuietSiteHandler", (with_headers,), {"log_message": lambda self, *args: None})
+    server.RequestHandlerClass = functools.partial(quiet, directory=str(site_dir))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield url

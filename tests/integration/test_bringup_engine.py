@@ -1,11 +1,13 @@
 """The engine, the mirror and the stand-in images, on the real daemon."""
 import sys
+import urllib.error
+import urllib.request
 import uuid
 
 import docker.errors
 import pytest
 
-from bringup import images, registry
+from bringup import images, paths, registry
 from bringup.progress import BringupError
 from tests.conftest import ROOT
 from tests.integration.conftest import sh
@@ -25,6 +27,36 @@ def test_daemon_uses_the_mirror(client):
 def test_registry_refuses_a_second_start_on_its_busy_port(client):
     with pytest.raises(BringupError, match="is busy"):
         registry.ensure_running(name="second-registry")
+
+
+def upload(url, headers=None):
+    """The first request of a push; the status the registry answers."""
+    request = urllib.request.Request(f"{url}/v2/library/python/blobs/uploads/", method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+WRITER_URL = f"http://{registry.LOOPBACK}:{registry.WRITER_PORT}"
+
+
+def test_the_mirror_engines_read_refuses_a_push(client):
+    # Debian's distribution answers a write in read-only mode with 405.
+    assert upload(registry.MIRROR_URL) == 405
+
+
+def test_the_writer_runs_only_for_a_push_and_wants_its_password(client):
+    assert not registry.answers(WRITER_URL)
+    with registry.Writer() as writer:
+        assert upload(WRITER_URL) == 401
+        assert upload(WRITER_URL, {"Authorization": "Basic YnJpbmd1cDp3cm9uZw=="}) == 401  # bringup:wrong
+        assert upload(WRITER_URL, writer.authorization()) == 202
+        client_config = writer.client_config
+        assert (client_config / "config.json").is_file()
+    assert not registry.answers(WRITER_URL)
+    assert not client_config.exists() and not (paths.RUN / f"{registry.WRITER}.htpasswd").exists()
 
 
 def test_hello_world_prints_the_welcome_text(client):

@@ -64,5 +64,18 @@ def test_site_image_serves_as_a_user_without_rights(served_site):
 
 def test_site_image_is_the_small_final_stage(served_site):
     _, image = served_site
-    assert image.attrs["Config"]["Cmd"][:3] == ["python", "-m", "http.server"]
+    assert image.attrs["Config"]["Cmd"][:2] == ["python", "/srv/serve.py"]
     assert not any("mkdocs" in (layer.get("CreatedBy") or "") for layer in image.history())
+
+
+def test_site_image_sends_the_security_headers(served_site):
+    base, _ = served_site
+    for path in ("/", "/compose/", "/media/containers.svg"):
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            headers = response.headers
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, policy
+        assert "'sha256-" in policy, "the theme's inline scripts are allowed by hash"
+        assert "http" not in policy and "*" not in policy, "no outside origin is allowed"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"

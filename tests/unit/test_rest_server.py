@@ -275,3 +275,68 @@ def test_the_database_keeps_its_mode(client, database):
     database.chmod(0o640)
     assert client.post("/jam", json={"name": "peach"}).status_code == 201
     assert database.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("host, status", [
+    ("localhost:8000", 200), ("127.0.0.1:8000", 200), ("[::1]:8000", 200), ("LocalHost", 200),
+    ("api:8000", 200), ("jams:8000", 200), ("jams-a:8000", 200), ("jams-b:8000", 200),
+    ("evil.example:8000", 421), ("localhost.evil.example", 421), ("127.0.0.1.nip.io", 421),
+    ("localhost:8000:1", 421), ("", 421),
+])
+def test_only_requests_addressed_to_known_names_are_answered(client, database, host, status):
+    """DNS rebinding: a page on evil.example points its name at 127.0.0.1;
+    the browser's requests then say Host: evil.example, and are refused
+    before they read or change anything."""
+    for method, path, body in [("GET", "/jam", None), ("POST", "/jam", {"name": "stolen"}),
+                               ("DELETE", "/jam/grape", None), ("GET", "/nowhere", None)]:
+        response = client.open(path, method=method, json=body, headers={"Host": host})
+        if status == 421:
+            assert response.status_code == 421, (method, path)
+            assert "answers requests addressed to localhost, 127.0.0.1, [::1], api, jams" in response.get_json()["error"]
+    assert ("stolen" in saved(database)) == (status == 200)
+
+
+def test_more_names_can_be_allowed(database):
+    client = create_app(str(database), allowed_hosts=("localhost", "My-Jams.", "::2")).test_client()
+    assert client.get("/health", headers={"Host": "my-jams:8000"}).status_code == 200
+    assert client.get("/health", headers={"Host": "[::2]:8000"}).status_code == 200
+    assert client.get("/health", headers={"Host": "jams:8000"}).status_code == 421
+
+
+def test_main_serves_with_waitress_its_limits_and_extra_names(database):
+    """python main.py runs the production server: same first line as ever,
+    no development-server banner, extra names from --allow-host and
+    JAM_ALLOWED_HOSTS, and a silent connection is closed."""
+    import main
+    assert 0 < main.SERVER_SETTINGS["channel_timeout"] <= 60 and main.SERVER_SETTINGS["connection_limit"]
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(SERVER), str(database), "--port", str(port),
+                                "--allow-host", "kitchen"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={"PATH": "/usr/bin:/bin", "JAM_ALLOWED_HOSTS": "pantry, cellar"})
+    try:
+        assert process.stdout.readline().startswith(f"Serving the jam API on http://127.0.0.1:{port} ")
+        for host, code in [("kitchen", 0), ("pantry:8000", 0), ("cellar", 0), ("attic", 22)]:
+            request = f"import urllib.request as u; r = u.Request('http://127.0.0.1:{port}/health', headers={{'Host': '{host}'}})"
+            result = subprocess.run([sys.executable, "-c", request + "\ntry: print(u.urlopen(r).headers['Server'])\n"
+                                     "except u.HTTPError as e: raise SystemExit(22)"],
+                                    capture_output=True, text=True, timeout=30)
+            assert result.returncode == code, (host, result.stderr)
+            if code == 0:
+                assert result.stdout.strip() == "waitress"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    assert process.returncode == 0
+    assert "Serving Flask app" not in output and "development server" not in output
+    assert '"GET /health" 421' in output
+
+
+def test_a_busy_port_is_one_line_not_a_traceback(database):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, str(SERVER), str(database), "--port", str(port)],
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and "Traceback" not in result.stderr

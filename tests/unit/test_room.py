@@ -112,14 +112,14 @@ def test_a_ca_about_to_expire_is_refused(ca_folder):
         roomca.ensure_ca(now=later)
 
 
-def test_a_link_planted_at_the_key_is_not_followed(ca_folder, tmp_path):
+def test_a_link_planted_at_the_key_is_refused_not_followed(ca_folder, tmp_path):
     roomca.ensure_ca()
     target = tmp_path / "elsewhere"
     target.write_text("untouched")
     (ca_folder / "mirror.key").symlink_to(target)
-    roomca.server_certificate("192.168.1.20")
+    with pytest.raises(BringupError, match="symbolic link"):
+        roomca.server_certificate("192.168.1.20")
     assert target.read_text() == "untouched"
-    assert not (ca_folder / "mirror.key").is_symlink()
 
 
 def blob(root, data):
@@ -193,3 +193,12 @@ def test_the_room_instance_serves_its_own_storage_read_only_over_tls(tmp_path):
     assert config["http"] == {"addr": "[fd00::20]:5000", "tls": {"certificate": "c.crt", "key": "c.key"}}
     assert config["storage"]["filesystem"]["rootdirectory"] == str(tmp_path)
     assert config["storage"]["maintenance"]["readonly"]["enabled"] is True
+
+
+def test_only_the_writer_takes_pushes_and_it_wants_a_password(tmp_path):
+    reader = json.loads(registry.config_text("127.0.0.1:5000"))
+    writer = json.loads(registry.config_text("127.0.0.1:5001", htpasswd=tmp_path / "h"))
+    assert reader["storage"]["maintenance"]["readonly"]["enabled"] is True and "auth" not in reader
+    assert "maintenance" not in writer["storage"]
+    assert writer["auth"]["htpasswd"]["path"] == str(tmp_path / "h")
+    assert reader["storage"]["delete"] == writer["storage"]["delete"] == {"enabled": False}

@@ -87,3 +87,19 @@ def test_a_report_older_than_the_page_never_turns_a_closing_fence_into_an_openin
     write_report(site, [{"line": 11, "status": "passed"}])  # line 11 of p.md now closes the bash fence
     html = render(site)
     assert html.count("```") == PAGE.count("```") and "``` {." not in html.split("docker ps")[1].split("\n")[1]
+
+
+def test_report_fields_are_escaped_in_the_banner(site):
+    hostile = "<script>alert(1)</script>"
+    (site / "build").mkdir(exist_ok=True)
+    (site / "build" / "doctest-report.json").write_text(json.dumps({"format": 2, "pages": {"docs/p.md": {"engines": {
+        "one": {"date": f"{hostile}", "environment": {"name": hostile, "version": '"><img src=x onerror=alert(1)>',
+                                                      "variant": "a & b"},
+                "blocks": [{"line": 9, "status": "passed"}, {"line": "<b>", "status": "passed"}]}}}}}))
+    html = render(site)
+    banner = next(line for line in html.splitlines() if "doctest-summary" in line)
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in banner
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in banner and "a &amp; b" in banner
+    assert banner.startswith('<p class="doctest-summary doctest-summary-passed">') and banner.endswith("</p>")
+    assert "``` {.bash .doctest-passed}" in html

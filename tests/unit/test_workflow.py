@@ -29,3 +29,11 @@ def test_the_steps_that_write_the_tree_run_as_one_user():
              for step in steps() if "run" in step and re.search(r"\bmake\b", step["run"])]
     assert len(users) >= 2
     assert len({user for user, _ in users}) == 1, users
+
+
+def test_no_checkout_leaves_its_token_in_the_tree():
+    # Page code runs as root in `make test`: a token in .git/config would be its to read.
+    checkouts = [step for step in steps() if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for step in checkouts:
+        assert (step.get("with") or {}).get("persist-credentials") is False, step

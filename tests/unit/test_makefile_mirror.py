@@ -1,0 +1,55 @@
+"""`make mirror LISTEN=...` hands LISTEN to bringup as one argument, whatever
+it holds: the recipe is run by a shell, which must neither split it nor run
+any of it, and make must not expand it either."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+
+HOSTILE = [
+    "1.2.3.4; touch {marker}",
+    "1.2.3.4 && touch {marker}",
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "it's $(shell touch {marker}) $$HOME",
+    "192.168.1.20 fe80::1",
+    "fe80::1%eth0",
+]
+
+
+def recipe_line(tmp_path, listen):
+    """The mirror recipe as `make -n` would run it, with PY standing for a
+    Python that prints the arguments it was given."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LISTEN": "6.6.6.6"}
+    result = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), "mirror",
+                             f"PY={sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'",
+                             f"LISTEN={listen}"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if "bringup mirror" in line]
+    return line
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_listen_reaches_bringup_as_one_argument_and_nothing_runs(tmp_path, template):
+    marker = tmp_path / "ran"
+    listen = template.format(marker=marker)
+    line = recipe_line(tmp_path, listen)
+    assert not marker.exists(), "make ran part of LISTEN"
+    ran = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == ["-m", "bringup", "mirror", "--listen", listen]
+    assert not marker.exists(), "the shell ran part of LISTEN"
+
+
+def test_listen_comes_from_the_command_line_not_the_environment(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LISTEN": "6.6.6.6"}
+    result = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), "mirror"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--listen '127.0.0.1'" in result.stdout and "6.6.6.6" not in result.stdout
