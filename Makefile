@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-requirements
-SERVE_ADDR ?= 127.0.0.1:8765
-# Set on the command line only (`make mirror LISTEN=...`): a LISTEN that happens
-# to be in the environment must not choose where the mirror is served.
+SERVE_ADDR := 127.0.0.1:8765
+# Set on the command line only (`make mirror LISTEN=... ONLY=...`, `make serve
+# SERVE_ADDR=...`): a variable that happens to be in the environment must not
+# choose where the mirror or the preview is served, nor what the room gets.
 LISTEN := 127.0.0.1
+ONLY :=
 # The dockerd `make engine` starts (when no engine answers) listens on a socket
 # of its own, never the system's; while that socket exists, every target talks
 # to it. Evaluated per command, so targets after `engine` in one run see it. A
@@ -34,7 +36,7 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 serve: venv ## preview the site with live reload on http://127.0.0.1:8765
-	$(VENV)/bin/mkdocs serve --dev-addr $(SERVE_ADDR)
+	$(VENV)/bin/mkdocs serve --dev-addr '$(subst ','\'',$(value SERVE_ADDR))'
 
 engine: venv ## reuse or start a Docker engine and the local registry mirror (127.0.0.1:5000)
 	$(PY) -m bringup engine
@@ -60,10 +62,10 @@ unit: venv ## unit tests (no Docker needed), one worker per core
 check: lint unit ## the edit loop, no Docker needed: lint and the unit tests (a bare `pytest` is the unit tests alone)
 
 # --require: no engine is a failure here, not a skip (as `pytest tests` outside make has it).
-# Two workers: most tests wait on sandboxes starting; the ones that touch the
+# Three workers: most tests wait on sandboxes starting; the ones that touch the
 # outer engine itself share one worker (tests/integration/doc_runs.py).
 integration: images ## integration tests against the real engine and mirror
-	$(PY) -m pytest tests/integration -q --require docker -n 2 --dist loadscope
+	$(PY) -m pytest tests/integration -q --require docker -n 3 --dist loadscope
 
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet

@@ -9,6 +9,7 @@ later run trusts (scratch work lives under paths.WORK and is discarded).
 """
 import fcntl
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -145,8 +146,45 @@ def hub_reachable():
     return True
 
 
+# What bring-up itself pushed, tag by tag: only those manifests count as
+# built (a tag someone else pushed, before the mirror took pushes from bring-up
+# alone, carries a recipe label anyone can compute), and only those reach a room.
+PUSHED = "mirror-pushed.json"
+
+
+def pushed():
+    """{"repository:tag": manifest digest} of every push bring-up made."""
+    try:
+        return json.loads(paths.read_private(paths.CACHE / PUSHED))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise BringupError(f"{paths.CACHE / PUSHED} is not the JSON bring-up writes: remove it and run "
+                           "`make images` (the images are then pushed again)") from None
+
+
+def _record_push(image):
+    digest = registry.manifest_digest(image.repository, image.tag)
+    if not digest:
+        raise BringupError(f"{image.hub_ref} is not in the mirror right after its push")
+    record = pushed()
+    record[f"{image.repository}:{image.tag}"] = digest
+    paths.write_private(paths.CACHE / PUSHED, json.dumps(record, indent=1, sort_keys=True))
+
+
+def pinned(image):
+    """image by the digest bring-up pushed (name@sha256:...): a build on it
+    takes exactly that image, whatever the tag names meanwhile."""
+    digest = pushed().get(f"{image.repository}:{image.tag}")
+    if not digest:
+        raise BringupError(f"{image.hub_ref} was not pushed by bring-up: run `make images` again")
+    return f"{image.hub_ref.split(':')[0]}@{digest}"
+
+
 def cached(image, digest):
+    record = pushed()
     return all((registry.image_labels(image.repository, tag) or {}).get(RECIPE_LABEL) == digest
+               and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag)
                for tag in image.tags)
 
 
@@ -162,6 +200,7 @@ def push(source_ref, image, what):
     run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
     run(["docker", "push", image.mirror_ref], what, env=_writer[0].env)
     subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
+    _record_push(image)
 
 
 def stop_writer():
@@ -338,7 +377,7 @@ def apt_mirror():
 def build_registry(image, digest, mirror):
     """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
     local = f"intro-to-docker-build/registry:{digest}"
-    run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_ALPINE.hub_ref}",
+    run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={pinned(PYTHON_ALPINE)}",
          "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
          str(RECIPES / "registry")], f"building {image.hub_ref}")
     publish(local, image)
@@ -363,8 +402,9 @@ def sandbox_digest(sandbox, python_digest, arch, mirror):
     return recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror, sandbox.suite)
 
 
-def sandbox_build_argv(sandbox, digest, mirror):
-    return ["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={PYTHON_LATEST.hub_ref}",
+def sandbox_build_argv(sandbox, digest, mirror, base):
+    """`base`: the python image by digest (pinned)."""
+    return ["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={base}",
             "--build-arg", f"APT_MIRROR={mirror}", "--build-arg", f"SUITE={sandbox.suite}",
             "--label", f"{RECIPE_LABEL}={digest}", "-t", sandbox.reference, str(RECIPES / "sandbox")]
 
@@ -401,7 +441,8 @@ def ensure_sandbox_image(sandbox, digest, mirror):
     previous = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
                               capture_output=True, text=True).stdout.strip()
     with step(f"building the doc tests' sandbox image {reference} ({sandbox.engine}, Debian {sandbox.suite})"):
-        run(sandbox_build_argv(sandbox, digest, mirror), f"building the sandbox image {reference}")
+        run(sandbox_build_argv(sandbox, digest, mirror, pinned(PYTHON_LATEST)),
+            f"building the sandbox image {reference}")
     current = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
                              capture_output=True, text=True).stdout.strip()
     if previous and previous != current:  # the build we replaced, now untagged: ours, not left behind

@@ -44,6 +44,10 @@ def check_local_address(address):
     except ValueError:
         raise BringupError(f"LISTEN={address!r} is not an IP address (e.g. LISTEN=192.168.1.20; "
                            "see `ip -brief address`)")
+    if parsed.is_unspecified or parsed.is_multicast:
+        raise BringupError(f"LISTEN={address} is not one address: give the address this machine has on the "
+                           "venue network (see `ip -brief address`), which attendees' engines can check the "
+                           "certificate against")
     family = socket.AF_INET6 if parsed.version == 6 else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         try:
@@ -88,7 +92,7 @@ def serve(address, only=()):
             "to serve the room.")
         return
     allowed = allowlist(only)
-    served = roomstore.fill(allowed)
+    served = roomstore.fill(allowed, images.pushed())
     check_fit_for_a_room(address, served)
     certificate = roomca.server_certificate(address)
     # From here on, SIGTERM and SIGHUP stop the room's mirror as Ctrl-C does:
@@ -115,10 +119,13 @@ def announce(address, served):
     say(f"\nAttendees trust the room's certificate first: give them {roomca.CA_CERT} (a USB stick, the "
         "chat), and have them compare its SHA-256 before they install it:\n")
     say(f"    {roomca.fingerprint()}\n")
-    say("    (Linux: sha256sum ca.crt; macOS: shasum -a 256 ca.crt; Windows PowerShell: Get-FileHash ca.crt)")
+    say("    (Linux: sha256sum ca.crt; macOS: shasum -a 256 ca.crt; Windows PowerShell: (Get-FileHash ca.crt).Hash;"
+        " upper or lower case, the same)")
     say(f"\nThen, on Linux: sudo mkdir -p /etc/docker/certs.d/{where} && "
-        f"sudo cp ca.crt /etc/docker/certs.d/{where}/ca.crt; on macOS and Windows, add ca.crt to the "
-        "system's trusted certificates (the organizers' page has each step), then restart Docker.")
+        f"sudo cp ca.crt /etc/docker/certs.d/{where}/ca.crt; on macOS: mkdir -p ~/.docker/certs.d/{where} && "
+        f"cp ca.crt ~/.docker/certs.d/{where}/ca.crt, then restart Docker Desktop; on Windows, add ca.crt to "
+        "the machine's trusted root certificates, then restart Docker Desktop (the organizers' page has each "
+        "step).")
     say("\nAnd they paste this into Docker Desktop > Settings > Docker Engine "
         "(or /etc/docker/daemon.json on Linux), then Apply & restart:\n")
     say(snippet(address))

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import socket
 import ssl
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ from pathlib import Path
 import bcrypt
 
 from . import paths, services
-from .progress import BringupError
+from .progress import BringupError, say
 
 PROGRAM = "/usr/bin/docker-registry"
 LOOPBACK = "127.0.0.1"
@@ -74,14 +73,43 @@ def config_text(address, room=False, storage_folder=None, tls=None, htpasswd=Non
 def answers(base_url=MIRROR_URL, timeout=2, cafile=None):
     """Whether a registry answers at base_url (https: trusting only `cafile`);
     one that asks for a password answers too."""
-    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(f"{base_url}/v2/", timeout=timeout, context=context) as response:
+        with _open(f"{base_url}/v2/", timeout=timeout, cafile=cafile) as response:
             return "Docker-Distribution-Api-Version" in response.headers
     except urllib.error.HTTPError as error:
         return error.code == 401 and "Docker-Distribution-Api-Version" in error.headers
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _open(request, timeout, cafile=None):
+    """urlopen without any proxy the environment names: our registries are
+    on this machine (a proxy would reach its own loopback, and see the
+    writer's password)."""
+    handlers = [urllib.request.ProxyHandler({})]
+    if cafile:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
+
+
+def listens(pid, port):
+    """Whether process `pid` itself holds the listening TCP socket on `port`
+    (not some other program that took the port first)."""
+    try:
+        held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port \
+                    and f"socket:[{fields[9]}]" in held:
+                return True
+    return False
 
 
 def port_in_use(host, port):
@@ -97,16 +125,32 @@ def ensure_running(name="registry", host=LOOPBACK, room=False, storage_folder=No
     refuse a port that something else holds."""
     program = shutil.which("docker-registry") or PROGRAM
     port = port or PORT
-    if services.running_pid(name):
-        return False
+    text = config_text(host_port(host, port), room=room, storage_folder=storage_folder, tls=tls, htpasswd=htpasswd)
+    config = paths.RUN / f"{name}.yml"
+    running = services.running_pid(name)
+    if running:
+        try:
+            current = paths.read_private(config)
+        except (OSError, BringupError):
+            current = None
+        if current == text and listens(running, port):
+            return False
+        # Started by an older bring-up (a mirror that took pushes, say), or
+        # its port is not its own: never kept.
+        say(f"    {name} (pid {running}) runs with another configuration than this bring-up's: restarting it")
+        services.stop(name)
     if port_in_use(host, port):
         raise BringupError(f"port {host_port(host, port)} is busy, and not with a registry bring-up started; "
                            f"stop what listens there (see `ss -ltnp 'sport = :{port}'`) and retry")
-    config = paths.write_private(paths.RUN / f"{name}.yml",
-                                 config_text(host_port(host, port), room=room, storage_folder=storage_folder,
-                                             tls=tls, htpasswd=htpasswd))
+    paths.write_private(config, text)
     url = f"{'https' if tls else 'http'}://{host_port(host, port)}"
-    services.start(name, [program, "serve", str(config)], ready=lambda: answers(url, cafile=cafile), timeout=20)
+    pid = services.start(name, [program, "serve", str(config)], ready=lambda: answers(url, cafile=cafile),
+                         timeout=20)
+    if not listens(pid, port):
+        services.stop(name)
+        raise BringupError(f"another program took {host_port(host, port)} while the registry started (it "
+                           f"answered as a registry, but the port is not our registry's): find it with "
+                           f"`ss -ltnp 'sport = :{port}'`, stop it, and retry")
     return True
 
 
@@ -134,12 +178,12 @@ class Writer:
         self.client_config = Path(tempfile.mkdtemp(prefix="writer-client.", dir=paths.RUN))
         try:
             ensure_running(WRITER, port=WRITER_PORT, htpasswd=htpasswd)
+            # The client configuration holds the credential itself: `docker
+            # login` could hand it to a credential helper (the user's keyring).
+            token = base64.b64encode(f"{WRITER_USER}:{self.password}".encode()).decode()
+            paths.write_private(self.client_config / "config.json",
+                                json.dumps({"auths": {host_port(LOOPBACK, WRITER_PORT): {"auth": token}}}))
             self.env = dict(os.environ, DOCKER_CONFIG=str(self.client_config))
-            login = subprocess.run(["docker", "login", "--username", WRITER_USER, "--password-stdin",
-                                    host_port(LOOPBACK, WRITER_PORT)], input=self.password, env=self.env,
-                                   capture_output=True, text=True, timeout=60)
-            if login.returncode:
-                raise BringupError(f"docker login to the mirror's writer failed: {login.stderr.strip()}")
         except BaseException:
             self.__exit__()
             raise
@@ -156,10 +200,9 @@ class Writer:
         (paths.RUN / f"{WRITER}.htpasswd").unlink(missing_ok=True)
 
 
-
 def _get_json(url, accept=None, timeout=5):
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with _open(request, timeout=timeout) as response:
         return json.load(response)
 
 
@@ -175,3 +218,18 @@ def image_labels(repository, tag, base_url=MIRROR_URL):
     except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
         raise BringupError(f"cannot read {repository}:{tag} from the mirror at {base_url}: {error}")
     return (config.get("config") or {}).get("Labels") or {}
+
+
+def manifest_digest(repository, tag, base_url=MIRROR_URL):
+    """The digest the mirror serves for repository:tag, or None if it has none."""
+    request = urllib.request.Request(f"{base_url}/v2/{repository}/manifests/{tag}", method="HEAD",
+                                     headers={"Accept": MANIFEST_TYPES})
+    try:
+        with _open(request, timeout=5) as response:
+            return response.headers.get("Docker-Content-Digest")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise BringupError(f"the mirror at {base_url} answered {error.code} for {repository}:{tag}")
+    except (urllib.error.URLError, OSError) as error:
+        raise BringupError(f"cannot read {repository}:{tag} from the mirror at {base_url}: {error}")

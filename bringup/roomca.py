@@ -61,6 +61,12 @@ def ensure_ca(now=None):
         if not CA_CERT.exists():
             raise BringupError(f"the room CA's certificate {CA_CERT} is missing: remove {FOLDER} to make a new CA")
         certificate = x509.load_pem_x509_certificate(_read(CA_CERT))
+        try:
+            certificate.extensions.get_extension_for_class(x509.NameConstraints)
+        except x509.ExtensionNotFound:
+            raise BringupError(f"the room CA {CA_CERT} was made by an older bring-up and may sign for any web "
+                               f"site: remove {FOLDER} to make one that signs for addresses only (attendees "
+                               "then trust the new certificate, and remove the old one)") from None
         if certificate.not_valid_after_utc < now + datetime.timedelta(days=SERVER_DAYS):
             raise BringupError(f"the room CA {CA_CERT} expires on {certificate.not_valid_after_utc:%Y-%m-%d}: "
                                f"remove {FOLDER} to make a new one (attendees then trust the new certificate)")
@@ -72,6 +78,12 @@ def ensure_ca(now=None):
                    .not_valid_before(now - datetime.timedelta(minutes=5))
                    .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   # It signs for IP addresses only, never a name: whoever got
+                   # its key could not pass for a web site an attendee visits.
+                   .add_extension(x509.NameConstraints(
+                       permitted_subtrees=[x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+                                           x509.IPAddress(ipaddress.ip_network("::/0"))],
+                       excluded_subtrees=[x509.DNSName("")]), critical=True)
                    .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                                   critical=True)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

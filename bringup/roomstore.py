@@ -8,9 +8,11 @@ The layout is distribution's filesystem driver's: blobs under
 `blobs/sha256/<2>/<digest>/data`, and per repository `_manifests/tags`,
 `_manifests/revisions` and `_layers` links naming them.
 """
+import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 
 from . import paths
@@ -43,68 +45,100 @@ def _digest_path(digest):
     return digest.split(":", 1)
 
 
-class Copier:
-    """Copies tags of repositories from one storage into another."""
+def _read_verified(path, digest=None):
+    """The bytes of a file bring-up's registry wrote: a regular file of ours,
+    never read through a link; with `digest`, refused unless its content has
+    that sha256 (a blob someone swapped is not served)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        raise BringupError(f"cannot read {path} in the mirror's storage ({error.strerror}): "
+                           "run `make images` again") from None
+    with os.fdopen(descriptor, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise BringupError(f"{path} in the mirror's storage is not a regular file of this user: "
+                               "bring-up's registry did not write it")
+        data = stream.read()
+    if digest and hashlib.sha256(data).hexdigest() != digest.split(":", 1)[1]:
+        raise BringupError(f"{path} does not hold what its digest {digest} says: the mirror's storage was "
+                           "changed outside the registry; remove it and run `make images` again")
+    return data
 
-    def __init__(self, source, target):
-        self.source, self.target = source, target
+
+class Copier:
+    """Copies tags of repositories from one storage into another, each blob
+    checked against its digest on the way."""
+
+    MAX_DEPTH = 2  # an index, then its manifests: nothing deeper is an image
+
+    def __init__(self, source, target, trusted):
+        self.source, self.target, self.trusted = source, target, trusted
 
     def _put_blob(self, digest):
         source, target = _blob(self.source, digest), _blob(self.target, digest)
         if target.exists():
             return
+        _read_verified(source, digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(source, target)
+            os.link(source, target, follow_symlinks=False)
         except OSError:  # another file system: a copy then
-            shutil.copyfile(source, target)
+            target.write_bytes(_read_verified(source, digest))
 
     def _put_link(self, repository, digest, *parts):
         link = _link(self.target, repository, *parts)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.write_text(digest)
 
-    def _manifest(self, repository, digest):
-        """Copy one manifest (an index with its manifests); return its config's labels."""
-        path = _blob(self.source, digest)
+    def _manifest(self, repository, digest, depth=0):
+        """Copy one manifest (an index with its manifests); return its config's
+        labels (of an index: a label any of its images carries)."""
+        if depth >= self.MAX_DEPTH:
+            raise BringupError(f"{repository}: manifest {digest} nests indexes deeper than an image has")
         try:
-            manifest = json.loads(path.read_bytes())
-        except (OSError, ValueError) as error:
-            raise BringupError(f"{repository}: manifest {digest} is missing or unreadable in "
-                               f"{self.source} ({error}): run `make images` again") from None
-        self._put_blob(digest)
-        self._put_link(repository, digest, "_manifests", "revisions", *_digest_path(digest))
-        if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
-            labels = {}
-            for entry in manifest.get("manifests", []):
-                labels.update(self._manifest(repository, entry["digest"]))
-            return labels
-        blobs = [manifest["config"], *manifest.get("layers", [])]
-        for blob in blobs:
-            self._put_blob(blob["digest"])
-            self._put_link(repository, blob["digest"], "_layers", *_digest_path(blob["digest"]))
-        config = json.loads(_blob(self.source, manifest["config"]["digest"]).read_bytes())
+            manifest = json.loads(_read_verified(_blob(self.source, digest), digest))
+            self._put_blob(digest)
+            self._put_link(repository, digest, "_manifests", "revisions", *_digest_path(digest))
+            if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+                labels = {}
+                for entry in manifest.get("manifests", []):
+                    for key, value in self._manifest(repository, entry["digest"], depth + 1).items():
+                        labels[key] = labels.get(key) or value  # a label one image carries is never hidden
+                return labels
+            for blob in [manifest["config"], *manifest.get("layers", [])]:
+                self._put_blob(blob["digest"])
+                self._put_link(repository, blob["digest"], "_layers", *_digest_path(blob["digest"]))
+            config = json.loads(_read_verified(_blob(self.source, manifest["config"]["digest"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise BringupError(f"{repository}: manifest {digest} in {self.source} is not one the registry "
+                               f"wrote ({error!r}): run `make images` again") from None
         return (config.get("config") or {}).get("Labels") or {}
 
     def tag(self, repository, tag):
         """Copy repository:tag; return what it serves, or raise naming it if absent."""
         current = _link(self.source, repository, "_manifests", "tags", tag, "current")
-        try:
-            digest = current.read_text().strip()
-        except OSError:
+        if not current.exists():
             raise BringupError(f"{repository.removeprefix('library/')}:{tag} is not in the mirror "
-                               f"({self.source}): run `make images` first") from None
+                               f"({self.source}): run `make images` first")
+        digest = _read_verified(current).decode(errors="replace").strip()
+        if self.trusted.get(f"{repository}:{tag}") != digest:
+            raise BringupError(f"{repository.removeprefix('library/')}:{tag} in the mirror is not the image "
+                               "bring-up pushed (another program pushed it, or an older bring-up whose "
+                               "mirror took pushes from anyone): run `make images` to push it again")
         labels = self._manifest(repository, digest)
         self._put_link(repository, digest, "_manifests", "tags", tag, "current")
         self._put_link(repository, digest, "_manifests", "tags", tag, "index", *_digest_path(digest))
         return Served(f"{repository.removeprefix('library/')}:{tag}", labels)
 
 
-def fill(allowed, source=None, target=None):
-    """Make the room's storage anew from (repository, tag) pairs; return what it serves."""
+def fill(allowed, trusted, source=None, target=None):
+    """Make the room's storage anew from (repository, tag) pairs, each only
+    as the manifest `trusted` ({"repository:tag": digest}: what bring-up
+    pushed) names; return what it serves."""
     source, target = source or paths.REGISTRY_DATA, target or ROOM_DATA
     if target.exists():
         shutil.rmtree(target)
     paths.private_folder(target)
-    copier = Copier(source, target)
+    copier = Copier(source, target, trusted)
     return [copier.tag(repository, tag) for repository, tag in allowed]

@@ -29,7 +29,7 @@ def sh(*argv, check=True, timeout=300, **kwargs):
     return result
 
 
-# `make integration` runs on two workers (`--dist loadscope`), in these
+# `make integration` runs on three workers (`--dist loadscope`), in these
 # units. The modules that make objects of their own on the outer engine
 # (images, containers, volumes, networks a user could have), or compare or
 # watch all of it, run one after another on one worker; the other tests only

@@ -134,15 +134,25 @@ def test_recipe_hash_changes_with_content_and_facts(tmp_path, monkeypatch):
     assert images.recipe_hash([recipe], "amd64") != first
 
 
-@pytest.mark.parametrize("labels, hit", [
-    (None, False),                                       # not in the mirror
-    ({}, False),                                         # in the mirror, not ours
-    ({images.RECIPE_LABEL: "old"}, False),               # an older recipe
-    ({images.RECIPE_LABEL: "abc"}, True),                # this recipe
+@pytest.mark.parametrize("labels, served, hit", [
+    (None, None, False),                                  # not in the mirror
+    ({}, "sha256:ours", False),                           # in the mirror, not ours
+    ({images.RECIPE_LABEL: "old"}, "sha256:ours", False), # an older recipe
+    ({images.RECIPE_LABEL: "abc"}, "sha256:ours", True),  # this recipe, as bring-up pushed it
+    ({images.RECIPE_LABEL: "abc"}, "sha256:else", False), # the right label on a manifest someone else pushed
 ])
-def test_cache_hit_only_on_same_recipe(monkeypatch, labels, hit):
+def test_cache_hit_only_on_same_recipe_as_pushed(monkeypatch, labels, served, hit):
     monkeypatch.setattr(registry, "image_labels", lambda repository, tag: labels)
+    monkeypatch.setattr(registry, "manifest_digest", lambda repository, tag: served)
+    monkeypatch.setattr(images, "pushed", lambda: {"library/hello-world:latest": "sha256:ours"})
     assert images.cached(images.HELLO, "abc") is hit
+
+
+def test_a_build_base_is_the_digest_bring_up_pushed(monkeypatch):
+    monkeypatch.setattr(images, "pushed", lambda: {"library/python:alpine": "sha256:" + "a" * 64})
+    assert images.pinned(images.PYTHON_ALPINE) == "python@sha256:" + "a" * 64
+    with pytest.raises(BringupError, match="python:latest was not pushed by bring-up"):
+        images.pinned(images.PYTHON_LATEST)
 
 
 def test_the_sandbox_matrix_keeps_engine_26_as_latest_and_adds_engine_28():
@@ -164,9 +174,9 @@ def test_each_sandbox_has_a_recipe_of_its_own():
     assert images.sandbox_digest(latest, *facts) != images.sandbox_digest(engine_28, *facts)
     assert images.sandbox_digest(engine_28, *facts) != images.sandbox_digest(engine_28, "other", *facts[1:])
     assert images.sandbox_digest(engine_28, *facts) != images.sandbox_digest(engine_28, *facts[:2], "")
-    argv = images.sandbox_build_argv(engine_28, "d1g", "http://mirror.example/debian")
+    argv = images.sandbox_build_argv(engine_28, "d1g", "http://mirror.example/debian", "python@sha256:d")
     assert argv[argv.index("-t") + 1] == "intro-to-docker/doctest-sandbox:engine-28"
-    assert {"SUITE=forky", "APT_MIRROR=http://mirror.example/debian", "BASE=python:latest"} <= set(argv)
+    assert {"SUITE=forky", "APT_MIRROR=http://mirror.example/debian", "BASE=python@sha256:d"} <= set(argv)
     assert f"{images.RECIPE_LABEL}=d1g" in argv and argv[-1] == str(images.RECIPES / "sandbox")
 
 
@@ -177,6 +187,7 @@ def _fake_docker_images(monkeypatch, local, dangling=(), in_use=()):
     what was built and removed."""
     done = {"built": [], "removed": []}
     dangling = list(dangling)
+    monkeypatch.setattr(images, "pushed", lambda: {"library/python:latest": "sha256:" + "b" * 64})
 
     def build(argv, what, **_):
         reference, label = argv[argv.index("-t") + 1], argv[argv.index("--label") + 1]

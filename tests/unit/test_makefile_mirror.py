@@ -53,3 +53,43 @@ def test_listen_comes_from_the_command_line_not_the_environment(tmp_path):
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--listen '127.0.0.1'" in result.stdout and "6.6.6.6" not in result.stdout
+
+
+def printed_args(tmp_path, target, *assignments, environ=()):
+    """The arguments the target's recipe hands its program, run as make would (PY and the venv stand-in print them)."""
+    printer = f"{sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **dict(environ)}
+    result = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), target, f"PY={printer}",
+                             f"VENV={tmp_path}/venv", *assignments], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if "bringup mirror" in line or "serve --dev-addr" in line]
+    (tmp_path / "venv" / "bin").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "venv" / "bin" / "mkdocs").write_text(f"#!/bin/sh\nexec {printer} \"$@\"\n")
+    (tmp_path / "venv" / "bin" / "mkdocs").chmod(0o755)
+    ran = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_only_reaches_bringup_word_by_word_and_nothing_runs(tmp_path, template):
+    marker = tmp_path / "ran"
+    only = template.format(marker=marker)
+    args = printed_args(tmp_path, "mirror", "LISTEN=1.2.3.4", f"ONLY={only}")
+    assert not marker.exists(), "part of ONLY ran"
+    assert args[args.index("--only") + 1:] == only.split()
+
+
+def test_only_and_serve_addr_come_from_the_command_line_not_the_environment(tmp_path):
+    args = printed_args(tmp_path, "mirror", environ={"ONLY": "hello-world"})
+    assert "--only" not in args
+    assert printed_args(tmp_path, "serve", environ={"SERVE_ADDR": "0.0.0.0:80"}) == \
+        ["serve", "--dev-addr", "127.0.0.1:8765"]
+
+
+def test_serve_addr_reaches_mkdocs_as_one_argument(tmp_path):
+    marker = tmp_path / "ran"
+    address = f"127.0.0.1:1; touch {marker}"
+    assert printed_args(tmp_path, "serve", f"SERVE_ADDR={address}")[-1] == address
+    assert not marker.exists()

@@ -146,12 +146,18 @@ def push(root, repository, tag, labels):
     return manifest, config, layer
 
 
+def trusting(*pushes):
+    """What bring-up's record would say of these pushes: {repository:tag: manifest}."""
+    return {f"{repository}:{tag}": digests[0] for repository, tag, digests in pushes}
+
+
 def test_the_room_storage_holds_only_the_tags_named(tmp_path):
     source, target = tmp_path / "loopback", tmp_path / "room"
     manifest, config, layer = push(source, "library/hello-world", "latest", {})
     push(source, "library/python", "latest", {images.PRIVATE_CA_LABEL: "yes"})
     push(source, "someone/else", "latest", {})  # a local process pushed it: never served
-    served = roomstore.fill([("library/hello-world", "latest")], source, target)
+    trusted = trusting(("library/hello-world", "latest", (manifest,)))
+    served = roomstore.fill([("library/hello-world", "latest")], trusted, source, target)
     assert served == [Served("hello-world:latest", {})]
     repositories = target.joinpath(*roomstore.V2, "repositories")
     assert sorted(p.name for p in repositories.iterdir()) == ["library"]
@@ -166,25 +172,111 @@ def test_the_room_storage_holds_only_the_tags_named(tmp_path):
 
 def test_the_labels_of_every_tag_are_read(tmp_path):
     source = tmp_path / "loopback"
-    push(source, "library/python", "alpine", {})
-    push(source, "library/python", "3.13-alpine", {images.PRIVATE_CA_LABEL: "yes"})
-    served = roomstore.fill([("library/python", "alpine"), ("library/python", "3.13-alpine")], source,
+    alpine = push(source, "library/python", "alpine", {})
+    alias = push(source, "library/python", "3.13-alpine", {images.PRIVATE_CA_LABEL: "yes"})
+    trusted = trusting(("library/python", "alpine", alpine), ("library/python", "3.13-alpine", alias))
+    served = roomstore.fill([("library/python", "alpine"), ("library/python", "3.13-alpine")], trusted, source,
                             tmp_path / "room")
     assert [s.labels.get(images.PRIVATE_CA_LABEL) for s in served] == [None, "yes"]
 
 
+def test_a_tag_bring_up_did_not_push_is_never_served(tmp_path):
+    source = tmp_path / "loopback"
+    ours = push(source, "introtodocker/jam-server", "latest", {})
+    theirs = push(source, "introtodocker/jam-server", "latest", {"planted": "yes"})  # pushed over ours
+    assert ours[0] != theirs[0]
+    with pytest.raises(BringupError, match=r"jam-server:latest in the mirror is not the image bring-up pushed"):
+        roomstore.fill([("introtodocker/jam-server", "latest")],
+                       trusting(("introtodocker/jam-server", "latest", ours)), source, tmp_path / "room")
+
+
 def test_an_allowlisted_image_missing_from_the_mirror_is_named(tmp_path):
     source = tmp_path / "loopback"
-    push(source, "library/hello-world", "latest", {})
+    hello = push(source, "library/hello-world", "latest", {})
     with pytest.raises(BringupError, match=r"python:alpine is not in the mirror .*run `make images` first"):
-        roomstore.fill([("library/hello-world", "latest"), ("library/python", "alpine")], source, tmp_path / "room")
+        roomstore.fill([("library/hello-world", "latest"), ("library/python", "alpine")],
+                       trusting(("library/hello-world", "latest", hello)), source, tmp_path / "room")
 
 
 def test_a_storage_naming_a_blob_outside_the_blob_folder_is_refused(tmp_path):
     source = tmp_path / "loopback"
-    link(source, "library/hello-world", "_manifests", "tags", "latest", "current", digest="sha256:../../../etc")
+    digest = "sha256:../../../etc"
+    link(source, "library/hello-world", "_manifests", "tags", "latest", "current", digest=digest)
     with pytest.raises(BringupError, match="not a sha256 digest"):
-        roomstore.fill([("library/hello-world", "latest")], source, tmp_path / "room")
+        roomstore.fill([("library/hello-world", "latest")], {"library/hello-world:latest": digest}, source,
+                       tmp_path / "room")
+
+
+def blob_path(root, digest):
+    hexdigest = digest.split(":")[1]
+    return root.joinpath(*roomstore.V2, "blobs", "sha256", hexdigest[:2], hexdigest, "data")
+
+
+def test_a_blob_whose_content_is_not_its_digest_is_refused(tmp_path):
+    source = tmp_path / "loopback"
+    pushed = push(source, "library/hello-world", "latest", {})
+    blob_path(source, pushed[2]).write_bytes(b"swapped")  # the layer
+    with pytest.raises(BringupError, match="does not hold what its digest"):
+        roomstore.fill([("library/hello-world", "latest")], trusting(("library/hello-world", "latest", pushed)),
+                       source, tmp_path / "room")
+
+
+def test_a_blob_that_is_a_link_is_refused_not_followed(tmp_path):
+    source = tmp_path / "loopback"
+    pushed = push(source, "library/hello-world", "latest", {})
+    layer = blob_path(source, pushed[2])
+    secret = tmp_path / "secret"
+    secret.write_bytes(layer.read_bytes())  # even with the right content
+    layer.unlink()
+    layer.symlink_to(secret)
+    with pytest.raises(BringupError, match="cannot read"):
+        roomstore.fill([("library/hello-world", "latest")], trusting(("library/hello-world", "latest", pushed)),
+                       source, tmp_path / "room")
+
+
+def test_an_index_that_names_itself_is_refused(tmp_path):
+    source = tmp_path / "loopback"
+    child = push(source, "library/python", "child", {})[0]
+    index = blob(source, json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json",
+                                     "manifests": [{"digest": child}]}).encode())
+    outer = blob(source, json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json",
+                                     "manifests": [{"digest": index}]}).encode())
+    link(source, "library/python", "_manifests", "tags", "latest", "current", digest=outer)
+    with pytest.raises(BringupError, match="nests indexes deeper"):
+        roomstore.fill([("library/python", "latest")], {"library/python:latest": outer}, source, tmp_path / "room")
+
+
+def test_one_image_of_an_index_carrying_the_private_ca_is_never_hidden(tmp_path):
+    source = tmp_path / "loopback"
+    carrying = push(source, "library/python", "amd64", {images.PRIVATE_CA_LABEL: "yes"})[0]
+    clean = push(source, "library/python", "arm64", {images.PRIVATE_CA_LABEL: ""})[0]
+    index = blob(source, json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json",
+                                     "manifests": [{"digest": carrying}, {"digest": clean}]}).encode())
+    link(source, "library/python", "_manifests", "tags", "latest", "current", digest=index)
+    [served] = roomstore.fill([("library/python", "latest")], {"library/python:latest": index}, source,
+                              tmp_path / "room")
+    assert served.labels[images.PRIVATE_CA_LABEL] == "yes"
+
+
+def test_the_room_ca_signs_for_addresses_never_for_names(ca_folder, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    roomca.ensure_ca()
+    ca_key = serialization.load_pem_private_key(roomca.CA_KEY.read_bytes(), password=None)
+    ca = x509.load_pem_x509_certificate(roomca.CA_CERT.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "bank.example")])
+    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName("bank.example")]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    path = tmp_path / "forged.crt"
+    path.write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+    checked = subprocess.run(["openssl", "verify", "-CAfile", str(roomca.CA_CERT), str(path)],
+                             capture_output=True, text=True)
+    assert checked.returncode != 0 and "subtree violation" in checked.stdout + checked.stderr
 
 
 def test_the_room_instance_serves_its_own_storage_read_only_over_tls(tmp_path):
