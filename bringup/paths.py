@@ -208,32 +208,29 @@ def write_private(path: Path, data: str | bytes, mode: int = SECRET_MODE) -> Pat
 def open_log(path: Path):
     """`path` opened for appending (binary), created 0600; never through a link,
     and never a file another user made."""
-    path = Path(path)
-    check_folder(path.parent)
-    fd = _open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)  # a planted FIFO: no hang
-    try:
-        _check_opened(fd, path)
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "ab")
+    return _open_checked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab")
 
 
 def open_private(path: Path):
     """A file bring-up wrote, opened for reading (binary): a regular file of
     ours in a folder of ours, never through a link. FileNotFoundError when
     there is none."""
+    return _open_checked(path, os.O_RDONLY, "rb")
+
+
+def _open_checked(path: Path, flags: int, mode: str):
+    """`path` in a folder of ours, opened without following a link, and
+    checked to be a regular file of ours that others cannot write."""
     path = Path(path)
     check_folder(path.parent)
-    fd = _open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a planted FIFO must not hang us
+    fd = _open(path, flags | os.O_NONBLOCK)  # O_NONBLOCK: a planted FIFO must not hang us
     try:
         _check_opened(fd, path)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, mode)
 
 
 def read_private(path: Path) -> str:

@@ -56,12 +56,8 @@ def test_every_answer_has_the_headers(site):
         assert headers["X-Frame-Options"] == "DENY"
 
 
-def test_the_built_site_gets_a_policy_with_its_inline_scripts():
-    built = ROOT / "site"
-    if not (built / "index.html").is_file():
-        pytest.skip("no built site (make build)")
-    policy = serve.content_security_policy(built)
-    assert policy.count("'sha256-") >= 1 and "frame-ancestors 'none'" in policy
+# The real site under this policy: tests/browser serves the built pages with this
+# server, and every page must load without a console error (a blocked script is one).
 
 
 def test_a_folder_without_a_site_is_a_clear_error(tmp_path, capsys):
