@@ -132,9 +132,7 @@ zensical: venv ## build the site with Zensical too, and check every page of the 
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
 test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests
-# Integration mostly waits on sandboxes starting, the browser tests mostly
-# compute: run together they take little more than integration alone.
-	@bash scripts/run-steps venv lint engine images unit integration+browser doctest journey build
+	@bash scripts/run-steps venv lint engine images unit integration doctest journey build browser
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py
