@@ -169,9 +169,18 @@ def test_sentinels_on_the_users_daemon_survive_a_page_that_removes_things(client
         network.remove()
 
 
-# The kill tests keep their runs' records in a folder of their own: another
-# worker's run, reaping the default one, must not take their dead run first.
-def test_a_run_killed_with_9_is_reaped_by_the_next(client, tmp_path):
+@pytest.fixture
+def own_state(tmp_path):
+    """A state folder of the test's own: another worker's run, reaping the
+    default one, must not take its dead run first. Whatever the test leaves
+    there (it failed before its next run reaped) is reaped at its end."""
+    yield tmp_path
+    subprocess.run([sys.executable, "-m", "doctester", "reap", "--state-dir", str(tmp_path)], cwd=ROOT,
+                   capture_output=True, timeout=300)
+
+
+def test_a_run_killed_with_9_is_reaped_by_the_next(client, own_state):
+    tmp_path = own_state
     before = daemon_state(client)
     own = ["--doc-state-dir", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
@@ -192,10 +201,11 @@ def test_a_run_killed_with_9_is_reaped_by_the_next(client, tmp_path):
     assert daemon_state(client) == before
 
 
-def test_the_first_run_after_a_killed_parallel_run_is_green(client, tmp_path):
+def test_the_first_run_after_a_killed_parallel_run_is_green(client, own_state):
     """As when `make doctest` is killed: every process of a run on two
     workers at once, mid-way; the next run on two workers reaps it (each
     dead run once) and passes."""
+    tmp_path = own_state
     before = daemon_state(client)
     own = ["--doc-state-dir", str(tmp_path)]
     pages = [str(PAGES / "long-running.md"), str(PAGES / "passing.md"), str(PAGES / "passing.md")]
