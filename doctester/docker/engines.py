@@ -11,6 +11,7 @@ from ..core.terminal import SHELLS
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot
 from .fences import SandboxPython
+from .ownership import RUN_LABEL
 from .provenance import Provenance
 from .workspace import SandboxWorkspace
 
@@ -265,8 +266,14 @@ class ExistingEngine(PageEngine):
 
 def restore(docker, before):
     """Remove what a page made beside the snapshot; put back what it removed,
-    the images it moved aside included. Returns problems."""
-    problems = docker.remove_containers([c for c in docker.container_ids() if c not in before.containers])
+    the images it moved aside included. Returns problems. A doc-test
+    sandbox, or its network, that came meanwhile is another run's: kept."""
+    containers, networks = docker.container_ids(), docker.networks()
+    # Listed after the objects: whatever of those is a sandbox is in here.
+    label = f"label={RUN_LABEL}"
+    others = set(docker.lines("ps", "-a", "--no-trunc", "--filter", label, "--format", "{{.ID}}")
+                 + docker.lines("network", "ls", "--no-trunc", "--filter", label, "--format", "{{.ID}}"))
+    problems = docker.remove_containers([c for c in containers if c not in before.containers and c not in others])
     aside_tags = set((before.aside or {}).values())
     for tag, image_id in docker.tags().items():
         if tag not in aside_tags and before.tags.get(tag) != image_id:
@@ -277,8 +284,8 @@ def restore(docker, before):
     for volume in docker.volumes():
         if volume not in before.volumes:
             _try(problems, docker, "volume", "rm", "-f", volume)
-    for network in docker.networks():
-        if network not in before.networks:
+    for network in networks:
+        if network not in before.networks and network.split()[0] not in others:
             _try(problems, docker, "network", "rm", network.split()[0])
     current = docker.tags()
     for tag, image_id in before.tags.items():

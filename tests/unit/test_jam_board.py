@@ -57,13 +57,21 @@ def board_port(api, timeout=1.0, **settings):
     it, in a thread while the block runs."""
     server = create_server(board.make_app(api, "Jams & friends", timeout),
                            host="127.0.0.1", port=0, **{**board.SERVER_SETTINGS, **settings})
-    thread = threading.Thread(target=server.run, daemon=True)
+    # waitress's own loop, a round at a time, until the test is done: closing
+    # the server while its loop waits in select() would pull its sockets away.
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield server.effective_port
     finally:
-        server.close()
+        stop.set()
         thread.join(timeout=5)
+        server.close()
 
 
 def get(port, path="/", host=None, method="GET"):
