@@ -294,3 +294,24 @@ def test_only_the_writer_takes_pushes_and_it_wants_a_password(tmp_path):
     assert "maintenance" not in writer["storage"]
     assert writer["auth"]["htpasswd"]["path"] == str(tmp_path / "h")
     assert reader["storage"]["delete"] == writer["storage"]["delete"] == {"enabled": False}
+
+
+def test_a_room_ca_without_name_constraints_is_refused(ca_folder):
+    """A CA an older bring-up made could sign for any web site: never used again."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ca_folder.mkdir(mode=0o700)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Intro to Docker room CA (old)")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    old = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+           .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=300))
+           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+           .sign(key, hashes.SHA256()))
+    roomca.CA_KEY.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    roomca.CA_KEY.chmod(0o600)
+    roomca.CA_CERT.write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(BringupError, match="may sign for any web site"):
+        roomca.server_certificate("192.168.1.20")
+    assert roomca.CA_CERT.read_bytes() == old.public_bytes(serialization.Encoding.PEM)  # never replaced silently
