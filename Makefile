@@ -10,6 +10,10 @@ SERVE_ADDR := 127.0.0.1:8765
 # choose where the mirror or the preview is served, nor what the room gets.
 LISTEN := 127.0.0.1
 ONLY :=
+# Which images `make images` also builds for the room's second CPU (arm64
+# beside amd64): hello-world (the default: seconds), all (what `make mirror`
+# asks for: several minutes, once), or none.
+MULTIARCH := hello-world
 # The dockerd `make engine` starts (when no engine answers) listens on a socket
 # of its own, never the system's; while that socket exists, every target talks
 # to it. Evaluated per command, so targets after `engine` in one run see it. A
@@ -45,16 +49,19 @@ engine-stop: venv ## reap what killed doc-test runs left, then stop only what `m
 	-$(PY) -m doctester reap
 	$(PY) -m bringup engine-stop
 
-images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable)
-	$(PY) -m bringup images
+images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable; MULTIARCH=all: every one for arm64 too)
+	$(PY) -m bringup images --multiarch '$(subst ','\'',$(value MULTIARCH))'
+
+mirror: MULTIARCH := all
 
 mirror: images ## organizers: serve the workshop's images to the room over HTTPS, e.g. `make mirror LISTEN=192.168.1.20` (ONLY="hello-world python:alpine": those alone)
 # $(value ...) keeps make from expanding a `$` in it; the quotes keep the shell
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
-lint: venv ## ruff on the Python code (rules in pyproject.toml)
+lint: venv ## ruff on the Python code, and mypy --strict on the doc tester's core (both set up in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 unit: venv ## unit tests (no Docker needed), one worker per core
 	$(PY) -m pytest tests/unit -q -n $(shell nproc)

@@ -5,7 +5,7 @@ import time
 import docker.errors
 import requests.exceptions
 
-from . import engine, images, organizer, paths
+from . import engine, images, multiarch, organizer, paths
 from .progress import BringupError, fail, say
 
 
@@ -14,7 +14,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("engine", help="reuse or start a Docker engine and the local mirror")
     commands.add_parser("engine-stop", help="stop only what `engine` started")
-    commands.add_parser("images", help="put the tutorial's images into the mirror")
+    images_command = commands.add_parser("images", help="put the tutorial's images into the mirror")
+    images_command.add_argument("--multiarch", default=multiarch.DEFAULT, choices=multiarch.CHOICES,
+                                help="which images to build for the other CPU too (arm64 beside amd64)")
     mirror = commands.add_parser("mirror", help="serve the mirror to attendees on a LAN address")
     mirror.add_argument("--listen", default="127.0.0.1", help="IP address to serve on")
     mirror.add_argument("--only", nargs="*", default=(), metavar="IMAGE",
@@ -30,7 +32,7 @@ def main(argv=None):
         elif args.command == "engine-stop":
             engine.stop_engine()
         elif args.command == "images":
-            images.ensure_images()
+            images.ensure_images(then=[lambda: multiarch.ensure(args.multiarch)])
             say(f"images ready in {time.monotonic() - start:.1f} s")
         elif args.command == "mirror":
             organizer.serve(args.listen, args.only)

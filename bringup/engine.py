@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docker
 
-from . import host, paths, registry, services
+from . import emulation, host, paths, registry, services
 from .progress import BringupError, say, step
 
 PACKAGES = ["docker.io", "docker-registry", "debootstrap", "musl-tools"]
@@ -130,15 +130,15 @@ FOREIGN_HELP = ("bring-up never starts a second engine beside another one. Start
                 "engine is gone for good, remove its socket ({socket}) yourself first")
 
 
-def missing_packages():
-    result = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *PACKAGES],
+def missing_packages(names=PACKAGES):
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *names],
                             capture_output=True, text=True)
     installed = {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" installed")}
-    return [name for name in PACKAGES if name not in installed]
+    return [name for name in names if name not in installed]
 
 
-def install_packages():
-    missing = missing_packages()
+def install_packages(names=PACKAGES):
+    missing = missing_packages(names)
     if not missing:
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -283,9 +283,19 @@ def stop_dockerd():
     return stopped
 
 
+def emulating_engine(arch):
+    """The service name of bring-up's engine for `arch` programs (bringup.multiarch)."""
+    return f"dockerd-{arch}"
+
+
+def stop_emulating_engines():
+    return [arch for arch in emulation.QEMU_CPU if services.stop(emulating_engine(arch))]
+
+
 def stop_engine():
     from . import organizer
     stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
+                                          ("the engine for another CPU", stop_emulating_engines),
                                           ("dockerd", stop_dockerd),
                                           ("registry", registry.stop)) if stopper()]
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")

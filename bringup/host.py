@@ -1,4 +1,5 @@
 """Facts about the host that bring-up decisions depend on."""
+import functools
 import os
 import platform
 import shutil
@@ -44,6 +45,7 @@ def codename(release=None):
     return release.get("VERSION_CODENAME", "")
 
 
+@functools.cache
 def debian_arch():
     return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                           check=True).stdout.strip()

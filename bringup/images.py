@@ -7,6 +7,7 @@ recipe, and an image whose label matches is not built again. Nothing is
 pushed until its build has finished, so an interrupted run leaves nothing a
 later run trusts (scratch work lives under paths.WORK and is discarded).
 """
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -163,13 +164,20 @@ def pushed():
                            "`make images` (the images are then pushed again)") from None
 
 
-def _record_push(image):
+def record_push(image):
     digest = registry.manifest_digest(image.repository, image.tag)
     if not digest:
         raise BringupError(f"{image.hub_ref} is not in the mirror right after its push")
     record = pushed()
     record[f"{image.repository}:{image.tag}"] = digest
     paths.write_private(paths.CACHE / PUSHED, json.dumps(record, indent=1, sort_keys=True))
+
+
+@contextlib.contextmanager
+def scratch_folder():
+    """A folder for one run's builds, under paths.WORK, removed at its end."""
+    with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
+        yield Path(scratch)
 
 
 def pinned(image):
@@ -193,14 +201,20 @@ def cached(image, digest):
 _writer = []
 
 
-def push(source_ref, image, what):
-    """Push source_ref to the mirror as image, through the writer; drop the name we made."""
+def writer():
     if not _writer:
         _writer.append(registry.Writer().__enter__())
-    run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
-    run(["docker", "push", image.mirror_ref], what, env=_writer[0].env)
-    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
-    _record_push(image)
+    return _writer[0]
+
+
+def push(source_ref, image, what, docker_host=None):
+    """Push source_ref to the mirror as image, through the writer; drop the
+    name we made. `docker_host`: the engine that holds source_ref, if not bring-up's."""
+    env = dict(writer().env, **({"DOCKER_HOST": docker_host} if docker_host else {}))
+    run(["docker", "tag", source_ref, image.mirror_ref], "tagging", env=env)
+    run(["docker", "push", image.mirror_ref], what, env=env)
+    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True, env=env)
+    record_push(image)
 
 
 def stop_writer():
@@ -228,24 +242,38 @@ def build_hello(image, digest, scratch):
     publish(local, image)
 
 
-def debootstrap_rootfs(digest, scratch, private):
-    """Root file systems for the python stand-ins, built once per recipe:
-    returns (full tarball, stripped tarball)."""
-    full = paths.ROOTFS / f"python-full-{digest}.tar"
-    slim = paths.ROOTFS / f"python-slim-{digest}.tar"
-    if full.exists() and slim.exists():
-        return full, slim
-    if not host.is_root() or not shutil.which("debootstrap"):
-        raise BringupError("building the python stand-ins needs root and debootstrap "
-                           "(`sudo apt-get install debootstrap`, then `sudo make images`)")
+def rootfs_tarballs(digest, arch):
+    """Where the python stand-ins' root file systems of one recipe and CPU go:
+    (full tarball, stripped tarball)."""
+    name = f"python-{{}}-{digest}" + ("" if arch == host.debian_arch() else f"-{arch}")
+    return paths.ROOTFS / f"{name.format('full')}.tar", paths.ROOTFS / f"{name.format('slim')}.tar"
+
+
+def rootfs_recipe():
+    """(Debian release, mirror, packages) of the python stand-ins' root file
+    systems, and the keyring every package is checked against."""
+    if not host.is_root():
+        raise BringupError("building the python stand-ins needs root (`sudo make images`)")
+    if not host.DEBIAN_KEYRING.is_file():
+        raise BringupError(f"{host.DEBIAN_KEYRING} is missing: `apt-get install debian-archive-keyring`; "
+                           "the stand-ins are only built from packages whose signatures check out")
     release = (RECIPES / "python/suite").read_text().strip()  # the official images' Debian release
     mirror = host.debian_mirror(host.codename())  # the same mirror serves every release
     packages = [line.strip() for line in (RECIPES / "python/packages.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
+    return release, mirror, packages
+
+
+def debootstrap_rootfs(digest, scratch, private):
+    """Root file systems for the python stand-ins, built once per recipe:
+    returns (full tarball, stripped tarball)."""
+    full, slim = rootfs_tarballs(digest, host.debian_arch())
+    if full.exists() and slim.exists():
+        return full, slim
+    release, mirror, packages = rootfs_recipe()
+    if not shutil.which("debootstrap"):
+        raise BringupError("building the python stand-ins needs debootstrap (`sudo apt-get install debootstrap`)")
     root = scratch / "rootfs"
-    if not host.DEBIAN_KEYRING.is_file():
-        raise BringupError(f"{host.DEBIAN_KEYRING} is missing: `apt-get install debian-archive-keyring`; "
-                           "the stand-ins are only built from packages whose signatures check out")
     with step(f"debootstrap {release} with {', '.join(packages)} (a minute or two)"):
         # Every package checked against the distribution's keys, whatever the mirror serves.
         result = subprocess.run(["debootstrap", "--variant=minbase", f"--keyring={host.DEBIAN_KEYRING}",
@@ -254,6 +282,11 @@ def debootstrap_rootfs(digest, scratch, private):
         if result.returncode:
             raise BringupError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-1500:]}"
                                f"{result.stderr[-1500:]}")
+    return finish_rootfs(root, full, slim, private)
+
+
+def finish_rootfs(root, full, slim, private):
+    """Make a bootstrapped root file system the official images' like, and pack it twice."""
     _make_pip_like_official(root, private)
     _tar(root, full)
     _strip(root)
@@ -449,8 +482,9 @@ def ensure_sandbox_image(sandbox, digest, mirror):
         subprocess.run(["docker", "rmi", previous], capture_output=True)
 
 
-def ensure_images():
-    """Every image the pages pull, in the mirror, built at most once per recipe.
+def ensure_images(then=()):
+    """Every image the pages pull, in the mirror, built at most once per recipe;
+    then each of `then` (more images, pushed through the same writer).
     One run at a time: a second waits for the first (which may push the same
     images), and only then is a writer still running one a killed run left."""
     paths.ensure()
@@ -462,6 +496,8 @@ def ensure_images():
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             _ensure_images()
+            for more in then:
+                more()
         finally:
             stop_writer()
 
@@ -477,8 +513,7 @@ def _ensure_images():
     python_digest = recipe_hash(PYTHON_LATEST.inputs + [Path(__file__)], arch, release, "".join(private))
     hello_digest = recipe_hash(HELLO.inputs + [Path(__file__)], arch)
     wanted_python = [(PYTHON_LATEST, "full"), (PYTHON_ALPINE, "slim")]
-    with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
-        scratch = Path(scratch)
+    with scratch_folder() as scratch:
         if online:
             for image in (tagged for public in PUBLIC_IMAGES for tagged in map(public.with_tag, public.tags)):
                 with step(f"copying {image.hub_ref} into the mirror"):

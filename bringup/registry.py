@@ -21,7 +21,7 @@ from pathlib import Path
 
 import bcrypt
 
-from . import paths, services
+from . import host, paths, services
 from .progress import BringupError, say
 
 PROGRAM = "/usr/bin/docker-registry"
@@ -30,11 +30,14 @@ PORT = 5000
 MIRROR_URL = f"http://{LOOPBACK}:{PORT}"
 WRITER = "registry-writer"  # the writer's service name (pid file, log)
 WRITER_PORT = 5001
+WRITER_URL = f"http://{LOOPBACK}:{WRITER_PORT}"
 WRITER_USER = "bringup"
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-])
+IMAGE_MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                        "application/vnd.oci.image.manifest.v1+json")
+INDEX_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",
+               "application/vnd.oci.image.index.v1+json")
+OCI_INDEX = INDEX_TYPES[1]
+MANIFEST_TYPES = ", ".join(IMAGE_MANIFEST_TYPES + INDEX_TYPES)
 
 
 def host_port(host, port):
@@ -206,18 +209,68 @@ def _get_json(url, accept=None, timeout=5):
         return json.load(response)
 
 
-def image_labels(repository, tag, base_url=MIRROR_URL):
-    """Labels of repository:tag as stored in the mirror, or None if it is not there."""
+def _registry_error(error, base_url, reference):
+    if isinstance(error, urllib.error.HTTPError):
+        return BringupError(f"the mirror at {base_url} answered {error.code} for {reference}")
+    return BringupError(f"cannot read {reference} from the mirror at {base_url}: {error}")
+
+
+def platform_manifest(repository, tag, arch, base_url=MIRROR_URL):
+    """(digest, manifest) of repository:tag for linux/`arch`: the tag's own
+    manifest, or its index's entry for that platform; None when the mirror
+    has neither (no tag, or an index without that platform, or an image for
+    another one)."""
     try:
         manifest = _get_json(f"{base_url}/v2/{repository}/manifests/{tag}", accept=MANIFEST_TYPES)
+        digest = None
+        if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+            digest = next((entry["digest"] for entry in manifest["manifests"]
+                           if (entry.get("platform") or {}).get("architecture") == arch), None)
+            if digest is None:
+                return None
+            manifest = _get_json(f"{base_url}/v2/{repository}/manifests/{digest}", accept=MANIFEST_TYPES)
         config = _get_json(f"{base_url}/v2/{repository}/blobs/{manifest['config']['digest']}")
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return None
-        raise BringupError(f"the mirror at {base_url} answered {error.code} for {repository}:{tag}")
-    except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
-        raise BringupError(f"cannot read {repository}:{tag} from the mirror at {base_url}: {error}")
-    return (config.get("config") or {}).get("Labels") or {}
+        raise _registry_error(error, base_url, f"{repository}:{tag}") from None
+    except (urllib.error.URLError, OSError, KeyError, ValueError, TypeError) as error:
+        raise _registry_error(error, base_url, f"{repository}:{tag}") from None
+    if config.get("architecture", arch) != arch:
+        return None
+    return digest or manifest_digest(repository, tag, base_url), manifest, config
+
+
+def image_labels(repository, tag, base_url=MIRROR_URL, arch=None):
+    """Labels of repository:tag (for linux/`arch` when it is an index; by
+    default this machine's) as stored in the mirror, or None if it is not there."""
+    found = platform_manifest(repository, tag, arch or host.debian_arch(), base_url)
+    if found is None:
+        return None
+    return (found[2].get("config") or {}).get("Labels") or {}
+
+
+def put_index(repository, tag, entries, authorization):
+    """Make repository:tag an OCI index of manifests already in the
+    repository: `entries` are (digest, arch) pairs. Through the writer; return
+    the index's digest."""
+    manifests = []
+    for digest, arch in entries:
+        request = urllib.request.Request(f"{WRITER_URL}/v2/{repository}/manifests/{digest}", method="HEAD",
+                                         headers={"Accept": MANIFEST_TYPES, **authorization})
+        with _open(request, timeout=5) as response:
+            manifests.append({"mediaType": response.headers["Content-Type"], "digest": digest,
+                              "size": int(response.headers["Content-Length"]),
+                              "platform": {"architecture": arch, "os": "linux"}})
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}).encode()
+    request = urllib.request.Request(f"{WRITER_URL}/v2/{repository}/manifests/{tag}", data=body, method="PUT",
+                                     headers={"Content-Type": OCI_INDEX, **authorization})
+    try:
+        with _open(request, timeout=10) as response:
+            return response.headers["Docker-Content-Digest"]
+    except urllib.error.HTTPError as error:
+        raise BringupError(f"the mirror's writer refused the index for {repository}:{tag} "
+                           f"({error.code}: {error.read()[:300]!r})") from None
 
 
 def manifest_digest(repository, tag, base_url=MIRROR_URL):
@@ -230,6 +283,6 @@ def manifest_digest(repository, tag, base_url=MIRROR_URL):
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return None
-        raise BringupError(f"the mirror at {base_url} answered {error.code} for {repository}:{tag}")
+        raise _registry_error(error, base_url, f"{repository}:{tag}") from None
     except (urllib.error.URLError, OSError) as error:
-        raise BringupError(f"cannot read {repository}:{tag} from the mirror at {base_url}: {error}")
+        raise _registry_error(error, base_url, f"{repository}:{tag}") from None

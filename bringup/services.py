@@ -84,16 +84,18 @@ def last_lines(path, count=20):
         return "(no log)"
 
 
-def start(name, argv, ready, timeout):
+def start(name, argv, ready, timeout, shows_as=None):
     """Start `argv` in the background, logging to RUN/name.log, and wait until
-    `ready()` is true. On failure the process is stopped and its log quoted."""
+    `ready()` is true. On failure the process is stopped and its log quoted.
+    `shows_as`: the command line the process has once running, when `argv`
+    sets something up and then executes it (its pid stays the same)."""
     paths.ensure()
     paths.rotate(log_file(name), LOG_LIMIT)  # keep one old log (name.log.1), bounded
     log = paths.open_log(log_file(name))
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()
-    record(name, proc.pid, argv)
+    record(name, proc.pid, shows_as or argv)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -104,6 +106,9 @@ def start(name, argv, ready, timeout):
             return proc.pid
         time.sleep(0.2)
     stop(name)
+    if proc.poll() is None:  # ours, still setting up (not yet what `shows_as` names)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     raise BringupError(f"{name} did not become ready within {timeout} s; "
                        f"last lines of {log_file(name)}:\n{last_lines(log_file(name))}")
 

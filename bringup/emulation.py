@@ -1,0 +1,119 @@
+"""Run a program in a user and mount namespace of its own, in which programs
+built for another CPU run under QEMU (Debian's qemu-user-static).
+
+binfmt_misc, the kernel's table of such handlers, is machine-wide, except
+that since Linux 6.7 every user namespace may mount an instance of its own:
+a handler registered there is seen only by the processes of that namespace
+and its children. So bring-up never reads or changes the host's handlers,
+and its handler is gone with the namespace's last process, a kill -9
+included.
+
+    python3 -m bringup.emulation arm64 -- PROGRAM [ARG...]
+
+The program (a build engine, a chroot) runs as root in the namespace. Ids
+0..IDS-1 map to the same ids outside, so the files it writes keep their
+owners; the range is not the whole one, so dockerd and runc see that they run
+in a user namespace, and bind device nodes instead of making them. The host's
+network namespace stays the one it uses, but without any capability over it.
+"""
+import ctypes
+import os
+import re
+import sys
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+IDS = 1_000_000_000
+# Debian's machine names (dpkg --print-architecture) and QEMU's, for the CPUs
+# the workshop serves images for.
+QEMU_CPU = {"arm64": "aarch64", "amd64": "x86_64"}
+HANDLERS = Path("/usr/lib/binfmt.d")  # qemu-user-static's registration lines, one file per CPU
+PACKAGE = "qemu-user-static"
+BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
+MINIMUM_KERNEL = (6, 7)
+
+
+class EmulationError(Exception):
+    pass
+
+
+def handler_line(arch):
+    """The binfmt_misc registration line qemu-user-static ships for `arch`:
+    the package's own magic, mask, interpreter and flags (F among them: the
+    interpreter is opened when registered, so it works inside a chroot)."""
+    cpu = QEMU_CPU.get(arch)
+    if cpu is None:
+        raise EmulationError(f"no QEMU emulation known for the {arch!r} architecture "
+                             f"(known: {', '.join(sorted(QEMU_CPU))})")
+    conf = HANDLERS / f"qemu-{cpu}.conf"
+    try:
+        line = conf.read_text().strip()
+    except OSError:
+        raise EmulationError(f"{conf} is missing: `apt-get install {PACKAGE}` (it gives QEMU for "
+                             f"{arch} programs)") from None
+    fields = line.split(":")
+    if len(fields) != 8 or "F" not in fields[7]:
+        raise EmulationError(f"{conf} is not a binfmt_misc line with the F flag: {line[:80]!r}")
+    return line
+
+
+def kernel_supported(release=None):
+    """Does this kernel give each user namespace a binfmt_misc of its own?"""
+    match = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return bool(match) and tuple(map(int, match.groups())) >= MINIMUM_KERNEL
+
+
+def _check(result, what):
+    if result != 0:
+        raise EmulationError(f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+def enter(arch):
+    """Move this process into a new user and mount namespace and register
+    `arch`'s handler there. A child of ours, still outside, writes the id
+    maps (a process cannot map ids it has no rights over from inside)."""
+    if not kernel_supported():
+        raise EmulationError(f"Linux {os.uname().release} gives user namespaces no binfmt_misc of their own "
+                             f"(Linux {'.'.join(map(str, MINIMUM_KERNEL))} or newer does): images for "
+                             f"{arch} cannot be built here without changing the machine's own handlers")
+    line = handler_line(arch)
+    libc = ctypes.CDLL(None, use_errno=True)
+    ready_read, ready_write = os.pipe()
+    mapper = os.fork()
+    if mapper == 0:  # the child: waits for the unshare, maps, exits
+        os.close(ready_write)
+        os.read(ready_read, 1)
+        try:
+            for kind in ("uid_map", "gid_map"):
+                Path(f"/proc/{os.getppid()}/{kind}").write_text(f"0 0 {IDS}\n")
+        finally:
+            os._exit(0)
+    os.close(ready_read)
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "creating a user namespace")
+    os.write(ready_write, b"1")
+    os.close(ready_write)
+    os.waitpid(mapper, 0)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making the mounts private")
+    # At the usual place, over the host's (which this namespace then no longer sees).
+    _check(libc.mount(b"binfmt_misc", str(BINFMT_MISC).encode(), b"binfmt_misc", 0, None),
+           "mounting a binfmt_misc of this namespace's own")
+    (BINFMT_MISC / "register").write_text(line)
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] != "--":
+        sys.exit("usage: python3 -m bringup.emulation ARCH -- PROGRAM [ARG...]")
+    try:
+        enter(argv[0])
+    except (EmulationError, OSError) as error:
+        sys.exit(f"emulation: {error}")
+    os.execvp(argv[2], argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

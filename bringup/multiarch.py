@@ -1,0 +1,261 @@
+"""The workshop's images for a room's second CPU: arm64 beside this
+machine's amd64 (or the reverse), so that an Apple silicon laptop pulls
+images it runs natively, not under emulation, nor "exec format error".
+
+Each image is made for the other CPU from the same recipe:
+- hello-world: hello.c cross-compiled (Debian's cross gcc), then the same
+  Dockerfile built for that platform (nothing runs);
+- the python stand-ins: mmdebstrap with the same packages for that
+  architecture, its maintainer scripts under QEMU (bringup.emulation), then
+  the same Dockerfiles (which run nothing);
+- registry and the workshop image, whose recipes RUN commands: built by an
+  emulating engine, a second dockerd of ours inside bringup.emulation's
+  namespace, so its containers run the other CPU's programs under QEMU.
+
+Each such image is pushed under `<tag>--<arch>`; then every tag of the image
+becomes an OCI index of this machine's image and that one, which engines of
+either CPU pull from as they pull Docker Hub's.
+"""
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import emulation, engine, host, images, paths, registry, services
+from .progress import BringupError, say, step
+
+OTHER_CPU = {"amd64": "arm64", "arm64": "amd64"}
+CROSS_GCC = {"arm64": ("aarch64-linux-gnu-gcc", ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]),
+             "amd64": ("x86_64-linux-gnu-gcc", ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"])}
+TOOLS = ["qemu-user-static", "mmdebstrap", "arch-test"]  # arch-test: how mmdebstrap checks the emulation
+CHOICES = ("none", "hello-world", "all")
+DEFAULT = "hello-world"  # what `make images` builds for the other CPU unless told (MULTIARCH=...)
+SOURCES = [Path(__file__), Path(emulation.__file__), Path(images.__file__)]
+
+
+def other_cpu():
+    return OTHER_CPU.get(host.debian_arch())
+
+
+def why_not(arch):
+    """Why this machine cannot build images for `arch`, or None."""
+    if arch is None:
+        return f"bring-up knows no second CPU for this machine's {host.debian_arch()}"
+    if not (host.is_root() and host.is_debian_like() and host.has_apt()):
+        return "building for another CPU needs root on Debian or Ubuntu (its cross compiler and QEMU)"
+    if not emulation.kernel_supported():
+        return (f"Linux {os.uname().release} has no binfmt_misc per user namespace (6.7 has), and bring-up "
+                "never registers QEMU in the machine's own")
+    return None
+
+
+def platform_image(image, arch):
+    """Where the image for `arch` alone is pushed: `<tag>--<arch>`."""
+    return images.Image(image.repository, f"{image.tag}--{arch}", image.inputs)
+
+
+def joined(image, arch, digest):
+    """Does every tag of image hold an index with the recipe's image for
+    `arch`, as bring-up pushed it?"""
+    record = images.pushed()
+    return all((registry.image_labels(image.repository, tag, arch=arch) or {}).get(images.RECIPE_LABEL) == digest
+               and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag)
+               for tag in image.tags)
+
+
+def join(image, arch, digest, build):
+    """Make every tag of image an index of this machine's image and the one
+    for `arch` (built by `build(target)` unless the mirror has it)."""
+    if joined(image, arch, digest):
+        say(f"    {image.hub_ref} for {arch}: in the mirror (recipe {digest})")
+        return
+    target = platform_image(image, arch)
+    if (registry.image_labels(target.repository, target.tag, arch=arch) or {}).get(images.RECIPE_LABEL) != digest:
+        with step(f"building {image.hub_ref} for {arch}"):
+            build(target)
+    native = registry.platform_manifest(image.repository, image.tag, host.debian_arch())
+    other = registry.platform_manifest(target.repository, target.tag, arch)
+    if native is None or other is None:
+        raise BringupError(f"{image.hub_ref}: the mirror lacks its image for "
+                           f"{host.debian_arch() if native is None else arch} right after bring-up made it")
+    for tag in image.tags:
+        registry.put_index(image.repository, tag, [(native[0], host.debian_arch()), (other[0], arch)],
+                           images.writer().authorization())
+        images.record_push(image.with_tag(tag))
+
+
+def ensure_hello(arch, scratch):
+    digest = images.recipe_hash(images.HELLO.inputs + SOURCES, arch)
+
+    def build(target):
+        context = scratch / f"hello-world-{arch}"
+        shutil.copytree(images.RECIPES / "hello-world", context)
+        compiler = CROSS_GCC[arch][0]
+        images.run([compiler, "-static", "-Os", "-s", "-o", str(context / "hello"), str(context / "hello.c")],
+                   f"compiling hello-world for {arch}")
+        local = f"intro-to-docker-build/hello-world:{digest}-{arch}"
+        images.run(["docker", "build", "--quiet", "--platform", f"linux/{arch}",
+                    "--label", f"{images.RECIPE_LABEL}={digest}", "-t", local, str(context)],
+                   f"building hello-world for {arch}")
+        images.push(local, target, f"pushing hello-world for {arch}")
+        subprocess.run(["docker", "rmi", local], capture_output=True)
+
+    join(images.HELLO, arch, digest, build)
+
+
+def in_emulation(arch, argv):
+    """argv, run in bringup.emulation's namespace for `arch`."""
+    return [sys.executable, emulation.__file__, arch, "--", *argv]
+
+
+def python_rootfs(arch, digest, scratch, private):
+    """The python stand-ins' root file systems for `arch` (once per recipe)."""
+    full, slim = images.rootfs_tarballs(digest, arch)
+    if full.exists() and slim.exists():
+        return full, slim
+    release, mirror, packages = images.rootfs_recipe()
+    root = scratch / f"rootfs-{arch}"
+    with step(f"mmdebstrap {release} for {arch}, its package scripts under QEMU (several minutes, once)"):
+        result = subprocess.run(in_emulation(arch, [
+            "mmdebstrap", "--mode=root", "--variant=minbase", f"--arch={arch}", f"--include={','.join(packages)}",
+            f"--keyring={host.DEBIAN_KEYRING}", release, str(root), mirror]), capture_output=True, text=True)
+        if result.returncode:
+            raise BringupError(f"mmdebstrap for {arch} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    version = subprocess.run(in_emulation(arch, ["chroot", str(root), "python3", "-c",
+                                                 "import sys; print('%d.%d' % sys.version_info[:2])"]),
+                             capture_output=True, text=True).stdout.strip()
+    if version != images.PINNED_PYTHON:
+        raise BringupError(f"the python stand-in for {arch} runs Python {version or '(none)'}, but pages pin "
+                           f"python:{images.PINNED_PYTHON}-alpine")
+    return images.finish_rootfs(root, full, slim, private)
+
+
+def ensure_python(arch, scratch, private):
+    """Both python stand-ins for `arch`; return their recipe digest."""
+    digest = images.recipe_hash(images.PYTHON_LATEST.inputs + SOURCES, arch, images.rootfs_recipe()[0],
+                                "".join(private))
+    label = ["--label", f"{images.PRIVATE_CA_LABEL}=yes"] if private else []
+    for image, kind in ((images.PYTHON_LATEST, 0), (images.PYTHON_ALPINE, 1)):
+        def build(target, image=image, kind=kind):
+            tarball = python_rootfs(arch, digest, scratch, private)[kind]
+            base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}-{arch}"
+            with tarball.open("rb") as stream:
+                images.run(["docker", "import", "--platform", f"linux/{arch}", "-", base],
+                           f"importing {tarball.name}", stdin=stream)
+            local = f"intro-to-docker-build/python:{image.tag}-{digest}-{arch}"
+            images.run(["docker", "build", "--quiet", "--platform", f"linux/{arch}", "--build-arg", f"BASE={base}",
+                        "--label", f"{images.RECIPE_LABEL}={digest}", *label,
+                        "-f", str(images.RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
+                       f"building python:{image.tag} for {arch}")
+            images.push(local, target, f"pushing python:{image.tag} for {arch}")
+            subprocess.run(["docker", "rmi", local, base], capture_output=True)
+
+        join(image, arch, digest, build)
+    return digest
+
+
+class EmulatingEngine:
+    """A dockerd of ours in bringup.emulation's namespace, for the builds
+    whose recipes RUN the other CPU's programs. Its own data root, exec root
+    and socket; no bridge and no iptables rules (it has no rights over the
+    host's network: builds use it as is, `--network host`). Recorded like
+    every service bring-up starts, so `make engine-stop` stops it after a kill."""
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.name = engine.emulating_engine(arch)
+        self.socket = paths.RUN / f"docker-{arch}.sock"
+
+    @property
+    def host(self):
+        return f"unix://{self.socket}"
+
+    def __enter__(self):
+        # One user at a time (a `make images` and a test): a second waits.
+        self.lock = paths.open_log(paths.RUN / f"{self.name}.lock")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        services.stop(self.name)  # one a killed run left
+        config = paths.write_private(paths.RUN / f"daemon-{self.arch}.json",
+                                     json.dumps(engine.daemon_config(), indent=2) + "\n")
+        pid_file = paths.RUN / f"{self.name}.docker-pid"
+        pid_file.unlink(missing_ok=True)  # no dockerd of this name runs: one a kill left
+        dockerd = [engine.DOCKERD, "--config-file", str(config), "--pidfile", str(pid_file), "--host", self.host,
+                   "--data-root", str(paths.CACHE / f"docker-{self.arch}"),
+                   "--exec-root", str(paths.RUN / f"docker-{self.arch}-exec"),
+                   "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+                   "--cgroup-parent", f"intro-to-docker-{self.arch}"]
+        try:
+            with step(f"starting an engine that runs {self.arch} programs under QEMU"):
+                services.start(self.name, in_emulation(self.arch, dockerd),
+                               ready=lambda: engine.daemon_reachable(self.socket), timeout=60, shows_as=dockerd)
+        except BaseException:
+            self.lock.close()
+            raise
+        return self
+
+    def build(self, image, target, digest, context, build_args=()):
+        local = f"intro-to-docker-build/{image.repository.rsplit('/', 1)[-1]}:{digest}-{self.arch}"
+        env = dict(os.environ, DOCKER_HOST=self.host)
+        args = [arg for name, value in build_args for arg in ("--build-arg", f"{name}={value}")]
+        images.run(["docker", "build", "--quiet", "--pull", "--network", "host", "--platform",
+                    f"linux/{self.arch}", *args, "--label", f"{images.RECIPE_LABEL}={digest}", "-t", local,
+                    str(context)], f"building {image.hub_ref} for {self.arch}", env=env)
+        images.push(local, target, f"pushing {image.hub_ref} for {self.arch}", docker_host=self.host)
+        subprocess.run(["docker", "rmi", local], capture_output=True, env=env)
+
+    def __exit__(self, *exc):
+        try:
+            services.stop(self.name)
+        finally:
+            self.lock.close()
+
+
+def ensure_built_with_run(arch, python_digest):
+    """registry and the workshop image for `arch`, on the emulating engine."""
+    base_digest = (registry.image_labels(images.PYTHON_ALPINE.repository, images.PYTHON_ALPINE.tag, arch=arch)
+                   or {}).get(images.RECIPE_LABEL)
+    if base_digest != python_digest:
+        raise BringupError(f"python:alpine for {arch} is not in the mirror: run `make images MULTIARCH=all` again")
+    mirror = images.apt_mirror()
+    workshop = images.workshop_image()
+    wanted = [(images.REGISTRY, images.recipe_hash(images.REGISTRY.inputs + SOURCES, base_digest, arch, mirror),
+               images.RECIPES / "registry", [("BASE", images.pinned(images.PYTHON_ALPINE)), ("APT_MIRROR", mirror)]),
+              (workshop, images.recipe_hash(workshop.inputs + SOURCES, base_digest, arch),
+               images.REPO_ROOT / "examples", [])]
+    if all(joined(image, arch, digest) for image, digest, _, _ in wanted):
+        for image, digest, _, _ in wanted:
+            say(f"    {image.hub_ref} for {arch}: in the mirror (recipe {digest})")
+        return
+    with EmulatingEngine(arch) as emulating:
+        for image, digest, context, build_args in wanted:
+            join(image, arch, digest, lambda target, image=image, digest=digest, context=context, args=build_args:
+                 emulating.build(image, target, digest, context, args))
+
+
+def ensure(choice=DEFAULT):
+    """The images `choice` names (CHOICES), for the other CPU too."""
+    if choice not in CHOICES:
+        raise BringupError(f"MULTIARCH={choice!r}: choose one of {', '.join(CHOICES)}")
+    if choice == "none":
+        return
+    arch = other_cpu()
+    reason = why_not(arch)
+    if reason:
+        if choice == DEFAULT:
+            say(f"    note: images for this machine's CPU only: {reason}")
+            return
+        raise BringupError(f"{reason}; `MULTIARCH=none` serves images for this machine's CPU alone")
+    engine.install_packages(TOOLS + CROSS_GCC[arch][1])
+    if images.hub_reachable():
+        say("    Docker Hub answered: its images were copied for this machine's CPU alone (multi-platform copies "
+            "are not made yet)")
+        return
+    private = images.host_private_certificates()
+    with images.scratch_folder() as scratch:
+        ensure_hello(arch, scratch)
+        if choice == "all":
+            python_digest = ensure_python(arch, scratch, private)
+            ensure_built_with_run(arch, python_digest)

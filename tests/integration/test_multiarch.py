@@ -1,0 +1,71 @@
+"""Images for the room's second CPU (bringup.multiarch), on the real mirror
+that `make images` filled: hello-world is an index of this machine's image
+and an arm64 one, an arm64 engine pulls and runs the arm64 one (under QEMU,
+in a user namespace of bring-up's own), and nothing of the machine's
+binfmt_misc handlers is read or changed."""
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bringup import emulation, engine, host, images, multiarch, registry, services
+from tests.integration.conftest import sh
+
+ARCH = multiarch.other_cpu()
+HOST_HANDLERS = Path("/proc/sys/fs/binfmt_misc")
+
+
+def host_handlers():
+    """What the machine's own binfmt_misc holds (nothing when it is not mounted)."""
+    return sorted(p.name for p in HOST_HANDLERS.iterdir()) if HOST_HANDLERS.is_dir() else []
+
+
+def test_hello_world_in_the_mirror_is_an_index_of_both_cpus(client):
+    request = urllib.request.Request(f"{registry.MIRROR_URL}/v2/library/hello-world/manifests/latest",
+                                     headers={"Accept": registry.MANIFEST_TYPES})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        index = json.load(response)
+    assert index["mediaType"] == registry.OCI_INDEX
+    assert sorted(entry["platform"]["architecture"] for entry in index["manifests"]) == sorted(
+        [host.debian_arch(), ARCH])
+    # Each entry is the recipe's image for its CPU, as bring-up pushed it.
+    for arch in (host.debian_arch(), ARCH):
+        assert (registry.image_labels("library/hello-world", "latest", arch=arch) or {}).get(images.RECIPE_LABEL)
+    assert images.pushed()["library/hello-world:latest"] == registry.manifest_digest("library/hello-world", "latest")
+
+
+def test_a_program_for_the_other_cpu_runs_in_the_namespace_and_the_machine_is_untouched(tmp_path):
+    before = host_handlers()
+    program = tmp_path / "hello"
+    sh(multiarch.CROSS_GCC[ARCH][0], "-static", "-Os", "-o", str(program),
+       str(images.RECIPES / "hello-world/hello.c"))
+    if not any(name.startswith(f"qemu-{emulation.QEMU_CPU[ARCH]}") for name in before):
+        with pytest.raises(OSError, match="Exec format error"):  # no handler out here
+            subprocess.run([str(program)], capture_output=True)
+    inside = subprocess.run(multiarch.in_emulation(ARCH, [str(program)]), capture_output=True, text=True)
+    assert "Hello from Docker!" in inside.stdout, inside.stderr
+    assert host_handlers() == before
+
+
+def test_the_emulating_engine_pulls_and_runs_the_arm64_image_then_leaves_nothing(client):
+    before = host_handlers()
+    with multiarch.EmulatingEngine(ARCH) as emulating:
+        env = dict(os.environ, DOCKER_HOST=emulating.host)
+        pid = services.running_pid(emulating.name)
+        assert pid, "the emulating engine is not recorded as bring-up's service"
+        # It runs in a user namespace of its own, not the machine's.
+        assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        sh("docker", "pull", "--quiet", "--platform", f"linux/{ARCH}", "hello-world", env=env)
+        arch = sh("docker", "image", "inspect", "--format", "{{.Architecture}}", "hello-world", env=env).stdout
+        assert arch.strip() == ARCH
+        ran = sh("docker", "run", "--rm", "--platform", f"linux/{ARCH}", "hello-world", env=env)
+        assert "Hello from Docker!" in ran.stdout
+        sh("docker", "rmi", "hello-world", env=env)
+    assert services.running_pid(emulating.name) is None
+    assert not engine.daemon_reachable(emulating.socket)
+    leftovers = subprocess.run(["pgrep", "-f", str(emulating.socket)], capture_output=True, text=True).stdout
+    assert leftovers == ""
+    assert host_handlers() == before
