@@ -8,24 +8,35 @@ one line under its title: how many blocks passed, in which environment
 that it is not yet verified. Each block that passed gets a small tick (the
 CSS class `doctest-passed`), each failed one a cross.
 """
+from __future__ import annotations
+
 import html
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from mkdocs.config import config_options
+from mkdocs.config import base, config_options
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
 
-from .core.languages import SHELL_LANGS
+from .core.profiles import installed_block_kinds
 from .core.report import ReportError, environment_label, read_report
 
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,}|~{3,})\s*(?P<info>.*)$")
 MARKS = {"passed": "doctest-passed", "failed": "doctest-failed"}
-RUNNABLE = sorted(SHELL_LANGS | {"dockerfile"})
-RUNNABLE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\.?(" + "|".join(RUNNABLE) + r")\b", re.M)
 
 
-def front_matter_lines(source):
+def runnable_fence(languages: Iterable[str]) -> re.Pattern[str]:
+    """The opening line of a fence of one of `languages`."""
+    names = "|".join(re.escape(lang) for lang in sorted(languages, key=len, reverse=True))
+    return re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\.?(" + names + r")\b", re.M)
+
+
+def front_matter_lines(source: str) -> int:
     if source.startswith("---\n"):
         end = source.find("\n---\n", 4)
         if end != -1:
@@ -33,18 +44,18 @@ def front_matter_lines(source):
     return 0
 
 
-def merged_statuses(engines):
+def merged_statuses(engines: dict[str, Any]) -> dict[int, str]:
     """{line: status} over every engine: failed if it failed on any, passed
     if it passed (or was cached) on the others, skipped otherwise."""
-    seen = {}
+    seen: dict[int, set[str]] = {}
     for run in engines.values():
         for block in run.get("blocks", []):
             seen.setdefault(block["line"], set()).add("passed" if block["status"] == "cached" else block["status"])
     return {line: next((s for s in ("failed", "passed") if s in found), "skipped") for line, found in seen.items()}
 
 
-def summary(statuses, engines):
-    counts = {}
+def summary(statuses: dict[int, str], engines: dict[str, Any]) -> tuple[str, str]:
+    counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
     run = counts.get("passed", 0) + counts.get("failed", 0)
@@ -59,9 +70,10 @@ def summary(statuses, engines):
             f"{counts.get('passed', 0)} of {run} command blocks verified against {where}{skipped}.")
 
 
-def fence_openings(lines):
+def fence_openings(lines: list[str]) -> set[int]:
     """Indices of the lines that open a fenced block (not those that close one)."""
-    openings, open_ticks = set(), None
+    openings: set[int] = set()
+    open_ticks: str | None = None
     for index, line in enumerate(lines):
         match = FENCE.match(line)
         if not match:
@@ -74,7 +86,7 @@ def fence_openings(lines):
     return openings
 
 
-def mark_fences(markdown, statuses, offset):
+def mark_fences(markdown: str, statuses: dict[int, str], offset: int) -> str:
     """Add the status class to each fence the report names. A line that does
     not open a fence (a report older than the page) is left as it is."""
     lines = markdown.split("\n")
@@ -96,9 +108,10 @@ def mark_fences(markdown, statuses, offset):
     return "\n".join(lines)
 
 
-def verified_markdown(markdown, source, label, report):
+def verified_markdown(markdown: str, source: str, label: str, report: dict[str, Any] | None) -> str:
     """The page's Markdown with its summary line and block marks."""
-    if not RUNNABLE_FENCE.search(source):
+    # A fence of a language some block kind runs, as the test run reads pages.
+    if not runnable_fence(installed_block_kinds().languages).search(source):
         return markdown  # nothing on this page to verify
     engines = ((report or {}).get("pages", {}).get(label) or {}).get("engines") or {}
     statuses = merged_statuses(engines)
@@ -116,11 +129,13 @@ def verified_markdown(markdown, source, label, report):
     return banner + "\n\n" + markdown
 
 
-class VerifiedPlugin(BasePlugin):
-    config_scheme = (("report", config_options.Type(str, default="build/doctest-report.json")),)
+class VerifiedConfig(base.Config):
+    report = config_options.Type(str, default="build/doctest-report.json")
 
-    def on_pre_build(self, config):
-        report = Path(self.config["report"])
+
+class VerifiedPlugin(BasePlugin[VerifiedConfig]):
+    def on_pre_build(self, config: MkDocsConfig) -> None:
+        report = Path(self.config.report)
         if not report.is_absolute():
             report = Path(config["config_file_path"]).parent / report
         try:
@@ -130,6 +145,6 @@ class VerifiedPlugin(BasePlugin):
         self.docs_dir = Path(config["docs_dir"])
         self.prefix = self.docs_dir.relative_to(Path(config["config_file_path"]).parent)
 
-    def on_page_markdown(self, markdown, page, config, files):
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
         source = (self.docs_dir / page.file.src_uri).read_text(encoding="utf-8")
         return verified_markdown(markdown, source, f"{self.prefix}/{page.file.src_uri}", self.report)

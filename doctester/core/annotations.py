@@ -2,10 +2,13 @@
 fence, or alone (an action). Each key is an AnnotationKey; a profile adds
 its own through the pytest_doctester_annotation_keys hook. The keys are
 listed on the authoring page (docs/authoring.md)."""
+from __future__ import annotations
+
 import re
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 from .blocks import Options, PageError
 
@@ -15,39 +18,39 @@ ANNOTATION = re.compile(r"^<!--\s*doctest:(.*?)-->\s*$", re.S)
 @dataclass(frozen=True)
 class AnnotationKey:
     name: str
-    read: Callable          # the text after `=` -> its value; raises ValueError with the reason
-    attribute: str = None   # the Options field it sets; None: kept in Options.extra
+    read: Callable[[str], Any]  # the text after `=` -> its value; raises ValueError with the reason
+    attribute: str | None = None  # the Options field it sets; None: kept in Options.extra
     help: str = ""
 
 
-def _reason(key):
-    def read(value):
+def _reason(key: str) -> Callable[[str], str]:
+    def read(value: str) -> str:
         if not value.strip():
             raise ValueError(f'{key} needs a reason: {key}="why"')
         return value
     return read
 
 
-def _exit(value):
+def _exit(value: str) -> str:
     if not (value.isdigit() or value == "nonzero"):
         raise ValueError(f"exit takes a number or 'nonzero', not {value!r}")
     return value
 
 
-def _seconds(value):
+def _seconds(value: str) -> float:
     try:
         return float(value)
     except ValueError:
         raise ValueError(f"timeout takes seconds, not {value!r}") from None
 
 
-def _name(value):
+def _name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][\w-]*", value):
         raise ValueError(f"capture takes a name, not {value!r}")
     return value
 
 
-def _regex(value):
+def _regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as error:
@@ -74,7 +77,7 @@ CORE_KEYS = [
 ]
 
 
-def parse_annotation(text, path, line, keys):
+def parse_annotation(text: str, path: str, line: int, keys: Mapping[str, AnnotationKey]) -> Options:
     """`keys`: name -> AnnotationKey. Returns Options; a bad key or value is
     a PageError at the annotation's line."""
     try:

@@ -1,24 +1,27 @@
-"""Where a page's commands run. The core needs, of an environment: a folder
-for the page's files, set-up from the page's front matter, a shell to type
-into, a way to stop what a timed-out command started, placeholders it can
-fill, a tear-down that says what went wrong, and, for a journey through
-several pages, which earlier page left what a failure trips over. A profile provides one
-through the pytest_doctester_environment hook; without a profile, pages run
-in a local bash (LocalEnvironment), which is also how the core is tested
-without any engine."""
+"""Where a page's commands run. What the core asks of an environment (a
+folder for the page's files, set-up from its front matter, a shell to type
+into, a tear-down that says what went wrong, and optional capabilities) is
+written in core.contract. A profile provides one through the
+pytest_doctester_environment hook; without a profile, pages run in a local
+bash (LocalEnvironment), which is also how the core is tested without any
+engine."""
+from __future__ import annotations
+
 import os
 import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from .terminal import SHELLS, descendants
+from .terminal import SHELLS, Spawn, descendants
 
 SHELL = SHELLS["bash"]  # the default reader shell
 
 
-def reader_home(workdir):
+def reader_home(workdir: Path) -> dict[str, str]:
     """The page's shell's own home folder: the folder holding the page's
     working folder, so `cd ~/NAME` (doc_workdir_name) takes a reader's shell
     there from anywhere, and `~` in a page's commands means a folder of the
@@ -31,7 +34,7 @@ class SetupError(Exception):
     """Preparing or reaching a page's environment failed; the message says why and what to do."""
 
 
-def kill_descendants(pid):
+def kill_descendants(pid: int) -> None:
     """End every process below `pid` on this machine: TERM, then KILL."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for child in reversed(descendants(pid)):
@@ -46,7 +49,7 @@ class Workspace:
     """The page's folder: `workshop/` (the reader's, with the project's files
     copied in) and `scratch/` (where the page's shell keeps a command's output)."""
 
-    def __init__(self, root, copy=None, ignore=(), name="workshop"):
+    def __init__(self, root: Path, copy: Path | None = None, ignore: Iterable[str] = (), name: str = "workshop") -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="page-", dir=root))
         self.workdir = self.tmp / name  # the shell's home is self.tmp: `cd ~/NAME` comes here
         self.workdir.mkdir()
@@ -55,7 +58,7 @@ class Workspace:
         self.scratch = self.tmp / "scratch"
         self.scratch.mkdir()
 
-    def write(self, relative_to, title, content):
+    def write(self, relative_to: Path, title: str, content: str) -> bool:
         """Write a file block; False if its title points outside the page's folder."""
         target = (relative_to / title).resolve()
         if not target.is_relative_to(self.tmp.resolve()):
@@ -64,84 +67,59 @@ class Workspace:
         target.write_text(content, encoding="utf-8")
         return True
 
-    def remove(self):
+    def remove(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class LocalEnvironment:
-    """A page's commands in a bash of this machine, in a folder of its own."""
-    placeholder_names = ()
+    """A page's commands in a bash of this machine, in a folder of its own.
+    It has the environment's required members only (core.contract.Environment):
+    no placeholders of its own, and python fences run in the test process."""
 
-    def __init__(self, env=None):
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.page_root = Path(tempfile.mkdtemp(prefix="doctester-"))
         self.env = dict(os.environ, **(env or {}))
 
-    # Python fences run in the test process (an environment that runs them
-    # elsewhere sets an object with run(code, cwd, timeout) -> output).
-    python_runner = None
-
-    def workspace(self, copy=None, ignore=(), name="workshop"):
+    def workspace(self, copy: Path | None = None, ignore: Iterable[str] = (), name: str = "workshop") -> Workspace:
         """The page's folder (see Workspace)."""
         return Workspace(self.page_root, copy, ignore, name)
 
-    def prepare(self, meta, journey=False):
+    def prepare(self, meta: dict[str, Any], journey: bool = False) -> None:
         pass
 
-    def spawn(self, workdir, shell="bash"):
+    def spawn(self, workdir: Path, shell: str = "bash") -> Spawn:
         """(program, args, env, cwd) that start the reader's shell (a name of SHELLS)."""
         argv = SHELLS[shell]
         return argv[0], list(argv[1:]), dict(self.env, **reader_home(workdir)), str(workdir)
 
-    def kill_processes(self, pid):
+    def kill_processes(self, pid: int) -> None:
         kill_descendants(pid)
 
-    def python_env(self):
-        """Environment variables for the page's python fences, which run in
-        the test process (the shell's are given by `spawn`)."""
-        return {}
-
-    def stop_started(self):
-        pass
-
-    def placeholder(self, word):
-        return None
-
-    def rewrite(self, command, bindings):
-        return command
-
-    def note_command(self, label):
-        """A command at `label` ran: an environment that tracks what made its
-        objects (in a journey) looks now."""
-
-    def explain(self, failure, page):
-        """Lines naming what earlier pages left that `failure` mentions."""
+    def finish_page(self) -> list[str]:
         return []
 
-    def finish_page(self):
-        return []
-
-    def close(self):
+    def close(self) -> None:
         shutil.rmtree(self.page_root, ignore_errors=True)
 
 
 class LocalProvider:
     """One LocalEnvironment per test process."""
 
-    def __init__(self):
-        self.environment = None
+    def __init__(self) -> None:
+        self.environment: LocalEnvironment | None = None
 
-    def check(self):
+    def check(self) -> str:
         """Is the environment reachable? Returns a string that changes when it does."""
         return "local"
 
-    def get(self):
+    def get(self) -> LocalEnvironment:
         self.environment = self.environment or LocalEnvironment()
         return self.environment
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"name": "bash", "version": os.environ.get("BASH_VERSION", "")}
 
-    def close(self):
+    def close(self) -> list[str]:
         if self.environment is not None:
             self.environment.close()
         return []

@@ -1,64 +1,78 @@
 """Parse a Markdown page into the blocks the harness runs.
 
 The grammar is documented on the site's authoring guide (docs/authoring.md);
-this module is its one implementation. What a profile adds (annotation keys,
-languages with a usual file name, checks that refuse a block) comes in a
+this module is its one implementation. What a profile adds (annotation keys, block
+kinds for its fence languages, checks that refuse a block) comes in a
 Grammar, so this module knows no tool by name.
 """
+from __future__ import annotations
+
 import re
 import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, Union
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
-from .annotations import ANNOTATION, CORE_KEYS, parse_annotation
-from .languages import OUTPUT_LANGS, PYTHON_LANGS, SHELL_LANGS, WINDOWS_LANGS
-from .blocks import (ActionBlock, Command, FileBlock, Options, Output, Page, PageError, PythonBlock,
-                     ShellBlock, SkippedBlock)
+from .annotations import ANNOTATION, CORE_KEYS, AnnotationKey, parse_annotation
+from .blocks import ActionBlock, Block, Options, Output, Page, PageError, ShellBlock, SkippedBlock
+from .commands import PROMPTS, console_commands, has_prompt, shell_commands
+from .core_kinds import CORE_KINDS, FILE, SHELL
+from .kinds import BlockKinds, Fence
 
 CONTAINER = re.compile(r"^(?P<indent> *)(?P<kind>===|!!!|\?\?\?\+?) *(?P<rest>.*)$")
 # Lines other renderers drop: Hugo shortcodes, Jinja tags, Docusaurus/VitePress fences of admonitions.
 FOREIGN_SYNTAX = re.compile(r"^\s*(?:\{\{[<%].*[>%]\}\}|\{%.*%\}|:::+.*)\s*$")
-SNIPPET = re.compile(r"""^\s*-{1,}8<-{1,}\s+["']?(?P<path>[^"'\s]+)["']?\s*$""")
-PROMPTS = {"console": ("$ ", "> "), "pycon": (">>> ", "... ")}  # (prompt, continuation)
+# Fences of another system's shells: run only where the profile finds them
+# the same in the page's shell (doc_tabs = windows), else skipped.
+WINDOWS_LANGS = {"powershell", "ps1", "pwsh", "cmd", "bat"}
+OUTPUT_LANGS = {"text", "output", ""}  # the output of the command block above, not blocks of their own
 # Content tabs that hold one system's form of a step (system_tab decides).
 WINDOWS_TAB = re.compile(r"windows|powershell|\bpwsh\b|\bcmd\b|command prompt", re.I)
 UNIX_TAB = re.compile(r"\b(?:macos|mac|os ?x|linux|bash|zsh|ubuntu|debian|fedora|wsl|unix)\b", re.I)
 # Tokens after which an output fence no longer belongs to the command block above.
 BREAKS = {"paragraph_open", "heading_open", "bullet_list_open", "ordered_list_open", "blockquote_open",
           "table_open", "hr", "code_block"}
+# A profile's verdict on a block of another system: True (it runs), or why it is skipped.
+OtherSystem = Callable[[ShellBlock], Union[bool, str, None]]
+Subject = TypeVar("Subject")
+Answer = TypeVar("Answer")
 
 
 @dataclass
 class Grammar:
     """How to read pages: the core's rules, a profile's additions, and the
     project's conventions (doc_* settings)."""
-    keys: dict = field(default_factory=lambda: {k.name: k for k in CORE_KEYS})
-    file_languages: dict = field(default_factory=dict)  # lang -> file name of an untitled fence
-    checks: list = field(default_factory=list)          # callables(block); raise PageError to refuse
+    keys: dict[str, AnnotationKey] = field(default_factory=lambda: {k.name: k for k in CORE_KEYS})
+    kinds: BlockKinds = CORE_KINDS                      # how each fence language is read and run
+    checks: list[Callable[[Block], object]] = field(default_factory=list)  # raise PageError to refuse a block
     console_without_prompt: str = "output"              # or "error"
     untitled_files: str = "named"                       # or "error"
     foreign_syntax: str = "drop"                        # or "keep"
-    variants: tuple = ()                                # names a `variant=` annotation may use
-    page_checks: list = field(default_factory=list)     # callables(page), once parsed; raise PageError to refuse
+    variants: tuple[str, ...] = ()                      # names a `variant=` annotation may use
+    page_checks: list[Callable[[Page], object]] = field(default_factory=list)  # once parsed; PageError refuses
     # A shell block shown for readers of another system (a Windows tab, a
     # powershell fence), read as the page's shell would: returns True if the
     # page's shell runs it with the same effect, else the reason it is skipped.
-    other_system: object = None
+    other_system: OtherSystem | None = None
     # Which of a step's system tabs run (the two are alternatives: running
     # both would do the step twice): "unix" or "windows".
     tabs: str = "unix"
 
     @classmethod
-    def with_profile(cls, keys=(), file_languages=None, checks=(), variants=(), **conventions):
+    def with_profile(cls, keys: Iterable[AnnotationKey] = (), kinds: BlockKinds = CORE_KINDS,
+                     checks: Iterable[Callable[[Block], object]] = (), variants: Iterable[str] = (),
+                     **conventions: Any) -> Grammar:
         """The core's grammar with what a profile adds (its annotation keys win)."""
-        return cls({**cls().keys, **{key.name: key for key in keys}}, dict(file_languages or {}), list(checks),
+        return cls({**cls().keys, **{key.name: key for key in keys}}, kinds, list(checks),
                    variants=tuple(variants), **conventions)
 
 
-def system_tab(containers):
+def system_tab(containers: tuple[str, ...]) -> str | None:
     """"windows" for a block inside a tab whose title names Windows or
     PowerShell (it wins where both are named), "unix" inside one naming only
     macOS, Linux or their shells, else None: the one place that decides, for
@@ -70,7 +84,7 @@ def system_tab(containers):
     return None
 
 
-def tab_group(containers):
+def tab_group(containers: tuple[str, ...]) -> tuple[str, ...]:
     """What holds a block's system tab (the containers outside it): the blocks
     of one group of tabs share it."""
     for index, title in enumerate(containers):
@@ -79,12 +93,14 @@ def tab_group(containers):
     return tuple(containers)
 
 
-def flatten_containers(lines, drop_foreign=True):
+def flatten_containers(lines: list[str], drop_foreign: bool = True) -> tuple[list[str], list[tuple[str, ...]]]:
     """Dedent the bodies of content tabs, admonitions and collapsible blocks
     so their fences parse as fences; line numbers are kept. Returns the new
     lines and, for each line, the titles of the containers around it."""
-    out, context, stack = [], [], []  # stack of (content indent, title)
-    in_fence = None
+    out: list[str] = []
+    context: list[tuple[str, ...]] = []
+    stack: list[tuple[int, str]] = []  # (content indent, title)
+    in_fence: str | None = None
     for line in lines:
         stripped = line.strip()
         indent = len(line) - len(line.lstrip(" "))
@@ -113,7 +129,7 @@ def flatten_containers(lines, drop_foreign=True):
     return out, context
 
 
-def split_front_matter(text):
+def split_front_matter(text: str) -> tuple[Any, str]:
     if text.startswith("---\n"):
         end = text.find("\n---\n", 4)
         if end != -1:
@@ -122,7 +138,7 @@ def split_front_matter(text):
     return {}, text
 
 
-def parse_info(info):
+def parse_info(info: str) -> tuple[str, dict[str, str]]:
     """Language and attributes of a fence info string: `bash`, `dockerfile title="Dockerfile"`,
     or superfences' `{.bash title="x"}`."""
     info = info.strip()
@@ -136,88 +152,23 @@ def parse_info(info):
     return lang, attrs
 
 
-# mkdocs-material's code annotation that strips its comment (`# (1)!`): the
-# page shows a marker there, and the copy button copies the line without it.
-MATERIAL_ANNOTATION = re.compile(r"\s*#\s*\(\d+\)!\s*$")
-
-
-def shell_commands(body, first_line):
-    """Split a shell block into commands: one a line, with `\\` continuations,
-    quoted strings that span lines and here-documents kept together; blank and
-    comment lines dropped; what a reader copies (no `# (1)!` annotations)."""
-    commands, lines, i = [], [MATERIAL_ANNOTATION.sub("", line) for line in body.splitlines()], 0
-    while i < len(lines):
-        start, text = i, lines[i]
-        if not text.strip() or text.lstrip().startswith("#"):
-            i += 1
-            continue
-        while text.endswith("\\") and i + 1 < len(lines):
-            i += 1
-            text += "\n" + lines[i]
-        while open_quote(text) and i + 1 < len(lines):  # a quoted string that spans lines
-            i += 1
-            text += "\n" + lines[i]
-        heredoc = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", text)
-        if heredoc:
-            while i + 1 < len(lines):
-                i += 1
-                text += "\n" + lines[i]
-                if lines[i].strip() == heredoc.group(1):
-                    break
-        commands.append(Command(text=text, line=first_line + start))
-        i += 1
-    return commands
-
-
-def open_quote(text):
-    """Does `text` end inside a quoted string, as bash would read it?"""
-    try:
-        shlex.split(text, comments=True)
-    except ValueError:
-        return True
-    return False
-
-
-def console_commands(body, path, first_line, body_start, lang="console"):
-    """`$ ` lines are commands (with `> ` continuation lines); the lines under
-    a command, up to the next prompt, are its expected output. In a `pycon`
-    block the prompts are the Python REPL's `>>> ` and `... `."""
-    prompt, continuation = PROMPTS[lang]
-    commands, lines = [], body.splitlines()
-    for index, text in enumerate(lines):
-        here = body_start + index
-        if text.startswith(prompt) or text == prompt.rstrip():
-            commands.append(Command(text[len(prompt):], first_line + index, Output([], (here + 1, here))))
-        elif commands and (text.startswith(continuation) or text == continuation.rstrip()) \
-                and not commands[-1].expected.lines:
-            commands[-1].text += "\n" + text[len(continuation):]
-            commands[-1].expected.span = (here + 1, here)
-        elif commands:
-            commands[-1].expected.lines.append(text)
-            commands[-1].expected.span = (commands[-1].expected.span[0], here)
-        elif text.strip():
-            raise PageError(path, first_line + index, f"a {lang} block must start with a `{prompt}` line")
-    return commands
-
-
-def has_prompt(lang, content):
-    prompt = PROMPTS.get(lang, ("",))[0]
-    return any(line.startswith(prompt) or line == prompt.rstrip() for line in content.splitlines())
-
-
 class PageParser:
     """One page's tokens -> blocks. `previous` is the command block an output
     fence right below would belong to; `pending` an annotation waiting for its fence."""
 
-    def __init__(self, path, root, grammar):
+    def __init__(self, path: str, root: Path, grammar: Grammar) -> None:
         self.path, self.root, self.grammar = path, root, grammar
-        self.blocks, self.pending, self.previous = [], None, None
+        self.blocks: list[Block] = []
+        self.pending: tuple[int, Options] | None = None
+        self.previous: ShellBlock | None = None
+        self.lines: list[str] = []
+        self.context: list[tuple[str, ...]] = []
         # With doc_tabs = windows: the macOS/Linux tab blocks of the tab group
         # being read (index, what holds the group), skipped once a Windows tab
         # beside them runs.
-        self.unix_tab_blocks = []
+        self.unix_tab_blocks: list[tuple[int, tuple[str, ...]]] = []
 
-    def parse(self, text):
+    def parse(self, text: str) -> Page:
         front_matter, text = split_front_matter(text)
         meta = front_matter.get("doctest", {}) if isinstance(front_matter, dict) else {}
         self.lines, self.context = flatten_containers(text.splitlines(), self.grammar.foreign_syntax == "drop")
@@ -238,7 +189,8 @@ class PageParser:
             self._checked(check, page, self.blocks[0].line if self.blocks else 1)
         return page
 
-    def _annotation(self, token):
+    def _annotation(self, token: Token) -> bool:
+        assert token.map is not None, "the parser took only tokens with lines"
         line, content = token.map[0] + 1, token.content.strip()
         match = ANNOTATION.match(content)
         if content.startswith("<!--") and "doctest" in content and not match:
@@ -257,14 +209,15 @@ class PageParser:
             self.pending = (line, options)
         return True
 
-    def _fence(self, token):
+    def _fence(self, token: Token) -> None:
+        assert token.map is not None, "the parser took only tokens with lines"
         start, end = token.map
         if not token.markup or self.lines[end - 1].strip()[:3] != token.markup[:3] or end - start < 2:
             raise PageError(self.path, start + 1, f"unclosed code fence {token.markup}{token.info}")
         lang, attrs = parse_info(token.info)
         options = self.pending[1] if self.pending else Options()
         self.pending = None
-        where = dict(path=self.path, line=start + 1, options=options, containers=self.context[start])
+        where: dict[str, Any] = dict(path=self.path, line=start + 1, options=options, containers=self.context[start])
         title, content = attrs.get("title", ""), token.content
         is_output = lang in OUTPUT_LANGS or (lang == "console" and self.grammar.console_without_prompt == "output"
                                              and not has_prompt(lang, content))
@@ -275,9 +228,10 @@ class PageParser:
         system = system_tab(where["containers"])
         windows_tab, unix_tab = system == "windows", system == "unix"
         group = tab_group(where["containers"])
+        shell = lang in SHELL.languages
         if not (windows_tab or unix_tab):
             self.unix_tab_blocks = []
-        if lang in WINDOWS_LANGS or (windows_tab and lang in SHELL_LANGS):
+        if lang in WINDOWS_LANGS or (windows_tab and shell):
             block = self._other_system(where, lang, content, start) if self.grammar.tabs == "windows" else None
             if block is not None:
                 self._skip_unix_tabs_beside(group)
@@ -286,38 +240,30 @@ class PageParser:
                 return
             options.skip = options.skip or "a Windows tab: this run follows the macOS/Linux tabs (doc_tabs = unix)"
             self._add(SkippedBlock(**where, lang=lang))
-        elif title and lang not in SHELL_LANGS:
-            self._add(self._file(where, title, content))
-        elif lang in self.grammar.file_languages:
-            if self.grammar.untitled_files != "named":
-                raise PageError(self.path, start + 1, f"a {lang} fence needs the path it is written to: "
-                                                      f'```{lang} title="{self.grammar.file_languages[lang]}"')
-            self._add(self._file(where, self.grammar.file_languages[lang], content))
-        elif lang in PROMPTS:
-            block = ShellBlock(**where, lang=lang,
-                               commands=console_commands(content, self.path, start + 2, start + 1, lang))
-            self._add(block)
-            self.previous = block if lang != "pycon" else None
-        elif lang in SHELL_LANGS:
-            self._add(ShellBlock(**where, lang=lang, commands=shell_commands(content, start + 2)))
-            self.previous = self.blocks[-1]
-        elif lang in PYTHON_LANGS:
-            self._add(PythonBlock(**where, content=content))
-        # json, yaml, ... and output with no command above it: shown, not run
-        if unix_tab and self.grammar.tabs == "windows" and lang in SHELL_LANGS and lang != "pycon":
+        else:
+            # A titled fence (but a command block) is the file it shows; json, yaml ... no kind reads: shown, not run.
+            kind = FILE if title and not shell else self.grammar.kinds.for_language(lang)
+            if kind is not None and kind.read is not None:
+                fence = Fence(lang=lang, title=title, content=content, grammar=self.grammar, root=self.root, **where)
+                read = self._checked(kind.read, fence, fence.line, f"reading a {lang} fence as a {kind.name} block")
+                self._add(read)
+                # An output fence right below belongs to the command block above (not to a REPL's).
+                self.previous = read if isinstance(read, ShellBlock) and lang != "pycon" else None
+        if unix_tab and self.grammar.tabs == "windows" and shell and lang != "pycon":
             self.unix_tab_blocks.append((len(self.blocks) - 1, group))
 
-    def _skip_unix_tabs_beside(self, group):
+    def _skip_unix_tabs_beside(self, group: tuple[str, ...]) -> None:
         """A Windows tab runs in place of the macOS/Linux tab of its group: a
         step done twice (a POST, a `docker run --name`) would break the next."""
         for index, holder in self.unix_tab_blocks:
             if holder == group:
                 done = self.blocks[index]
+                assert isinstance(done, ShellBlock), "only shell blocks of a tab are kept to skip"
                 done.options.skip = "a macOS/Linux tab: this run follows the Windows tab beside it (doc_tabs = windows)"
                 self.blocks[index] = SkippedBlock(done.path, done.line, done.options, done.containers, lang=done.lang)
         self.unix_tab_blocks = [entry for entry in self.unix_tab_blocks if entry[1] != group]
 
-    def _other_system(self, where, lang, content, start):
+    def _other_system(self, where: dict[str, Any], lang: str, content: str, start: int) -> ShellBlock | None:
         """A block shown for Windows readers: the ShellBlock the page's shell
         runs if the grammar's other_system says it means the same there, else
         None (the block is skipped, with the reason set on its options)."""
@@ -327,7 +273,7 @@ class PageParser:
                 commands = console_commands(content, self.path, start + 2, start + 1, lang)
             else:
                 commands = shell_commands(content, start + 2)
-            block = ShellBlock(**where, lang=lang if lang in SHELL_LANGS else "bash", commands=commands)
+            block = ShellBlock(**where, lang=lang if lang in SHELL.languages else "bash", commands=commands)
             verdict = self._checked(self.grammar.other_system, block, block.line)
             if verdict is True:
                 return block
@@ -335,46 +281,36 @@ class PageParser:
         options.skip = options.skip or reason
         return None
 
-    def _checked(self, check, subject, line):
-        """Call a profile's check; its bug is reported at the page's line."""
+    def _checked(self, check: Callable[[Subject], Answer], subject: Subject, line: int,
+                 what: str | None = None) -> Answer:
+        """Call a profile's check or reader; its bug is reported at the page's line."""
         try:
             return check(subject)
         except PageError:
             raise
         except Exception as error:
-            raise PageError(self.path, line, f"the check {getattr(check, '__name__', check)} "
-                                             f"raised {type(error).__name__}: {error}")
+            what = what or f"the check {getattr(check, '__name__', check)}"
+            raise PageError(self.path, line, f"{what} raised {type(error).__name__}: {error}")
 
-    def _output(self, shown):
+    def _output(self, shown: Output) -> None:
         """An output fence: the expected output of the command block right above."""
         previous, self.previous = self.previous, None
         if previous is None:
             return
         if previous.lang in PROMPTS:
-            if previous.commands and not previous.commands[-1].expected.lines:
-                previous.commands[-1].expected = shown
+            last = previous.commands[-1] if previous.commands else None
+            if last is not None and last.expected is not None and not last.expected.lines:
+                last.expected = shown
         else:
             previous.expected = shown
 
-    def _file(self, where, title, content):
-        include = next((m["path"] for m in map(SNIPPET.match, content.splitlines()) if m), None)
-        if include:
-            included = (self.root / include).resolve()
-            if not included.is_relative_to(self.root.resolve()):
-                raise PageError(self.path, where["line"], f"the included file {include} is outside the project "
-                                                          f"({self.root.resolve()}): a page may show only its own files")
-            if not included.is_file():
-                raise PageError(self.path, where["line"], f"the included file {include} does not exist")
-            content = included.read_text(encoding="utf-8")
-        return FileBlock(**where, title=title, content=content, include=include)
-
-    def _add(self, block):
+    def _add(self, block: Block) -> None:
         for check in self.grammar.checks:
             self._checked(check, block, block.line)
         self.blocks.append(block)
 
 
-def parse_page(path, text=None, root=Path("."), grammar=None):
-    path = str(path)
+def parse_page(path: str | Path, text: str | None = None, root: str | Path = Path("."),
+               grammar: Grammar | None = None) -> Page:
     text = Path(path).read_text(encoding="utf-8") if text is None else text
-    return PageParser(path, Path(root), grammar or Grammar()).parse(text)
+    return PageParser(str(path), Path(root), grammar or Grammar()).parse(text)

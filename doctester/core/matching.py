@@ -10,8 +10,11 @@ matched are *bound*: the page's value stands for the real one from then on
 (see Bindings), so a later `docker rm e3` acts on the container the page
 showed as e3b0c44298fc.
 """
+from __future__ import annotations
+
 import difflib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,10 +46,10 @@ class LineFold:
     """Lines that vary in number (progress, layers): each run of them, shown
     or real, is folded into one `placeholder` line."""
     name: str
-    pattern: re.Pattern
+    pattern: re.Pattern[str]
     placeholder: str
-    optional_in: str = None  # under this declared variant, the folded lines may be absent
-    only_in: str = None      # a fold that is itself a declared variant: in force only under it
+    optional_in: str | None = None  # under this declared variant, the folded lines may be absent
+    only_in: str | None = None      # a fold that is itself a declared variant: in force only under it
 
 
 CORE_NORMALIZERS = [
@@ -64,7 +67,8 @@ class Rules:
     """The normalizers and folds in force: a profile's first (more specific),
     then the core's. Variants are in force only where a block declares them."""
 
-    def __init__(self, normalizers=(), folds=(), declared=()):
+    def __init__(self, normalizers: Sequence[Normalizer] = (), folds: Iterable[LineFold] = (),
+                 declared: Iterable[str] = ()) -> None:
         every = list(normalizers) + [n for n in CORE_NORMALIZERS if n.name not in {m.name for m in normalizers}]
         names = [n.name for n in every] + [f.name for f in folds]
         doubled = {name for name in names if names.count(name) > 1}
@@ -74,31 +78,31 @@ class Rules:
         self.normalizers = [n for n in every if not n.variant or n.name in self.declared]
 
     @classmethod
-    def of(cls, found):
+    def of(cls, found: Iterable[Normalizer | LineFold]) -> Rules:
         """Rules from what profiles answered: Normalizers and LineFolds, mixed."""
         return cls([n for n in found if isinstance(n, Normalizer)], [f for f in found if isinstance(f, LineFold)])
 
     @property
-    def variant_names(self):
+    def variant_names(self) -> list[str]:
         return sorted({n.name for n in self.every if n.variant} | {f.optional_in for f in self.folds if f.optional_in}
                       | {f.only_in for f in self.folds if f.only_in})
 
-    def declaring(self, names):
+    def declaring(self, names: Sequence[str]) -> Rules:
         """These rules with the variants a block names in force."""
         if not names:
             return self
         return Rules([n for n in self.every if n not in CORE_NORMALIZERS], self.folds, names)
 
     @cached_property
-    def scanner(self):
+    def scanner(self) -> re.Pattern[str]:
         return re.compile("|".join(f"(?P<g{i}>{n.shown})" for i, n in enumerate(self.normalizers)))
 
-    def fold(self, line):
+    def fold(self, line: str) -> str | None:
         """The placeholder of the fold `line` belongs to, or None."""
         return next((f.placeholder for f in self.folds
                      if (f.only_in is None or f.only_in in self.declared) and f.pattern.match(line)), None)
 
-    def optional_lines(self):
+    def optional_lines(self) -> set[str]:
         """Placeholders of folds whose lines a declared variant lets be absent."""
         return {f.placeholder for f in self.folds if f.optional_in in self.declared}
 
@@ -112,13 +116,13 @@ SHORT_PREFIX = re.compile(r"[0-9a-f]{1,11}")  # an ID typed short, shorter than 
 @dataclass
 class Bindings:
     """Values the page shows, bound to the real values they stand for."""
-    shown_to_real: dict = field(default_factory=dict)
+    shown_to_real: dict[str, str] = field(default_factory=dict)
 
-    def bind(self, shown, real):
+    def bind(self, shown: str, real: str) -> None:
         if shown != real:
             self.shown_to_real[shown] = real
 
-    def to_shown(self, text):
+    def to_shown(self, text: str) -> str:
         """Real values in `text` written as the page shows them: whole words
         only, in one pass, so a short bound prefix never rewrites part of an
         ID, nor a value just written."""
@@ -138,7 +142,7 @@ class Bindings:
             text = re.sub(pattern, lambda match: real_to_shown[match.group()], text)
         return text
 
-    def real_for(self, word):
+    def real_for(self, word: str) -> str | None:
         """The real value of a word of a command: a bound value, or a prefix
         of a bound ID (like `docker rm e3` for e3b0c44298fc)."""
         if word in self.shown_to_real:
@@ -152,10 +156,11 @@ class Bindings:
         return None
 
 
-def clean(text, rules=CORE_RULES):
+def clean(text: str, rules: Rules = CORE_RULES) -> list[str]:
     """Terminal output as lines: no colours, no carriage returns, no trailing
     blanks, and each run of lines of one fold written as its placeholder."""
-    lines, previous_fold, in_meter = [], None, False
+    lines: list[str] = []
+    previous_fold, in_meter = None, False
     for line in ANSI.sub("", text).replace("\r\n", "\n").split("\n"):
         line = line.rsplit("\r", 1)[-1].rstrip()  # a carriage return redraws the line, as in a terminal
         line = line.replace("\t", "  ")  # tab stops are columns: any run of blanks is one
@@ -172,12 +177,18 @@ def clean(text, rules=CORE_RULES):
     return lines
 
 
-def line_pattern(expected, rules=CORE_RULES):
+# A regex for an expected line, and the shown values of its bound groups in order.
+LinePattern = tuple["re.Pattern[str]", list[str]]
+
+
+def line_pattern(expected: str, rules: Rules = CORE_RULES) -> LinePattern:
     """A regex for one expected line, and the shown values of its bound groups in order."""
-    parts, bound, position = [], [], 0
+    parts: list[str] = []
+    bound: list[str] = []
+    position = 0
     for match in rules.scanner.finditer(expected):
         parts.append(_literal(expected[position:match.start()]))
-        normalizer = rules.normalizers[int(match.lastgroup[1:])]
+        normalizer = rules.normalizers[int(str(match.lastgroup)[1:])]
         parts.append(f"({normalizer.real})" if normalizer.bound else f"(?:{normalizer.real})")
         if normalizer.bound:
             bound.append(match.group())
@@ -186,25 +197,25 @@ def line_pattern(expected, rules=CORE_RULES):
     return re.compile("".join(parts)), bound
 
 
-def _literal(text):
+def _literal(text: str) -> str:
     return " +".join(re.escape(chunk) for chunk in re.split(r" {2,}", text))
 
 
 @dataclass
 class Outcome:
     matched: bool
-    expected: list
-    actual: list               # real output as the page would show it
-    shown_as: list = None      # actual lines, each written as the expected line it matches, if any
+    expected: list[str]
+    actual: list[str]          # real output as the page would show it
+    shown_as: list[str] | None = None  # actual lines, each written as the expected line it matches, if any
 
-    def diff(self, label="expected (page)", other="actual"):
+    def diff(self, label: str = "expected (page)", other: str = "actual") -> str:
         """A unified diff in which only real differences show: an actual line
         that matches an expected line's pattern is written as that line."""
         return "\n".join(difflib.unified_diff(self.expected, self.shown_as or self.actual, label, other,
                                                lineterm="", n=3))
 
 
-def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
+def compare(expected_lines: list[str], actual_text: str, bindings: Bindings, rules: Rules = CORE_RULES) -> Outcome:
     expected = clean("\n".join(expected_lines), rules)
     actual = clean(bindings.to_shown(actual_text), rules)
     patterns = [None if line == ELLIPSIS else line_pattern(line, rules) for line in expected]
@@ -213,17 +224,20 @@ def compare(expected_lines, actual_text, bindings, rules=CORE_RULES):
     path = _align(patterns, actual, optional)
     if path is None:
         return Outcome(False, expected, actual, shown_as=_as_expected(patterns, expected, actual))
-    bound = []
+    bound: list[tuple[str, str]] = []
     for pattern_index, actual_index in path:
-        regex, shown_values = patterns[pattern_index]
-        groups = regex.fullmatch(actual[actual_index]).groups()
-        bound.extend(zip(shown_values, groups))
+        pattern = patterns[pattern_index]
+        assert pattern is not None, "an ellipsis matches no one line"
+        regex, shown_values = pattern
+        found = regex.fullmatch(actual[actual_index])
+        assert found is not None, "the alignment matched this line"
+        bound.extend(zip(shown_values, found.groups()))
     for shown, real in bound:
         bindings.bind(shown, real)
     return Outcome(True, expected, actual)
 
 
-def _as_expected(patterns, expected, actual):
+def _as_expected(patterns: list[LinePattern | None], expected: list[str], actual: list[str]) -> list[str]:
     written = []
     for line in actual:
         same = next((expected[i] for i, p in enumerate(patterns) if p and p[0].fullmatch(line)), None)
@@ -231,15 +245,17 @@ def _as_expected(patterns, expected, actual):
     return written
 
 
-def _align(patterns, actual, optional=frozenset()):
+def _align(patterns: list[LinePattern | None], actual: list[str],
+           optional: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int]] | None:
     """Pairs (pattern index, actual index) of a full match, or None. The
     patterns at `optional` indices match their line, or no line at all."""
-    memo = {}
+    memo: dict[tuple[int, int], list[tuple[int, int]] | None] = {}
 
-    def walk(p, a):
+    def walk(p: int, a: int) -> list[tuple[int, int]] | None:
         if (p, a) in memo:
             return memo[(p, a)]
-        result = None
+        result: list[tuple[int, int]] | None = None
+        pattern = patterns[p] if p < len(patterns) else None
         if p == len(patterns):
             result = [] if a == len(actual) else None
         elif patterns[p] is None:  # ellipsis: any number of lines
@@ -249,7 +265,7 @@ def _align(patterns, actual, optional=frozenset()):
                     result = rest
                     break
         else:
-            if a < len(actual) and patterns[p][0].fullmatch(actual[a]):
+            if a < len(actual) and pattern is not None and pattern[0].fullmatch(actual[a]):
                 rest = walk(p + 1, a + 1)
                 if rest is not None:
                     result = [(p, a)] + rest

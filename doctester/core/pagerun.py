@@ -1,58 +1,33 @@
 """Running one page: its folder, its session in its environment, its blocks
-in order, and the environment torn down afterwards."""
-import contextlib
+in order (each run by its kind), and the environment torn down afterwards."""
+from __future__ import annotations
+
 import re
-import signal
+from pathlib import Path
+from typing import Any, Protocol
 
 from . import matching
+from .blocks import Block, Output, Page
+from .contract import Environment, InteractiveVerdict, Placeholders, StopsStarted, TracksCommands
+from .core_kinds import CORE_KINDS
 from .environment import SetupError
-from .session import CommandTimeout, PageSession, SessionError, never_interactive
+from .failures import BlockFailure, exit_ok, tail
+from .kinds import BlockKinds
+from .session import PageSession, Result, never_interactive
+from .terminal import CommandTimeout, SessionError
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
-OUTPUT_TAIL = 40  # lines of a failed command's output shown in its report
+# With --doc-update: (page, span of the shown output, the real output's lines) to write back.
+Update = tuple[str, tuple[int, int], list[str]]
 
 
-def tail(text, count=OUTPUT_TAIL):
-    lines = text.rstrip().splitlines()
-    cut = f"[... {len(lines) - count} earlier lines ...]\n" if len(lines) > count else ""
-    return cut + "\n".join(lines[-count:])
-
-
-@contextlib.contextmanager
-def time_limit(label, seconds):
-    """Python code run in this process (a python fence) gets `seconds`, then
-    a BlockFailure. Pytest runs items in the main thread, where signals land."""
-    def too_long(*_):
-        raise BlockFailure(f"{label}: the python fence took longer than {seconds:g} s; "
-                           "give it more with <!-- doctest: timeout=SECONDS -->")
-
-    previous = signal.signal(signal.SIGALRM, too_long)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-# Control characters but newline and tab: in a report they would move the
-# reader's terminal (a page's output could retitle it, hide lines, or fake
-# a green result); they are shown as escapes instead.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text):
-    return CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text.replace("\r\n", "\n"))
-
-
-class BlockFailure(Exception):
-    """A block did not do what its page says; the message is the whole report,
-    with control characters shown as escapes. `output` is what the command
-    really printed, if one ran."""
-
-    def __init__(self, message, output=""):
-        super().__init__(printable(message))
-        self.output = output
+class PageSettings(Protocol):
+    """The settings a page run reads (core.settings.Settings has them)."""
+    timeout: float
+    copy: Path | None
+    copy_ignore: list[str]
+    reader_shell: str
+    workdir_name: str
 
 
 class Substitution:
@@ -60,35 +35,39 @@ class Substitution:
     page's captures first, then the environment's own), and values the page
     showed written as the real ones they are bound to."""
 
-    def __init__(self, environment, bindings):
+    def __init__(self, environment: Environment, bindings: matching.Bindings) -> None:
         self.environment, self.bindings = environment, bindings
-        self.captures = {}
+        self.captures: dict[str, str] = {}
 
-    def __call__(self, command, block):
-        def placeholder(match):
+    def __call__(self, command: str, block: Block) -> str:
+        environment = self.environment if isinstance(self.environment, Placeholders) else None
+
+        def placeholder(match: re.Match[str]) -> str:
             word = match.group(1)
             if word in self.captures:
                 return self.captures[word]
             try:
-                value = self.environment.placeholder(word)
+                value = environment.placeholder(word) if environment is not None else None
             except LookupError as error:
-                raise BlockFailure(f"{block.label}: <{word}> {error}")
+                raise BlockFailure(f"{block.label}: <{word}> {error}") from None
             if value is None:
-                known = ", ".join(f"<{n}>" for n in self.environment.placeholder_names) or "no other"
+                names = environment.placeholder_names if environment is not None else ()
+                known = ", ".join(f"<{n}>" for n in names) or "no other"
                 raise BlockFailure(f"{block.label}: unbound placeholder <{word}>; name a capture "
                                    f"({', '.join(self.captures) or 'none yet'}) or one of {known}")
             return value
-        return self.environment.rewrite(PLACEHOLDER.sub(placeholder, command), self.bindings)
+        filled = PLACEHOLDER.sub(placeholder, command)
+        return environment.rewrite(filled, self.bindings) if environment is not None else filled
 
 
 class OutputCheck:
     """Shown output against real output; with --doc-update, a mismatch is
     kept as a rewrite of the page instead of a failure."""
 
-    def __init__(self, bindings, rules, update=None):
+    def __init__(self, bindings: matching.Bindings, rules: matching.Rules, update: list[Update] | None = None) -> None:
         self.bindings, self.rules, self.update = bindings, rules, update
 
-    def __call__(self, block, text, line, expected, output):
+    def __call__(self, block: Block, text: str, line: int, expected: Output, output: str) -> None:
         outcome = matching.compare(expected.lines, output, self.bindings, self.rules.declaring(block.options.variants))
         if outcome.matched:
             return
@@ -100,27 +79,29 @@ class OutputCheck:
 
 
 class PageRun:
-    def __init__(self, page, settings, environment, rules=matching.CORE_RULES, interactive=None, update=None,
-                 journey=False):
+    def __init__(self, page: Page, settings: PageSettings, environment: Environment,
+                 rules: matching.Rules = matching.CORE_RULES, interactive: InteractiveVerdict | None = None,
+                 update: list[Update] | None = None, journey: bool = False, kinds: BlockKinds = CORE_KINDS) -> None:
         """`journey`: pages after this one go on in this run (see start_page); the
         environment starts empty, whatever the first page's front matter says,
-        and tracks which command made each of its objects."""
-        self.page, self.environment = page, environment
+        and tracks which command made each of its objects. `kinds` run the blocks."""
+        self.page, self.environment, self.kinds = page, environment, kinds
         self.default_timeout = settings.timeout
-        shell = getattr(settings, "reader_shell", "bash")
+        shell = settings.reader_shell
         bindings = matching.Bindings()
         self.substitute = Substitution(environment, bindings)
         self.check_output = OutputCheck(bindings, rules, update)
-        self.done = set()               # labels (page:line) of blocks already run
-        self.failed_at = None
-        self.session = None
-        self.workspace = environment.workspace(settings.copy, settings.copy_ignore,
-                                               getattr(settings, "workdir_name", "workshop"))
+        self.done: set[str] = set()     # labels (page:line) of blocks already run
+        self.failed_at: str | None = None
+        self.python_namespace: dict[str, Any] = {}  # the page's python fences', as one Python session's
+        self.session: PageSession | None = None
+        self.workspace = environment.workspace(settings.copy, settings.copy_ignore, settings.workdir_name)
         try:
             environment.prepare({} if journey else page.meta or {}, journey=journey)
             self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
                                        environment.spawn(self.workspace.workdir, shell), environment.kill_processes,
-                                       on_timeout=environment.stop_started,
+                                       on_timeout=environment.stop_started if isinstance(environment, StopsStarted)
+                                       else None,
                                        interactive=interactive or never_interactive, shell=shell)
         except (SetupError, SessionError) as error:
             self.finish()
@@ -129,88 +110,51 @@ class PageRun:
             self.finish()
             raise
 
-    def start_page(self, page):
-        """The journey: the next page goes on in the same shell and environment."""
-        self.page, self.failed_at = page, None
+    def start_page(self, page: Page) -> None:
+        """The journey: the next page goes on in the same shell and environment
+        (its python fences in a Python session of their own)."""
+        self.page, self.failed_at, self.python_namespace = page, None, {}
 
-    def run_block(self, block):
+    def run_block(self, block: Block) -> str:
         """Run a block; returns "passed", or "skipped" for a block with a skip reason
         (never run, whether it is the block asked for or one run before it)."""
         self.done.add(block.label)
         if block.options.skip:
             return "skipped"
         try:
-            getattr(self, f"_run_{block.kind}")(block, block.options.timeout or self.default_timeout)
+            self.kinds.runner(block.kind)(self, block, block.options.timeout or self.default_timeout)
         except (BlockFailure, CommandTimeout, SessionError) as error:
             self.failed_at = block.label
             message = str(error) if isinstance(error, BlockFailure) else f"{block.label}: {error}"
             # What earlier pages left that the real output names (the environment knows; in a journey).
-            causes = self.environment.explain(getattr(error, "output", "") or message, self.page.path)
+            causes = self.environment.explain(getattr(error, "output", "") or message, self.page.path) \
+                if isinstance(self.environment, TracksCommands) else []
             raise BlockFailure("\n".join([message, *causes])) from None
         return "passed"
 
-    @contextlib.contextmanager
-    def python_fence(self, block):
-        """Around a python fence that pytest-markdown-docs runs in this process:
-        yields the environment variables it runs with (those of the page's
-        engine), and marks the page as failed if it raises."""
-        self.done.add(block.label)
-        try:
-            settings = self.environment.python_env()
-        except SetupError as error:
-            self.failed_at = block.label
-            raise BlockFailure(f"{block.label}: {error}") from None
-        try:
-            yield settings
-        except BaseException:
-            self.failed_at = block.label
-            raise
+    def _session(self) -> PageSession:
+        if self.session is None:
+            raise SessionError("the page's shell did not start")
+        return self.session
 
-    def run_python_elsewhere(self, block, runner, timeout):
-        """A python fence that the environment runs (in its own Python session,
-        in the page's current folder); what it printed is shown like a
-        fence's captured output."""
-        self.done.add(block.label)
-        try:
-            print(runner.run(block.label, block.content, self.session.cwd(), timeout), end="")
-        except SetupError as error:
-            self.failed_at = block.label
-            raise BlockFailure(f"{block.label}: {error}") from None
+    def cwd(self) -> Path:
+        """The folder the page's shell is in, where a file block is written and a python fence runs."""
+        return self._session().cwd()
 
-    def _run_file(self, block, timeout):
-        if not self.workspace.write(self.session.cwd(), block.title, block.content):
-            raise BlockFailure(f"{block.label}: title={block.title!r} points outside the page's directory")
+    def press(self, keys: list[str]) -> Result:
+        return self._session().press(keys)
 
-    def _run_action(self, block, timeout):
-        if block.options.run:
-            self._run_command(block, block.options.run, block.line, None, timeout, expect=None)
-        if block.options.press:
-            result = self.session.press(block.options.press)
-            if result.ended and not exit_ok(result.exit_code, block.options.exit):
-                raise BlockFailure(f"{block.label}: pressing {' '.join(block.options.press)} ended the "
-                                   f"command that had the terminal with status {result.exit_code} (expected "
-                                   f"{block.options.exit or 0}; annotate exit=N if that is what the page shows)"
-                                   f"\n--- output ---\n{tail(result.output)}")
-
-    def _run_shell(self, block, timeout):
-        outputs = []
-        for index, command in enumerate(block.commands):
-            last = index == len(block.commands) - 1
-            outputs.append(self._run_command(block, command.text, command.line, command.expected, timeout,
-                                             expect=block.options.exit if last else None))
-        if block.expected is not None and block.options.check_output:
-            self.check_output(block, block.commands[-1].text if block.commands else "", block.line,
-                               block.expected, "".join(outputs))
-
-    def _run_command(self, block, text, line, expected, timeout, expect):
+    def run_command(self, block: Block, text: str, line: int, expected: Output | None, timeout: float,
+                    expect: str | None) -> str:
         """Run one command; it must exit with `expect` (None: 0)."""
         real = self.substitute(text, block)
         try:
-            result = self.session.run(real, timeout)
+            result = self._session().run(real, timeout)
         except CommandTimeout as error:
             raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
         finally:
-            self.environment.note_command(f"{block.path}:{line}")
+            if isinstance(self.environment, TracksCommands):
+                self.environment.note_command(f"{block.path}:{line}")
         if not exit_ok(result.exit_code, expect):
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
                                f"--- output ---\n{tail(result.output)}", result.output)
@@ -220,7 +164,7 @@ class PageRun:
             self.check_output(block, text, line, expected, result.output)
         return result.output
 
-    def _captured(self, block, line, output):
+    def _captured(self, block: Block, line: int, output: str) -> str:
         if not block.options.pattern:
             return output.strip()
         found = re.search(block.options.pattern, output, re.M)
@@ -229,9 +173,9 @@ class PageRun:
                                f"found nothing in:\n{output.rstrip()}")
         return found.group(1) if found.groups() else found.group()
 
-    def finish(self):
+    def finish(self) -> list[str]:
         """Close the session and tear the environment and the folder down; returns problems."""
-        problems = []
+        problems: list[str] = []
         try:
             if self.session is not None:
                 self.session.close()
@@ -243,10 +187,3 @@ class PageRun:
             finally:
                 self.workspace.remove()
         return problems
-
-
-def exit_ok(code, expect):
-    """Does an exit status match an `exit=` annotation (None: 0)?"""
-    if expect is None:
-        return code == 0
-    return code != 0 if expect == "nonzero" else code == int(expect)

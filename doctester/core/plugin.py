@@ -3,29 +3,35 @@ runs their blocks in order in one session per page, reports, and rewrites
 expected output on request. What it knows of a tool (Docker) comes from a
 profile through the hooks of hookspecs.py. Under pytest-xdist each worker
 has its own environment and runs whole pages; the controller writes the report."""
-import fcntl
-import signal
-from dataclasses import dataclass
+from __future__ import annotations
+
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
-from . import hookspecs
+from . import hookspecs, profiles
+from .contract import LeavesNotes
+from .blocks import ShellBlock
 from .environment import LocalProvider, SetupError
 from .items import BlockItem, MarkdownPage
 from .markdown import Grammar
 from .matching import Rules
+from .pagerun import Update
 from .report import Report
+from .session import Interactive
 from .settings import OPTIONS, Settings, add_options
-from .signals import uninterrupted
+from .signals import interrupt_on_terminate, restore_terminate, uninterrupted
+from .state import DOC_RUN, DocRun, doc_run
 
 
-def pytest_addhooks(pluginmanager):
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("doctester", "doc tests of Markdown pages")
     group.addoption("--doc-update", action="store_true",
                     help="rewrite the expected output blocks of the pages with the real, normalized output")
@@ -37,60 +43,36 @@ def pytest_addoption(parser):
     add_options(parser, OPTIONS)
 
 
-@dataclass
-class Doc:
-    """What the run knows, on config.doc."""
-    settings: Settings
-    grammar: Grammar
-    rules: Rules
-    interactive: object        # command -> Interactive or None
-    environments: object       # the provider of page environments
-    extra_cache_files: list
-    report: Report
-    updates: list = None       # with --doc-update: (page, span, lines) rewrites
-    environment_state: str = ""
-    journey: bool = False      # --doc-journey: the pages in order, in one PageRun
-    journey_run: object = None
-
-    def cache_files(self):
-        return self.settings.cache_files(self.extra_cache_files)
+def _grammar(config: pytest.Config, settings: Settings, rules: Rules) -> Grammar:
+    return Grammar.with_profile(profiles.annotation_keys(config), profiles.block_kinds(config.hook),
+                                [lambda block: config.hook.pytest_doctester_check_block(block=block)],
+                                rules.variant_names,
+                                page_checks=[lambda page: config.hook.pytest_doctester_check_page(page=page)],
+                                other_system=lambda block: config.hook.pytest_doctester_other_system(block=block),
+                                console_without_prompt=settings.console_without_prompt,
+                                untitled_files=settings.untitled_files, foreign_syntax=settings.foreign_syntax,
+                                tabs=settings.tabs)
 
 
-def _ask(pytest_config, name, **kwargs):
-    """Call a profile hook; a hook that raises is one usage error naming it."""
-    try:
-        return getattr(pytest_config.hook, name)(**kwargs)
-    except pytest.UsageError:
-        raise
-    except Exception as error:
-        raise pytest.UsageError(f"doctester: the hook {name} raised {type(error).__name__}: {error}")
-
-
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     settings = Settings.from_config(config)
-    keys = [key for found in _ask(config, "pytest_doctester_annotation_keys") for key in found]
-    languages = {lang: name for found in _ask(config, "pytest_doctester_file_languages") for lang, name in
-                 found.items()}
-    checks = [lambda block: config.hook.pytest_doctester_check_block(block=block)]
     try:
-        rules = Rules.of([n for answer in _ask(config, "pytest_doctester_normalizers") for n in answer])
+        rules = Rules.of(profiles.normalizers(config))
     except ValueError as error:
-        raise pytest.UsageError(f"doctester: pytest_doctester_normalizers: {error}")
-    grammar = Grammar.with_profile(keys, languages, checks, rules.variant_names,
-                                   page_checks=[lambda page: config.hook.pytest_doctester_check_page(page=page)],
-                                   other_system=lambda block: config.hook.pytest_doctester_other_system(block=block),
-                                   console_without_prompt=settings.console_without_prompt,
-                                   untitled_files=settings.untitled_files, foreign_syntax=settings.foreign_syntax,
-                                   tabs=settings.tabs)
+        raise pytest.UsageError(f"doctester: pytest_doctester_normalizers: {error}") from None
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    environments = _ask(config, "pytest_doctester_environment", config=config, worker=worker) or LocalProvider()
-    extra = [Path(p) for answer in _ask(config, "pytest_doctester_cache_inputs", config=config) for p in answer]
-    config.doc = Doc(settings, grammar, rules, lambda command: config.hook.pytest_doctester_interactive(
-        command=command), environments, extra, Report(settings.report),
-        [] if config.getoption("doc_update") else None, journey=config.getoption("doc_journey"))
-    if config.doc.journey and (getattr(config.option, "numprocesses", None) or config.getoption("doc_cache")):
+
+    def interactive(command: str) -> Interactive | None:
+        verdict: Interactive | None = config.hook.pytest_doctester_interactive(command=command)
+        return verdict
+    updates: list[Update] | None = [] if config.getoption("doc_update") else None
+    doc = DocRun(settings, _grammar(config, settings, rules), rules, interactive,
+                 profiles.environment_provider(config, worker, LocalProvider), profiles.cache_inputs(config),
+                 Report(settings.report), updates, journey=config.getoption("doc_journey"))
+    if doc.journey and (getattr(config.option, "numprocesses", None) or config.getoption("doc_cache")):
         raise pytest.UsageError("doctester: --doc-journey runs the pages one after another in one session: "
                                 "drop -n/--numprocesses and --doc-cache")
+    config.stash[DOC_RUN] = doc
     # Marks pages of one group; pytest-xdist, when installed, acts on it.
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
     if getattr(config.option, "dist", "no") == "load":
@@ -99,143 +81,126 @@ def pytest_configure(config):
         # command line again, see `-n` as `load`, and do not name tests by
         # group; `loadfile` is decided by the controller alone.)
         config.option.dist = "loadfile"
-    signal.signal(signal.SIGTERM, _terminated)
+    doc.previous_terminate = interrupt_on_terminate()
 
 
-def _terminated(signum, frame):
-    """A TERM (from CI or `timeout`) unwinds like Ctrl-C, so pages still tear down."""
-    raise KeyboardInterrupt
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if DOC_RUN in config.stash:
+        restore_terminate(doc_run(config).previous_terminate)
 
 
-def pytest_collect_file(file_path, parent):
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> MarkdownPage | None:
     if file_path.suffix != ".md":
         return None
-    settings = parent.config.doc.settings
+    settings = doc_run(parent.config).settings
     # Nothing until configured; then the configured pages, and any page named on the command line.
     wanted = settings.pages and (settings.wants(file_path) or parent.session.isinitpath(file_path))
     return MarkdownPage.from_parent(parent, path=file_path) if wanted else None
 
 
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Pages of one group run in a row; a page's blocks stay together and in
     order. A journey keeps the order the pages were given in."""
     # With --markdown-docs, pytest-markdown-docs collects our pages' python
     # fences as well: they run once, as blocks of their page.
-    ours = {item.path for item in items if isinstance(item.parent, MarkdownPage)}
-    twice = {item for item in items if isinstance(item, MarkdownInlinePythonItem)
-             and not isinstance(item.parent, MarkdownPage) and item.path in ours}
+    ours = {item.path for item in items if isinstance(item, BlockItem)}
+    twice = {item for item in items if isinstance(item, MarkdownInlinePythonItem) and item.path in ours}
     if twice:
         config.hook.pytest_deselected(items=list(twice))
         items[:] = [item for item in items if item not in twice]
-    if config.doc.journey:
+    if doc_run(config).journey:
         return
 
-    def group(item):
-        return item.parent.group if isinstance(item.parent, MarkdownPage) else ""
-    first_seen = {}
+    def group(item: pytest.Item) -> str:
+        return item.parent.group if isinstance(item, BlockItem) else ""
+    first_seen: dict[str, int] = {}
     for item in items:
         first_seen.setdefault(group(item), len(first_seen))
     items.sort(key=lambda item: first_seen[group(item)])
 
 
-def pytest_collection_finish(session):
+def pytest_collection_finish(session: pytest.Session) -> None:
     """One clear error when the environment cannot be reached, instead of one per block."""
     config = session.config
     needs = any(isinstance(item, BlockItem) and not item.block.options.skip for item in session.items)
     if not needs or config.getoption("collectonly"):
         return
+    doc = doc_run(config)
     try:
-        config.doc.environment_state = config.doc.environments.check()
+        doc.environment_state = doc.environments.check()
     except SetupError as error:
         pytest.exit(f"doctester: {error}", returncode=3)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if not isinstance(item, (BlockItem, MarkdownInlinePythonItem)) or not isinstance(item.parent, MarkdownPage):
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if not isinstance(item, BlockItem):
+        return report
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         reason = None
-        status = report.outcome
+        status: str = report.outcome
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
             status = "cached" if reason.startswith("cached:") else "skipped"
-            if isinstance(item, BlockItem):  # point -rs at the page, not at the plugin
-                report.longrepr = (item.parent.label, item.block.line, reason)
-        block = getattr(item, "block", None)
-        command = block.commands[0].text if getattr(block, "commands", None) else None
-        item.config.doc.report.add(item.parent.label, int(item.name.split("-")[1]),
-                                   block.kind if block else "python", status, report.duration, reason, command)
+            report.longrepr = (item.parent.label, item.block.line, reason)  # point -rs at the page, not at the plugin
+        block = item.block
+        command = block.commands[0].text if isinstance(block, ShellBlock) and block.commands else None
+        doc_run(item.config).report.add(item.parent.label, block.line, block.kind, status, report.duration,
+                                        reason, command)
+    return report
 
 
-def pytest_sessionfinish(session, exitstatus):
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After xdist's own (its workers' pages are in by then): tear down, then
+    report, once, in the process that ran the pages or their controller."""
     for item in session.items:  # pages interrupted mid-way (Ctrl-C) still tear down
         page = item.parent
         if isinstance(page, MarkdownPage) and page.run is not None:
             page.teardown()
     config = session.config
-    doc = config.doc
+    doc = doc_run(config)
     with uninterrupted():
         problems = doc.journey_run.finish() if doc.journey_run is not None else []
         problems += doc.environments.close()
-    if problems:
-        config.doc_environment_problems = problems
+    doc.problems += problems
+    if doc.problems:
         session.exitstatus = session.exitstatus or 1
-    if hasattr(config, "workeroutput"):  # an xdist worker: the controller writes the report
-        config.workeroutput["doc_report"] = {"pages": doc.report.pages, "environment": doc.report.environment,
-                                             "problems": problems}
+    workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the report
+        workeroutput["doc_report"] = doc.worker_output()
     elif doc.report.pages:
-        write_report(config)
+        doc.write_report()
     if doc.updates:
         rewritten = apply_updates(doc.updates, doc.settings.root)
-        config.doc_update_summary = f"--doc-update rewrote {rewritten} output block(s)"
+        doc.summary.append(f"--doc-update rewrote {rewritten} output block(s)")
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error):
+def pytest_testnodedown(node: Any, error: Any) -> None:
     """An xdist worker is done: its pages join the controller's report."""
     output = getattr(node, "workeroutput", {}).get("doc_report")
-    if not output:
-        return
-    report = node.config.doc.report
-    for page, blocks in output["pages"].items():
-        report.pages.setdefault(page, []).extend(blocks)
-    report.environment = report.environment or output["environment"]
-    if output["problems"]:
-        node.config.doc_environment_problems = getattr(node.config, "doc_environment_problems", []) \
-            + output["problems"]
+    if output:
+        doc_run(node.config).add_worker_output(output)
 
 
-def write_report(config):
-    """Write the record under a lock: two runs at once merge, never clobber."""
-    report = config.doc.report
-    report.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(report.path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        record = report.write()
-    totals = ", ".join(f"{n} {s}" for s, n in sorted(record["totals"].items()))
-    config.doc_report_summary = f"doc tests: {totals} in {len(report.pages)} pages; report: {report.path}"
-
-
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
-    if not hasattr(config, "doc_report_summary") and config.doc.report.pages:
-        write_report(config)  # under xdist the workers' pages arrive after sessionfinish
-    for summary in ("doc_report_summary", "doc_update_summary"):
-        if getattr(config, summary, None):
-            terminalreporter.write_line(getattr(config, summary))
-    for note in getattr(config.doc.environments, "notes", []):
+    doc = doc_run(config)
+    for line in doc.summary:
+        terminalreporter.write_line(line)
+    for note in doc.environments.notes if isinstance(doc.environments, LeavesNotes) else []:
         terminalreporter.write_line(f"doctester: {note}")
-    for problem in getattr(config, "doc_environment_problems", []):
+    for problem in doc.problems:
         terminalreporter.write_line(f"doctester: tearing down the environments failed: {problem}", red=True)
 
 
-def apply_updates(updates, root):
+def apply_updates(updates: list[Update], root: Path) -> int:
     """Replace expected-output lines in the pages, bottom-up so spans stay valid."""
-    by_page = {}
+    by_page: dict[str, list[tuple[tuple[int, int], list[str]]]] = {}
     for path, span, lines in updates:
         by_page.setdefault(path, []).append((span, lines))
     for path, edits in by_page.items():

@@ -3,10 +3,13 @@ engine, with its variant such as the image store), and per block, what
 happened. Runs in other environments add to it; a run replaces only its own
 environment's entry of the pages it ran. The format is versioned;
 `read_report` is the one way to read it (the site's verified marks use it)."""
+from __future__ import annotations
+
 import datetime
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 FORMAT = 2
 # Format 1 (before versioning) had one entry a page and named its environment
@@ -17,14 +20,14 @@ class ReportError(Exception):
     pass
 
 
-def write_atomically(path, text):
+def write_atomically(path: Path, text: str) -> None:
     """A record is either whole or absent: written beside, then renamed."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
     os.replace(partial, path)
 
 
-def environment_label(environment):
+def environment_label(environment: dict[str, Any] | None) -> str:
     """`Docker Engine 26.1.5 (containerd image store)`, from an environment's description."""
     environment = environment or {}
     label = " ".join(part for part in (environment.get("name"), environment.get("version")) if part)
@@ -33,12 +36,12 @@ def environment_label(environment):
     return label or "an unknown environment"
 
 
-def _legacy_environment(docker):
+def _legacy_environment(docker: dict[str, Any] | None) -> dict[str, Any]:
     docker = docker or {}
     return {"name": "Docker Engine", "version": docker.get("engine"), "client": docker.get("client")}
 
 
-def _upgrade(entry):
+def _upgrade(entry: dict[str, Any]) -> dict[str, Any]:
     """A page's entry of format 1 (one environment, called `docker`) as format 2."""
     if "engines" in entry:
         return entry
@@ -46,11 +49,11 @@ def _upgrade(entry):
     return {"engines": {environment_label(environment): {**entry, "environment": environment}}}
 
 
-def read_report(path):
+def read_report(path: str | Path) -> dict[str, Any] | None:
     """The report at `path`, in the current format; None if there is none.
     A report of a newer format than this harness knows is an error."""
     try:
-        record = json.loads(Path(path).read_text())
+        record: dict[str, Any] = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
@@ -67,26 +70,27 @@ def read_report(path):
 
 
 class Report:
-    def __init__(self, path):
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.started = datetime.datetime.now(datetime.timezone.utc)
-        self.pages = {}
-        self.environment = None  # the description of the environment pages ran in, once one did
+        self.pages: dict[str, list[dict[str, Any]]] = {}
+        self.environment: dict[str, Any] | None = None  # the description of the environment pages ran in, once one did
 
-    def add(self, page, line, kind, status, duration, reason=None, command=None):
+    def add(self, page: str, line: int, kind: str, status: str, duration: float, reason: str | None = None,
+            command: str | None = None) -> None:
         blocks = self.pages.setdefault(page, [])
         blocks.append({"line": line, "kind": kind, "status": status, "duration": round(duration, 3),
                        **({"reason": reason} if reason else {}),
                        **({"command": command} if command else {})})
 
-    def totals(self):
-        counts = {}
+    def totals(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
         for blocks in self.pages.values():
             for block in blocks:
                 counts[block["status"]] = counts.get(block["status"], 0) + 1
         return counts
 
-    def write(self):
+    def write(self) -> dict[str, Any]:
         """Write the run's record. Pages this run did not touch keep their
         entries from earlier runs (each page says when it ran), so running
         one page does not make the site forget the others."""
@@ -112,7 +116,7 @@ class Report:
         write_atomically(self.path, json.dumps(record, indent=2) + "\n")
         return record
 
-    def _earlier_pages(self):
+    def _earlier_pages(self) -> dict[str, Any]:
         try:
             earlier = read_report(self.path) or {}
         except ReportError:

@@ -6,16 +6,19 @@ until the shell or REPL they open is left (`exit`, or keys pressed), the
 page's commands are typed into it. The session's mode says where typed
 commands go.
 """
+from __future__ import annotations
+
 import enum
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
 
 from .terminal import (REPL_NEXT_PROMPT, REPL_PROMPT, SHELL_PROMPT, CommandTimeout, MarkedShell,  # noqa: F401
-                       SessionError, key_code, repl_output)
+                       SessionError, Spawn, key_code, repl_output)
 
 LEAVE_WAIT = 3  # seconds to see whether pressed keys ended the interactive session
 PROMPT_WAIT = 60
@@ -42,21 +45,22 @@ class Result:
     ended: bool = True  # False: pressed keys left the session where it was
 
 
-def never_interactive(command):
+def never_interactive(command: str) -> Interactive | None:
     return None
 
 
 class PageSession:
-    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout=None, interactive=never_interactive,
-                 shell="bash"):
+    def __init__(self, workdir: Path, scratch: Path, spawn: Spawn, kill_processes: Callable[[int], None],
+                 on_timeout: Callable[[], None] | None = None,
+                 interactive: Callable[[str], Interactive | None] = never_interactive, shell: str = "bash") -> None:
         """`interactive(command)` returns an Interactive for a command that takes
         the terminal, None otherwise; `shell` names the reader's shell `spawn` starts."""
         self.shell = MarkedShell(workdir, scratch, spawn, kill_processes, on_timeout or (lambda: None), shell)
         self.interactive = interactive
         self.mode = Mode.PLAIN
-        self.detached = None   # the mode of the last session left with keys, until re-attached
+        self.detached: Mode | None = None  # the mode of the last session left with keys, until re-attached
 
-    def run(self, command, timeout):
+    def run(self, command: str, timeout: float) -> Result:
         """Run one command where the reader would type it; return its Result."""
         try:
             return self._run(command, timeout)
@@ -64,7 +68,7 @@ class PageSession:
             self.mode = Mode.PLAIN  # what had the terminal was killed
             raise
 
-    def _run(self, command, timeout):
+    def _run(self, command: str, timeout: float) -> Result:
         if self.mode is Mode.REPL:
             output, code = self._type_into_repl(command, timeout)
         elif self.mode is Mode.SHELL:
@@ -77,7 +81,7 @@ class PageSession:
                 output, code = self._start_interactive(command, verdict, timeout)
         return Result(output, code)
 
-    def _start_interactive(self, command, verdict, timeout):
+    def _start_interactive(self, command: str, verdict: Interactive, timeout: float) -> tuple[str, int]:
         child = self.shell.child
         # Typed as a reader types it; the page's shell prints the marker when it returns.
         child.send(self.shell.interactive_text(command))
@@ -94,7 +98,7 @@ class PageSession:
         if which == 0:
             code, shown = self.shell._marked()
             return shown, code
-        shown = self.shell.clean(child.before)
+        shown = self.shell.clean(self.shell.before())
         if which == 1:
             self.mode = Mode.REPL
             return shown, 0
@@ -107,7 +111,7 @@ class PageSession:
         self.shell.await_mark(command, timeout)
         return re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
 
-    def _type_into_shell(self, command, timeout):
+    def _type_into_shell(self, command: str, timeout: float) -> tuple[str, int]:
         self.shell.child.send(command + "\n")
         if command.strip() == "exit" or command.strip().startswith("exit "):
             output, code = self._leave(timeout)
@@ -118,25 +122,25 @@ class PageSession:
         code, before = self.shell.await_mark(command, timeout)
         return before, code
 
-    def _type_into_repl(self, command, timeout):
+    def _type_into_repl(self, command: str, timeout: float) -> tuple[str, int]:
         if command.strip() in ("exit()", "quit()", "exit", "quit"):
             self.shell.child.send(command + "\r")
             output, code = self._leave(timeout)
             return repl_output(output), code
-        output = []
+        printed = []
         for line in command.splitlines() or [""]:
             self.shell.child.send(line + "\r")
             self.shell.wait(REPL_NEXT_PROMPT, command, timeout)
-            output.append(repl_output(self.shell.child.before + self.shell.child.after))
-        return "".join(output), 0
+            printed.append(repl_output(self.shell.before() + str(self.shell.child.after)))
+        return "".join(printed), 0
 
-    def _leave(self, timeout):
+    def _leave(self, timeout: float) -> tuple[str, int]:
         """The shell or REPL the page opened ends: back to the page's bash."""
         code, before = self.shell.await_mark("exit", timeout)
         self.mode = Mode.PLAIN
         return before, code
 
-    def press(self, keys):
+    def press(self, keys: list[str]) -> Result:
         """Type keys (ctrl-p ctrl-q, ctrl-x, x, enter ...) into the session. If
         they end what has the terminal (detach keys, ctrl-d), the page's bash
         takes over again, as in a reader's terminal; the Result then holds the
@@ -153,10 +157,10 @@ class PageSession:
         self.mode = Mode.PLAIN
         return Result(output, code)
 
-    def cwd(self):
+    def cwd(self) -> Path:
         """The page's bash's working directory (the last one known while a
         shell or REPL the page opened has the terminal)."""
         return self.shell.cwd() if self.mode is Mode.PLAIN else Path(self.shell.last_cwd)
 
-    def close(self):
+    def close(self) -> None:
         self.shell.close()

@@ -4,17 +4,22 @@ Installed in any project, the plugin collects nothing until `doc_pages`
 names the pages. This repository's own pytest.ini is one such configuration.
 A profile adds its own options with the same helpers.
 """
+from __future__ import annotations
+
 import fnmatch
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 GROUP = ("doctester", "doc tests of Markdown pages")
 
 # (name, help, default, allowed values or None); each has a --doc-<name> flag that overrides the ini.
-OPTIONS = [
+Option = tuple[str, str, str, Optional[Iterable[str]]]
+OPTIONS: list[Option] = [
     ("pages", "globs of the pages to run, relative to the rootdir (nothing is collected without it)", "", None),
     ("copy", "a folder, relative to the rootdir, copied into every page's working directory", "", None),
     ("workdir_name", "the name of the page's working folder, which the page's shell finds at ~/NAME "
@@ -38,17 +43,18 @@ OPTIONS = [
 ]
 
 
-def add_options(parser, options):
+def add_options(parser: pytest.Parser, options: Iterable[Option]) -> None:
     group = parser.getgroup(*GROUP)
     for name, text, default, _ in options:
         parser.addini(f"doc_{name}", text, default=default)
         group.addoption(f"--doc-{name.replace('_', '-')}", dest=f"doc_{name}", default=None, help=text)
 
 
-def read_options(config, options, environ=None):
+def read_options(config: pytest.Config, options: Iterable[Option],
+                 environ: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """{name: value}: the flag if given, else the ini (or `environ[name]`);
     a value outside its allowed ones is a usage error naming the option."""
-    values = {}
+    values: dict[str, str] = {}
     for name, _, _, allowed in options:
         value = config.getoption(f"doc_{name}")
         if value is None:
@@ -63,10 +69,10 @@ def read_options(config, options, environ=None):
 @dataclass
 class Settings:
     root: Path
-    pages: list
-    copy: Path
-    copy_ignore: list
-    cache_inputs: list
+    pages: list[str]
+    copy: Path | None
+    copy_ignore: list[str]
+    cache_inputs: list[str]
     report: Path
     timeout: float
     console_without_prompt: str
@@ -77,7 +83,7 @@ class Settings:
     workdir_name: str = "workshop"
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: pytest.Config) -> Settings:
         values = read_options(config, OPTIONS)
         try:
             timeout = float(values["timeout"])
@@ -97,18 +103,18 @@ class Settings:
                    reader_shell=values["reader_shell"], tabs=values["tabs"],
                    workdir_name=values["workdir_name"])
 
-    def wants(self, path):
+    def wants(self, path: str | Path) -> bool:
         """Is `path` one of the pages?"""
         relative = self.relative(path)
         # `docs/**/*.md` also names docs/index.md, as in a shell with globstar.
         return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern.replace("**/", ""))
                    for pattern in self.pages)
 
-    def relative(self, path):
+    def relative(self, path: str | Path) -> str:
         path = Path(path)
         return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
-    def cache_files(self, extra=()):
+    def cache_files(self, extra: Iterable[Path] = ()) -> list[Path]:
         found = set(extra)
         for pattern in self.cache_inputs:
             found.update(p for p in self.root.glob(pattern) if p.is_file())

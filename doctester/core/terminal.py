@@ -6,13 +6,24 @@ shell reads each command as a typed line: history expansion, comments, globs
 as the reader's shell has them), and knows a command is done when the shell,
 before its next prompt, prints a marker with the exit status.
 """
+from __future__ import annotations
+
 import re
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn, Union
 
 import pexpect
+
+# How to start a reader's shell: (program, args, environment variables, folder
+# on this machine to start it in, or None where the shell runs elsewhere and
+# goes to the page's folder itself).
+Spawn = tuple[str, list[str], dict[str, str], "str | None"]
+# What pexpect waits for: a regex (as text or compiled), or a list of them.
+Pattern = Union[str, bytes, "re.Pattern[str]", "re.Pattern[bytes]", type[pexpect.EOF], type[pexpect.TIMEOUT]]
 
 NAMED_KEYS = {"enter": "\r", "tab": "\t", "escape": "\x1b", "space": " "}
 SHELL_PROMPT = r"(?:^|\n)[^\n]*[#$] $"
@@ -33,7 +44,7 @@ class SessionError(Exception):
     pass
 
 
-def key_code(key):
+def key_code(key: str) -> str:
     """What a key sends to a terminal: ctrl-<letter>, a named key, or one character."""
     lowered = key.lower()
     if re.fullmatch(r"ctrl-[a-z]", lowered):
@@ -46,7 +57,7 @@ def key_code(key):
                        f"{', '.join(NAMED_KEYS)}")
 
 
-def repl_output(text):
+def repl_output(text: str) -> str:
     """What the REPL printed for a line, without the echo of the line or the next prompt."""
     if LINE_EDITOR_DONE in text:  # Python 3.13+: everything before is line editing
         text = text.rsplit(LINE_EDITOR_DONE, 1)[1]
@@ -56,9 +67,9 @@ def repl_output(text):
     return re.sub(r"\x1b\[\?2004h[\s\S]*$", "", text)  # the next prompt's set-up
 
 
-def descendants(pid):
+def descendants(pid: int) -> list[int]:
     """Every process below pid, children first in the list's tail."""
-    parents = {}
+    parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -127,7 +138,8 @@ class CommandIncomplete(CommandTimeout):
 
 
 class MarkedShell:
-    def __init__(self, workdir, scratch, spawn, kill_processes, on_timeout, shell="bash"):
+    def __init__(self, workdir: Path, scratch: Path, spawn: Spawn, kill_processes: Callable[[int], None],
+                 on_timeout: Callable[[], None], shell: str = "bash") -> None:
         """`spawn` is (program, args, env, cwd) of the page's shell, one of SHELLS,
         named by `shell`; `kill_processes(pid)` ends every process below that
         shell, wherever it runs; `on_timeout()` runs first when a command times
@@ -160,35 +172,47 @@ class MarkedShell:
         self.child.sendline(setup)
         try:
             self.child.expect(f"__DOCTEST_{token}_PID__:(\\d+)\r?\n", timeout=60)
-            self.pid = int(self.child.match.group(1))
+            self.pid = int(self.matched().group(1))
             self.expect_mark(60)
         except (pexpect.TIMEOUT, pexpect.EOF):
-            raise SessionError(f"the page's {shell} did not start: {self.child.before!r}")
+            raise SessionError(f"the page's {shell} did not start: {self.before()!r}")
 
-    def marker_command(self):
+    def matched(self) -> re.Match[str]:
+        """The match of the pattern last seen (every pattern a shell waits for is a regex)."""
+        match = self.child.match
+        if not isinstance(match, re.Match):
+            raise SessionError(f"the page's {self.name} shell matched no pattern")
+        return match
+
+    def before(self) -> str:
+        """What the shell printed before the pattern last seen."""
+        return self.child.before or ""
+
+    def marker_command(self) -> str:
         return "printf '%s%s:%d\\n' {} {} $?".format(*self._mark_parts)
 
-    def expect_mark(self, timeout):
+    def expect_mark(self, timeout: float) -> tuple[int, str]:
         """The next marker; a shell that ends first (`exit`, ctrl-d) is a SessionError."""
         try:
             self.child.expect(self._mark, timeout=timeout)
         except pexpect.EOF:
             raise SessionError(f"the page's {self.name} ended (an `exit`, or ctrl-d, in the page's own "
-                               f"shell?); its last output:\n{self.child.before or ''}".rstrip()) from None
+                               f"shell?); its last output:\n{self.before() or ''}".rstrip()) from None
         return self._marked()
 
-    def _marked(self):
+    def _marked(self) -> tuple[int, str]:
         """(exit status, what came before) of the marker just seen; the page's
         shell's marker also says where it is."""
-        if self.child.match.group(2) is not None:
-            self.last_cwd = self.child.match.group(2)
-        return int(self.child.match.group(1)), self.clean(self.child.before)
+        if self.matched().group(2) is not None:
+            self.last_cwd = self.matched().group(2)
+        return int(self.matched().group(1)), self.clean(self.before())
 
-    def clean(self, text):
+    def clean(self, text: str) -> str:
         """Without the continuation prompts the page's shell printed while it read a command."""
         return text.replace(self._more, "").replace(self._start, "").replace(self._start[:-1] + "\r\n", "")
 
-    def wait(self, patterns, command, timeout, limit=None):
+    def wait(self, patterns: Pattern | list[Pattern], command: str, timeout: float,
+             limit: float | None = None) -> int:
         """Wait for one of `patterns` while `command` runs: after `timeout`
         (or what is left of it, `limit`) it is killed, a shell that ends is an
         error. Returns the index of the pattern seen."""
@@ -199,12 +223,12 @@ class MarkedShell:
         except pexpect.EOF:
             raise SessionError(f"the page's shell ended while running: {command}")
 
-    def await_mark(self, command, timeout):
+    def await_mark(self, command: str, timeout: float) -> tuple[int, str]:
         """Wait for the marker printed after `command`; returns (exit status, output)."""
         self.wait(self._mark, command, timeout)
         return self._marked()
 
-    def _recover(self, keys=("", "\x03")):
+    def _recover(self, keys: tuple[str, ...] = ("", "\x03")) -> tuple[int, str]:
         """The page's shell back at its prompt: what a command started is gone;
         a command still being read (an unclosed quote) is dropped with Ctrl-C
         (zsh without its line editor acts on it at the next line)."""
@@ -219,14 +243,14 @@ class MarkedShell:
                 break
         raise SessionError("the page's shell did not recover after a timeout")
 
-    def _timed_out(self, timeout):
+    def _timed_out(self, timeout: float) -> NoReturn:
         self.on_timeout()
         self.kill_processes(self.pid)
         self._recover()
         raise CommandTimeout(f"timed out after {timeout:g} s; its processes were killed and "
                              "the page's containers stopped")
 
-    def run_plain(self, command, timeout):
+    def run_plain(self, command: str, timeout: float) -> tuple[str, int]:
         """Type a command into the page's shell as a reader types it; its output
         goes to a file of the page's shell (so tools print plain, non-TTY
         output), which that shell prints after it. Returns (output, exit status)."""
@@ -247,7 +271,7 @@ class MarkedShell:
             which = self.wait([self._mark, re.escape(self._more)], command, timeout,
                               max(deadline - time.monotonic(), 0.01))
             if which == 0:
-                before = shown + self.child.before
+                before = shown + self.before()
                 code, _ = self._marked()
                 # The shell's own messages (history expansion, a parse error) come
                 # before what the command wrote.
@@ -260,7 +284,7 @@ class MarkedShell:
                     if self.name == "bash" and read.endswith(BASH_CLOSE_ERROR):
                         read = read[:-len(BASH_CLOSE_ERROR)]  # the error of our own `}`
                 return read + wrote, code
-            shown += self.child.before
+            shown += self.before()
             prompts += 1
             if prompts >= text.count("\n"):  # all typed, and the shell asks for more
                 _, before = self._recover(("\x03",))
@@ -270,7 +294,7 @@ class MarkedShell:
                     "so `\"...!\"` stays open): it was interrupted with Ctrl-C"
                     + (f"\n--- output ---\n{(shown + before).rstrip()}" if (shown + before).strip() else ""))
 
-    def _resync(self):
+    def _resync(self) -> str:
         """Skip the markers of lines the shell read after it dropped one; returns what they printed."""
         sync = f"__DOCTEST_{self._token}_SYNC__"
         self.child.send(f" builtin printf '%s%s\\n' __DOCTEST_{self._token} _SYNC__\n")
@@ -278,22 +302,22 @@ class MarkedShell:
             self.child.expect(re.escape(sync) + "\r?\n", timeout=30)
         except (pexpect.EOF, pexpect.TIMEOUT):
             raise SessionError(f"the page's {self.name} did not come back after a line it could not read") from None
-        skipped = self.clean(self._mark.sub("", self.child.before).replace("\r\n", "\n"))
+        skipped = self.clean(self._mark.sub("", self.before()).replace("\r\n", "\n"))
         self.expect_mark(30)
         return skipped
 
-    def interactive_text(self, command):
+    def interactive_text(self, command: str) -> str:
         """What is typed to run a command that takes the terminal: the page's
         shell prints the marker when it returns."""
         if self.name == "bash":
             return f"{{\n{command}\n}}\n"
         return f" __doctest_tty=1\n{command}\n"
 
-    def cwd(self):
+    def cwd(self) -> Path:
         """The page's shell's folder, as its last prompt reported it."""
         return Path(self.last_cwd)
 
-    def close(self):
+    def close(self) -> None:
         if self.child.isalive():
             self.kill_processes(self.pid)
             self.child.close(force=True)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ..core.core_kinds import CORE_KINDS, file_kind
 from ..core.markdown import Grammar
 from ..core.matching import Rules
 from ..core.settings import add_options, read_options
+from ..core.state import doc_run
 from . import checkpoints, portability, rules
 from .dockerstate import EngineError
 from .provider import MODES, EngineProvider
@@ -42,6 +44,11 @@ OPTIONS = [
                        "bash, zsh, PowerShell 7 and Windows PowerShell 5.1; empty: none is checked", "", None),
 ]
 
+# Dockerfiles a page shows: an untitled `dockerfile` fence is written to `Dockerfile`.
+DOCKERFILE = file_kind({"dockerfile": "Dockerfile", "docker": "Dockerfile"})
+# The journey's record of this run (--doc-journey with doc_journey_record).
+JOURNEY_RECORD = pytest.StashKey[checkpoints.JourneyRecord]()
+
 # The pages the portability rule applies to, as this run's configuration names
 # them (the page-check hook is given the page alone).
 PORTABLE = {"root": Path("."), "globs": ()}
@@ -66,8 +73,8 @@ def pytest_doctester_annotation_keys():
     return [rules.OTHER_ENGINE, portability.NOT_PORTABLE]
 
 
-def pytest_doctester_file_languages():
-    return {"dockerfile": "Dockerfile", "docker": "Dockerfile"}
+def pytest_doctester_block_kinds():
+    return [DOCKERFILE]
 
 
 def pytest_doctester_check_block(block):
@@ -84,10 +91,10 @@ def pytest_doctester_journey_page_end(config, page, run):
     path = read_options(config, OPTIONS)["journey_record"]
     if not path:
         return
-    record = getattr(config, "doc_journey_record", None)
+    record = config.stash.get(JOURNEY_RECORD, None)
     if record is None:
-        settings = config.doc.settings
-        record = config.doc_journey_record = checkpoints.JourneyRecord(
+        settings = doc_run(config).settings
+        record = config.stash[JOURNEY_RECORD] = checkpoints.JourneyRecord(
             settings.root / path, settings.root, settings.copy, settings.copy_ignore)
     record.add(page, run.environment, run.workspace)
 
@@ -150,19 +157,22 @@ def pytest_doctester_page_group(page):
     return f"image:{present[0]}" if present else None
 
 
+# The kinds pages are read with when this profile is installed (outside pytest).
+KINDS = CORE_KINDS.extended("the profile doctester-docker", pytest_doctester_block_kinds())
+
+
 def grammar(**conventions):
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
     conventions = {"page_checks": [portability.check_page], "other_system": pytest_doctester_other_system,
                    **conventions}
-    return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(),
-                                [pytest_doctester_check_block], Rules.of(pytest_doctester_normalizers()).variant_names,
-                                **conventions)
+    return Grammar.with_profile(pytest_doctester_annotation_keys(), KINDS, [pytest_doctester_check_block],
+                                Rules.of(pytest_doctester_normalizers()).variant_names, **conventions)
 
 
 def listing_grammar(**conventions):
     """The grammar `python -m doctester.docker.portability` reads pages with:
     the profile's, without its checks, so that it lists every violation."""
-    return Grammar.with_profile(pytest_doctester_annotation_keys(), pytest_doctester_file_languages(), [],
+    return Grammar.with_profile(pytest_doctester_annotation_keys(), KINDS, [],
                                 Rules.of(pytest_doctester_normalizers()).variant_names,
                                 other_system=pytest_doctester_other_system, **conventions)

@@ -10,7 +10,8 @@ from doctester.core.pagerun import PageRun
 
 
 def page_settings(shell="bash", **extra):
-    return SimpleNamespace(timeout=20, copy=None, copy_ignore=[], reader_shell=shell, **extra)
+    return SimpleNamespace(**{"timeout": 20, "copy": None, "copy_ignore": [], "reader_shell": shell,
+                              "workdir_name": "workshop", **extra})
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ core's grammar alone, and with what the Docker profile adds."""
 import pytest
 
 from doctester.core import markdown
+from doctester.core.commands import shell_commands
 from doctester.core.annotations import AnnotationKey
 from doctester.core.blocks import PageError
 from doctester.core.markdown import Grammar, parse_page
@@ -63,7 +64,7 @@ def test_shortcodes_and_other_renderers_admonitions_are_ignored():
 
 def test_heredoc_and_continuation_stay_one_command():
     body = "cat > f <<'EOF'\nline\nEOF\ndocker run \\\n  -it x\n# comment\n"
-    commands = markdown.shell_commands(body, 10)
+    commands = shell_commands(body, 10)
     assert [c.text for c in commands] == ["cat > f <<'EOF'\nline\nEOF", "docker run \\\n  -it x"]
     assert [c.line for c in commands] == [10, 13]
 
@@ -178,7 +179,7 @@ def test_a_variant_must_be_one_the_profiles_declare():
 
 def test_a_quoted_string_that_spans_lines_stays_one_command():
     body = "docker run x sh -c '\n  echo a\n  echo b'\necho next\n# it's a comment\n"
-    commands = markdown.shell_commands(body, 5)
+    commands = shell_commands(body, 5)
     assert [c.text for c in commands] == ["docker run x sh -c '\n  echo a\n  echo b'", "echo next"]
     assert [c.line for c in commands] == [5, 8]
 

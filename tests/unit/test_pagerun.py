@@ -13,7 +13,7 @@ from doctester.core.plugin import apply_updates
 from doctester.core.session import Interactive
 from doctester.docker.engines import PageEngine
 
-SETTINGS = SimpleNamespace(timeout=20, copy=None, copy_ignore=[])
+SETTINGS = SimpleNamespace(timeout=20, copy=None, copy_ignore=[], reader_shell="bash", workdir_name="workshop")
 BLOCK = ShellBlock("page.md", 7)
 
 

@@ -39,3 +39,12 @@ def test_a_python_fence_is_stopped_at_its_timeout(tmp_path):
     assert "BlockFailure: tests/fixtures/pages/python/timeout.md:4" in result.stdout
     assert "SystemExit: the timeout did not stop this fence" not in result.stdout
     assert result.returncode == 1
+
+
+def test_a_block_asked_for_alone_first_runs_the_python_fences_above_it(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\ndoc_pages = *.md\n")
+    (tmp_path / "page.md").write_text('```python\nopen("made.txt", "w").write("by the fence\\n")\n```\n\n'
+                                      "```console\n$ cat made.txt\nby the fence\n```\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:doctester-docker",
+                             "-v", "-k", "line-5"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "page.md::line-5 PASSED" in result.stdout and "1 deselected" in result.stdout, result.stdout

@@ -14,7 +14,7 @@ SHELLS = ["bash", pytest.param("zsh", marks=pytest.mark.skipif(not shutil.which(
 
 
 def settings(shell):
-    return SimpleNamespace(timeout=20, copy=None, copy_ignore=[], reader_shell=shell)
+    return SimpleNamespace(timeout=20, copy=None, copy_ignore=[], reader_shell=shell, workdir_name="workshop")
 
 
 @pytest.mark.parametrize("shell", SHELLS)
