@@ -2,10 +2,15 @@
 as a pytest plugin, and mark on the site what they verified.
 
 core/     knows Markdown, shells and terminals, and nothing of Docker:
-          blocks, annotations, markdown (page -> blocks), matching, terminal
-          and session (the page's shell and its modes), environment (where a
-          page runs; a local bash by default), pagerun, report, settings,
-          items and plugin (the pytest side), hookspecs (what a profile implements)
+          contract (the typed contract between the core and a profile),
+          kinds and core_kinds (one registered object per kind of block: its
+          languages, how it is read, how it runs), blocks, annotations,
+          commands, markdown (page -> blocks), matching, terminal and session
+          (the page's shell and its modes), python_fences, environment (where
+          a page runs; a local bash by default), pagerun, failures, report,
+          settings, state (one run's state), items and plugin (the pytest
+          side), profiles (asking a profile's hooks), hookspecs (what a
+          profile implements)
 docker/   the Docker profile: rules (interactive verbs, engine guard, Docker's
           varying fields), engines and sandbox (private engines), ownership
           (what a run starts, reaped after a kill), provider, plugin (the hooks)
