@@ -27,13 +27,13 @@ from bringup import paths  # noqa: E402
 from doctester.core.markdown import parse_page  # noqa: E402
 from doctester.core.report import read_report  # noqa: E402
 from doctester.docker import ownership  # noqa: E402
-from doctester.docker.engines import RESET, with_tag  # noqa: E402
+from doctester.docker.engines import RESET, with_default_tag  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
 from doctester.docker.plugin import grammar  # noqa: E402
 from doctester.docker.rules import is_interactive  # noqa: E402
 from doctester.docker.sandbox import Limits, Sandbox  # noqa: E402
 from doctester.docker.workspace import SandboxWorkspace  # noqa: E402
-from tests.conftest import nav_pages  # noqa: E402
+from scripts.journey_pages import nav_pages  # noqa: E402
 
 IMAGE = "intro-to-docker/doctest-sandbox:latest"
 
@@ -46,7 +46,7 @@ def pages():
 
 def plain_scripts(page):
     """(the reset to the page's stated start, the page's commands) as bash."""
-    present = [with_tag(r) for r in (page.meta or {}).get("present", [])]
+    present = [with_default_tag(r) for r in (page.meta or {}).get("present", [])]
     reset = "\n".join([f"set -- {' '.join(present)}", RESET])
     lines = ["set +e"]
     for block in page.blocks:

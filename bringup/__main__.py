@@ -5,8 +5,19 @@ import time
 import docker.errors
 import requests.exceptions
 
-from . import engine, images, multiarch, organizer, paths
+from . import engine, images, multiarch, organizer, paths, registry
 from .progress import BringupError, fail, say
+
+
+def stop_all():
+    """engine-stop: every service `engine`, `images` and `mirror` started.
+    It lives here, above the modules whose services it stops: in engine.py it
+    had to import organizer, which imports images, which imports engine."""
+    stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
+                                          ("the engine for another CPU", engine.stop_emulating_engines),
+                                          ("dockerd", engine.stop_dockerd),
+                                          ("registry", registry.stop)) if stopper()]
+    say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")
 
 
 def main(argv=None):
@@ -30,7 +41,7 @@ def main(argv=None):
             plan = engine.ensure_engine()
             say(f"engine ready ({plan.value}) in {time.monotonic() - start:.1f} s")
         elif args.command == "engine-stop":
-            engine.stop_engine()
+            stop_all()
         elif args.command == "images":
             images.ensure_images(then=[lambda: multiarch.ensure(args.multiarch)])
             say(f"images ready in {time.monotonic() - start:.1f} s")

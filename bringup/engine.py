@@ -290,12 +290,3 @@ def emulating_engine(arch):
 
 def stop_emulating_engines():
     return [arch for arch in emulation.QEMU_CPU if services.stop(emulating_engine(arch))]
-
-
-def stop_engine():
-    from . import organizer
-    stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
-                                          ("the engine for another CPU", stop_emulating_engines),
-                                          ("dockerd", stop_dockerd),
-                                          ("registry", registry.stop)) if stopper()]
-    say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import bcrypt
+from doctester.docker.registry_config import registry_config
 
 from . import host, paths, services
 from .progress import BringupError, say
@@ -50,23 +51,13 @@ def host_port(host, port):
 
 def config_text(address, room=False, storage_folder=None, tls=None, htpasswd=None):
     """Every instance but the writer (`htpasswd`: its password file) is
-    read-only: distribution's maintenance mode refuses pushes, and deletes
-    are off. The room's instance (make mirror) serves its own storage
+    read-only. The room's instance (make mirror) serves its own storage
     (roomstore) over HTTPS (`tls`: certificate and key files), and its
     access log records every request with the address it came from."""
-    storage = {"filesystem": {"rootdirectory": str(storage_folder or paths.REGISTRY_DATA)},
-               "delete": {"enabled": False}}
-    if not htpasswd:
-        storage["maintenance"] = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
-    http = {"addr": address}
+    config = registry_config(address, storage_folder or paths.REGISTRY_DATA, read_only=not htpasswd,
+                             access_log=room)
     if tls:
-        http["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
-    config = {
-        "version": 0.1,
-        "log": {"level": "info" if room else "warn", "accesslog": {"disabled": not room}},
-        "storage": storage,
-        "http": http,
-    }
+        config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     if htpasswd:
         config["auth"] = {"htpasswd": {"realm": "intro-to-docker bring-up", "path": str(htpasswd)}}
     # JSON is valid YAML, and it spares us a YAML writer.

@@ -12,7 +12,9 @@ core/     knows Markdown, shells and terminals, and nothing of Docker:
           side), profiles (asking a profile's hooks), hookspecs (what a
           profile implements)
 docker/   the Docker profile: rules (interactive verbs, engine guard, Docker's
-          varying fields), engines and sandbox (private engines), ownership
-          (what a run starts, reaped after a kill), provider, plugin (the hooks)
+          varying fields), engines and sandbox (private engines), dockerstate
+          (the docker CLI the harness speaks through), registry_config (the
+          mirror's settings, shared with bring-up), ownership (what a run
+          starts, reaped after a kill), provider, plugin (the hooks)
 mkdocs_plugin  the verified marks on the site, read from the report
 """

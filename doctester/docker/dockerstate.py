@@ -17,6 +17,13 @@ class EngineError(SetupError):
     """The engine did not do what the harness asked; the text says what."""
 
 
+def already_gone(stderr):
+    """Whether a removal failed only because the engine no longer has the
+    object (`No such container: ...`, `network ... not found`): what was to
+    be removed is gone, which is what the caller wanted."""
+    return "No such" in stderr or "not found" in stderr
+
+
 class DockerCLI:
     def __init__(self, prefix=("docker",)):
         self.prefix = list(prefix)
@@ -79,7 +86,7 @@ class DockerCLI:
         problems = []
         with concurrent.futures.ThreadPoolExecutor(max(1, min(8, len(ids)))) as pool:
             for result in pool.map(lambda i: self.run("rm", "-f", "-v", i, check=False, timeout=60), ids):
-                if result.returncode and "No such container" not in result.stderr:
+                if result.returncode and not already_gone(result.stderr):
                     problems.append(result.stderr.strip())
         return problems
 

@@ -9,7 +9,7 @@ import shlex
 from ..core.environment import Workspace, kill_descendants, reader_home
 from ..core.terminal import SHELLS
 from ..core.report import write_atomically
-from .dockerstate import DockerCLI, EngineError, Snapshot
+from .dockerstate import DockerCLI, EngineError, Snapshot, already_gone
 from .fences import SandboxPython
 from .ownership import RUN_LABEL
 from .provenance import Provenance
@@ -22,7 +22,7 @@ IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
 DOCKER_WORD = re.compile(r"(?<![\w.:/-])[0-9a-f]{2,64}(?![\w.:/-])|(?<![\w.:/-])[a-z]+_[a-z]+(?![\w.:/-])")
 
 
-def with_tag(reference):
+def with_default_tag(reference):
     """`python` -> `python:latest`, as `docker images` names it."""
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
@@ -142,8 +142,8 @@ class PrivateEngine(PageEngine):
         return SandboxWorkspace(self.sandbox, copy, ignore, name)
 
     def prepare(self, meta, journey=False):
-        present = [with_tag(r) for r in meta.get("present", [])]
-        absent = {with_tag(r) for r in meta.get("absent", [])} & set(present)
+        present = [with_default_tag(r) for r in meta.get("present", [])]
+        absent = {with_default_tag(r) for r in meta.get("absent", [])} & set(present)
         if absent:
             raise EngineError(f"front matter lists {', '.join(sorted(absent))} as both present and absent")
         result = self.sandbox.sh(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET, check=False)
@@ -222,14 +222,14 @@ class ExistingEngine(PageEngine):
     def prepare(self, meta, journey=False):
         self.before = Snapshot.take(self.docker)
         self._save()
-        for number, reference in enumerate(with_tag(r) for r in meta.get("absent", [])):
+        for number, reference in enumerate(with_default_tag(r) for r in meta.get("absent", [])):
             if reference in self.before.tags:
                 aside = f"doctest-aside/{self.run.id}:{number}"
                 self.before.aside[reference] = aside
                 self._save()  # on disk before the image is touched
                 self.docker.run("tag", reference, aside)
                 self.docker.run("rmi", reference)  # untags only: the aside tag keeps the image
-        for reference in (with_tag(r) for r in meta.get("present", [])):
+        for reference in (with_default_tag(r) for r in meta.get("present", [])):
             if reference not in self.before.tags:
                 self.docker.run("pull", "-q", reference)
         self.mark_start()
@@ -302,7 +302,7 @@ def restore(docker, before):
 
 def _try(problems, docker, *args):
     result = docker.run(*args, check=False)
-    if result.returncode and "No such" not in result.stderr and "not found" not in result.stderr:
+    if result.returncode and not already_gone(result.stderr):
         problems.append(f"docker {' '.join(args)}: {result.stderr.strip()}")
 
 

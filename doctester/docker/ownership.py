@@ -16,12 +16,12 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from ..core.report import write_atomically
+from .dockerstate import DockerCLI, already_gone
 
 KINDS = ("container", "volume", "network")  # removed in this order
 RUN_LABEL = "org.intro-to-docker.doctest.run"
@@ -76,8 +76,8 @@ LISTING = {"container": ["ps", "-a", "--format", "{{.Names}}"], "volume": ["volu
 
 def labelled(docker, kind, run_id):
     """Names of the objects of `kind` that carry this run's label."""
-    result = subprocess.run([*docker, *LISTING[kind][:-2], "--filter", f"label={RUN_LABEL}={run_id}",
-                             *LISTING[kind][-2:]], capture_output=True, text=True, timeout=120)
+    result = DockerCLI(docker).run(*LISTING[kind][:-2], "--filter", f"label={RUN_LABEL}={run_id}",
+                                   *LISTING[kind][-2:], check=False, timeout=120)
     return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
@@ -93,9 +93,8 @@ def remove_objects(docker, objects, run_id=None):
             continue
         argv = {"container": ["rm", "-f", "-v"], "volume": ["volume", "rm", "-f"],
                 "network": ["network", "rm"]}[kind]
-        result = subprocess.run([*docker, *argv, *names], capture_output=True, text=True, timeout=120)
-        gone = "No such" in result.stderr or "not found" in result.stderr
-        if result.returncode and not gone:
+        result = DockerCLI(docker).run(*argv, *names, check=False, timeout=120)
+        if result.returncode and not already_gone(result.stderr):
             problems.append(f"removing {kind}s {' '.join(names)}: {result.stderr.strip()}")
     return problems
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .dockerstate import DockerCLI, EngineError
 from .ownership import RUN_LABEL
+from .registry_config import registry_config
 
 # The bounding set newuidmap needs to map the engine's namespace (the reader
 # itself has no effective capability).
@@ -45,6 +46,7 @@ READER_HOME = "/home/reader"             # a tmpfs: the pages' folders
 DATA_ROOT = "/var/lib/docker"            # a tmpfs of the reader's: where a Linux engine keeps its data
 ENGINE_SOCKET = f"unix://{RUNTIME_DIR}/docker.sock"
 MIRROR_ADDRESS = "127.0.0.1:5999"  # inside the engine's namespace; 5000 is left to the pages' own registries
+MIRROR_STORAGE = "/var/lib/mirror"  # where the outer mirror's storage is mounted, read-only
 OUTER_POOL = ipaddress.ip_network("10.213.0.0/16")  # outside Docker's default pools, as on a laptop
 DETACH_KEYS = "ctrl-^,ctrl-_"  # not ctrl-p ctrl-q: those must reach the page's own `docker run -it`
 READY_TIMEOUT = 60
@@ -124,14 +126,6 @@ def daemon_config(dns, mirror, features=None):
     return config
 
 
-def registry_config():
-    return {"version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": "/var/lib/mirror"},
-                        "maintenance": {"readonly": {"enabled": True},
-                                        "uploadpurging": {"enabled": False}}},
-            "http": {"addr": MIRROR_ADDRESS}}
-
-
 def hardening_flags(limits):
     """`docker run` flags of a sandbox: an unprivileged reader, the bounding
     set newuidmap needs, a read-only root, every write on a bounded tmpfs.
@@ -178,8 +172,9 @@ class Sandbox:
         argv = ["run", "-d", "--init", "--name", self.name, *label, "--hostname", "laptop",
                 "--network", self.name, *hardening_flags(self.limits), "-v", f"{self.etc}:/etc/doctest:ro"]
         if mirror:
-            (self.etc / "registry.yml").write_text(json.dumps(registry_config(), indent=1))
-            argv += ["-v", f"{self.mirror_storage}:/var/lib/mirror:ro"]
+            registry = registry_config(MIRROR_ADDRESS, MIRROR_STORAGE)
+            (self.etc / "registry.yml").write_text(json.dumps(registry, indent=1))
+            argv += ["-v", f"{self.mirror_storage}:{MIRROR_STORAGE}:ro"]
         self.outer.run(*argv, self.image)
         self._wait_ready()
         self.ready_after = time.monotonic() - started

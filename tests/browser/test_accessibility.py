@@ -4,8 +4,8 @@ work with the keyboard alone; motion stops when the reader asks."""
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from scripts.journey_pages import nav_pages
 from tests.browser.conftest import RULE_SETS, axe_version_of
-from tests.conftest import nav_pages
 
 AXE = Axe()
 

@@ -4,8 +4,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from scripts.journey_pages import nav_pages
 from tests.browser.conftest import SHOTS
-from tests.conftest import nav_pages
 
 
 

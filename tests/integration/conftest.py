@@ -22,6 +22,12 @@ def client(pytestconfig):
     return client
 
 
+@pytest.fixture(scope="session")
+def sandbox_image(pytestconfig):
+    """The private engines' image, as this project's pytest.ini names it for its doc tests."""
+    return pytestconfig.getini("doc_sandbox_image")
+
+
 def sh(*argv, check=True, timeout=300, **kwargs):
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and result.returncode:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import docker.errors
 
+from doctester.docker.ownership import RUN_LABEL
 from tests.conftest import ROOT
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
-RUN_LABEL = "org.intro-to-docker.doctest.run"
+
 
 def run_pages(*pages, extra=(), report=None, timeout=300):
     """The run's CompletedProcess, with its `pid`: the sandboxes of a run

@@ -30,11 +30,10 @@ done
 
 
 @pytest.fixture(scope="module")
-def engine(client):
+def engine(client, sandbox_image):
     run = ownership.Run(DEFAULT_STATE)
     try:
-        sandbox = Sandbox(run, "check", "intro-to-docker/doctest-sandbox:latest", Limits.for_machine(1),
-                          paths.REGISTRY_DATA)
+        sandbox = Sandbox(run, "check", sandbox_image, Limits.for_machine(1), paths.REGISTRY_DATA)
         sandbox.start()
         sandbox.docker.run("pull", "-q", BASE)
         yield sandbox

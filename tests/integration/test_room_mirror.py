@@ -25,11 +25,11 @@ from tests.integration.conftest import sh
 
 
 @pytest.fixture(scope="module")
-def laptop(client):
+def laptop(client, sandbox_image):
     """A private engine on a network of its own: the attendee's laptop."""
     run = ownership.Run(DEFAULT_STATE)
     try:
-        sandbox = Sandbox(run, "room", "intro-to-docker/doctest-sandbox:latest", Limits.for_machine(1))
+        sandbox = Sandbox(run, "room", sandbox_image, Limits.for_machine(1))
         sandbox.start()
         network = client.networks.get(sandbox.name)
         # The engine gives the network's first address to this machine's side of the bridge.

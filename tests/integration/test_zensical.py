@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, nav_pages
+from scripts.journey_pages import nav_pages
+from tests.conftest import ROOT
 
 ZENSICAL = Path(sys.executable).parent / "zensical"
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from bringup import engine, host, images, organizer, paths, registry, services
+from bringup.__main__ import stop_all
 from bringup.progress import BringupError
 from tests.conftest import ROOT
 
@@ -440,3 +441,17 @@ def test_our_running_engine_is_used_unless_docker_host_names_another(run_dir, mo
         monkeypatch.setenv("DOCKER_HOST", given)  # empty: as a parent make exports it before the engine is up
     engine.use_own_engine()
     assert os.environ["DOCKER_HOST"] == (engine.own_host() if expected == "ours" else expected)
+
+
+def test_engine_stop_stops_every_service_bring_up_started_and_says_which(monkeypatch, capsys):
+    asked = []
+
+    def stopper(name, running):
+        return lambda: asked.append(name) or running
+    monkeypatch.setattr(organizer, "stop", stopper("room", True))
+    monkeypatch.setattr(engine, "stop_emulating_engines", stopper("emulating", False))
+    monkeypatch.setattr(engine, "stop_dockerd", stopper("dockerd", True))
+    monkeypatch.setattr(registry, "stop", stopper("registry", False))
+    stop_all()
+    assert asked == ["room", "emulating", "dockerd", "registry"]
+    assert capsys.readouterr().out == "stopped: the room's mirror, dockerd\n"

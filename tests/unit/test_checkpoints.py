@@ -1,7 +1,6 @@
 """The journey's record of where each chapter leaves the reader
 (doctester/docker/checkpoints.py), the `in-order` annotation of the blocks
 that read it, and the record the workshop ships with examples/check.py."""
-import importlib.util
 import json
 import re
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from doctester.core.blocks import Command, FileBlock, Options, Page, ShellBlock
 from doctester.docker import checkpoints
+from scripts.journey_pages import journey_pages
 from tests.conftest import ROOT
 
 COMMITTED = ROOT / "examples" / "check-record.json"
@@ -205,10 +205,7 @@ def test_the_shipped_record_has_every_chapter_a_page_checks():
     blocks = check_blocks()
     assert len(blocks) >= 22  # two tabs on each chapter page
     assert {name for _, name in blocks} <= chapters
-    spec = importlib.util.spec_from_file_location("journey_pages", ROOT / "scripts" / "journey_pages.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    journey = {Path(p).stem for p in script.journey_pages()}
+    journey = {Path(p).stem for p in journey_pages()}
     # Each chapter page checks itself (the troubleshooting page shows another's check).
     assert all(page == name for page, name in blocks if page in journey)
     assert chapters <= journey

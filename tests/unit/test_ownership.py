@@ -16,6 +16,8 @@ with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
 args = sys.argv[1:]
 if "--filter" in args:  # a listing of what carries a run's label
     print("\\n".join(json.loads(os.environ.get("FAKE_DOCKER_LABELLED", "[]"))))
+elif os.environ.get("FAKE_DOCKER_ERROR"):  # a removal fails with this message
+    sys.exit(os.environ["FAKE_DOCKER_ERROR"])
 """
 
 
@@ -86,3 +88,18 @@ def test_a_run_killed_while_starting_leaves_nothing_that_blocks_the_next(tmp_pat
     os.utime(stale, (0, 0))
     ownership.reap(tmp_path, docker=(docker[0],))
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("error", ["Error response from daemon: No such container: doctest-c",
+                                   "Error response from daemon: network doctest-c not found"])
+def test_removing_what_is_already_gone_is_no_problem(tmp_path, docker, monkeypatch, error):
+    monkeypatch.setenv("FAKE_DOCKER_ERROR", error)
+    for kind in ("container", "network"):
+        assert ownership.remove_objects((docker[0],), [{"kind": kind, "name": "doctest-c"}]) == []
+
+
+def test_a_removal_the_engine_refuses_is_a_problem(tmp_path, docker, monkeypatch):
+    monkeypatch.setenv("FAKE_DOCKER_ERROR", "Error response from daemon: network doctest-c has active endpoints")
+    problems = ownership.remove_objects((docker[0],), [{"kind": "network", "name": "doctest-c"}])
+    assert problems == ["removing networks doctest-c: Error response from daemon: network doctest-c has "
+                        "active endpoints"]
