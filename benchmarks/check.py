@@ -64,10 +64,10 @@ def main():
     try:
         sandbox = Sandbox(run, "check-bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA)
         sandbox.start()
-        filled = sandbox.sh(FILL, str(args.containers), str(args.tags), timeout=1200)
+        filled = sandbox.run_script(FILL, str(args.containers), str(args.tags), timeout=1200)
         print(f"engine: {filled.stdout.strip()} (Engine {sandbox.docker.versions()['version']})")
         workspace = SandboxWorkspace(sandbox, ROOT / "examples", ("__pycache__", "jams.json"), "intro-to-docker")
-        timed = sandbox.sh(TIME, str(workspace.workdir), args.chapter, str(args.runs), timeout=600)
+        timed = sandbox.run_script(TIME, str(workspace.workdir), args.chapter, str(args.runs), timeout=600)
         times = [float(t) for t in timed.stdout.split("\n")[0].split()]
         print(f"check.py {args.chapter}: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
               f"max {max(times):.2f} s over {len(times)} runs ({timed.stdout.splitlines()[1]})")

@@ -91,8 +91,8 @@ def plain_run(page_paths, reset):
             folder.write(folder.tmp, "page.sh", commands)
             home = {"HOME": str(folder.tmp)}
             if reset:
-                resets[path], _ = timed(sandbox.shell("bash", str(folder.tmp / "reset.sh"), env=home))
-            took, _ = timed(sandbox.shell("bash", str(folder.tmp / "page.sh"), workdir=folder.workdir, env=home))
+                resets[path], _ = timed(sandbox.exec_argv("bash", str(folder.tmp / "reset.sh"), env=home))
+            took, _ = timed(sandbox.exec_argv("bash", str(folder.tmp / "page.sh"), workdir=folder.workdir, env=home))
             times[path] = took
         return times, resets
     return with_sandbox(action)

@@ -100,7 +100,7 @@ def files_in(workspace):
     """Relative paths (with `/`) of every file under the page's working folder."""
     sandbox = getattr(workspace, "sandbox", None)
     if sandbox is not None:
-        listing = sandbox.sh('cd -- "$1" && find . \\( -type f -o -type l \\) -print', str(workspace.workdir),
+        listing = sandbox.run_script('cd -- "$1" && find . \\( -type f -o -type l \\) -print', str(workspace.workdir),
                              timeout=60).stdout
         return {line[2:] for line in listing.splitlines() if line.startswith("./")}
     root = Path(workspace.workdir)

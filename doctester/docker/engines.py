@@ -146,7 +146,7 @@ class PrivateEngine(PageEngine):
         absent = {with_default_tag(r) for r in meta.get("absent", [])} & set(present)
         if absent:
             raise EngineError(f"front matter lists {', '.join(sorted(absent))} as both present and absent")
-        result = self.sandbox.sh(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET, check=False)
+        result = self.sandbox.run_script(f"set -- {' '.join(map(shlex.quote, present))}\n" + RESET, check=False)
         if result.returncode:
             raise EngineError(f"resetting the private engine failed ({result.returncode}): "
                               f"{result.stderr.strip()[-1500:]}")
@@ -156,7 +156,7 @@ class PrivateEngine(PageEngine):
         self.memory_kills = self.sandbox.memory_kills() or 0
 
     def spawn(self, workdir, shell="bash"):
-        argv = self.sandbox.shell(*SHELLS[shell], interactive=True, workdir=workdir,
+        argv = self.sandbox.exec_argv(*SHELLS[shell], interactive=True, workdir=workdir,
                                   env=dict(PAGE_ENV, **reader_home(workdir)))
         return argv[0], argv[1:], dict(os.environ), None
 
@@ -165,7 +165,7 @@ class PrivateEngine(PageEngine):
 
     def kill_processes(self, pid):
         """Every process below the page's shell, inside the sandbox."""
-        self.sandbox.sh("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
+        self.sandbox.run_script("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
                         f"k {int(pid)} TERM; sleep 0.5; k {int(pid)} KILL", check=False, timeout=30)
 
     def finish_page(self):
@@ -173,7 +173,7 @@ class PrivateEngine(PageEngine):
             self.python_runner.close()
         # What the page started and left behind, even in a session of its own
         # (setsid) or adopted by the sandbox's init: every process outside the engine.
-        self.sandbox.sh(STRAYS, check=False, timeout=30)
+        self.sandbox.run_script(STRAYS, check=False, timeout=30)
         # Stop what the page left running now; the next page's reset removes the rest.
         return self.docker.remove_containers(self.docker.container_ids())
 

@@ -48,7 +48,7 @@ class SandboxPython:
         self.sandbox, self.process, self.pid = sandbox, None, None
 
     def _start(self, cwd):
-        argv = self.sandbox.shell("bash", "-c", START, SERVER, workdir=cwd, stdin=True)
+        argv = self.sandbox.exec_argv("bash", "-c", START, SERVER, workdir=cwd, stdin=True)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
         pid = self._reply(60, "starting Python in the sandbox").get("pid")
@@ -115,7 +115,7 @@ class SandboxPython:
         if self.process is None:
             return
         if self.pid:
-            self.sandbox.sh(f"kill -9 {int(self.pid)} 2>/dev/null", check=False, timeout=30)
+            self.sandbox.run_script(f"kill -9 {int(self.pid)} 2>/dev/null", check=False, timeout=30)
         self.process.kill()
         self.process.wait()
         self.process = self.pid = None

@@ -208,7 +208,7 @@ class Sandbox:
         raise EngineError(f"the private engine in {self.name} stopped or did not answer within {READY_TIMEOUT} s "
                           f"({HARDENING_HINT}); its log ends:\n{logs.strip()}")
 
-    def shell(self, *argv, interactive=False, workdir=None, env=None, stdin=False):
+    def exec_argv(self, *argv, interactive=False, workdir=None, env=None, stdin=False):
         """argv of a command run in the sandbox, as the reader (the reader's terminal)."""
         flags = ["-it", f"--detach-keys={DETACH_KEYS}"] if interactive else (["-i"] if stdin else [])
         flags += ["-w", str(workdir)] if workdir else []
@@ -216,7 +216,7 @@ class Sandbox:
             flags += ["-e", f"{key}={value}"]
         return [*self.outer.prefix, "exec", *flags, self.name, *argv]
 
-    def sh(self, script, *args, timeout=300, check=True, stdin=None):
+    def run_script(self, script, *args, timeout=300, check=True, stdin=None):
         """Run a bash script in the sandbox as the reader; `args` are its $1..."""
         flags = ["-i"] if stdin is not None else []
         return self.outer.run("exec", *flags, self.name, "bash", "-c", script, "bash", *args,

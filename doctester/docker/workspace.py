@@ -43,12 +43,12 @@ class SandboxWorkspace:
 
     def __init__(self, sandbox, copy=None, ignore=(), name="workshop"):
         self.sandbox = sandbox
-        made = sandbox.sh(f'mkdir -p {PAGES} && mktemp -d {PAGES}/page-XXXXXXXX', timeout=30)
+        made = sandbox.run_script(f'mkdir -p {PAGES} && mktemp -d {PAGES}/page-XXXXXXXX', timeout=30)
         self.tmp = Path(made.stdout.strip())
         self.workdir, self.scratch = self.tmp / name, self.tmp / "scratch"
-        sandbox.sh('mkdir -p -- "$1" "$2"', str(self.workdir), str(self.scratch), timeout=30)
+        sandbox.run_script('mkdir -p -- "$1" "$2"', str(self.workdir), str(self.scratch), timeout=30)
         if copy is not None:
-            result = subprocess.run(sandbox.shell("tar", "-x", "-C", str(self.workdir), stdin=True),
+            result = subprocess.run(sandbox.exec_argv("tar", "-x", "-C", str(self.workdir), stdin=True),
                                     input=project_tar(str(copy), tuple(ignore)), capture_output=True,
                                     timeout=120)
             if result.returncode:
@@ -57,7 +57,7 @@ class SandboxWorkspace:
 
     def write(self, relative_to, title, content):
         """Write a file block; False if its title points outside the page's folder."""
-        result = self.sandbox.sh(WRITE, str(self.tmp), str(relative_to), title, stdin=content,
+        result = self.sandbox.run_script(WRITE, str(self.tmp), str(relative_to), title, stdin=content,
                                  check=False, timeout=60)
         if result.returncode == 3:
             return False

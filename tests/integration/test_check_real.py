@@ -49,10 +49,10 @@ class Reader:
         self.workspace = SandboxWorkspace(sandbox, ROOT / "examples", ("__pycache__", "jams.json"),
                                           "intro-to-docker")
         self.folder = str(self.workspace.workdir)
-        sandbox.sh(EMPTY, BASE)
+        sandbox.run_script(EMPTY, BASE)
 
     def sh(self, script):
-        return self.sandbox.sh(f'cd {shlex.quote(self.folder)} && {script}', check=True, timeout=300)
+        return self.sandbox.run_script(f'cd {shlex.quote(self.folder)} && {script}', check=True, timeout=300)
 
     def as_after(self, chapter):
         """Make, without the chapter's steps, what the record says it leaves."""
@@ -87,7 +87,7 @@ class Reader:
         return {t.removesuffix(":latest") for t in self.docker.tags()} | set(self.docker.tags())
 
     def check(self, chapter):
-        result = self.sandbox.sh(f'cd {shlex.quote(self.folder)} && python3 examples/check.py "$1"', chapter,
+        result = self.sandbox.run_script(f'cd {shlex.quote(self.folder)} && python3 examples/check.py "$1"', chapter,
                                  check=False, timeout=120)
         assert result.stderr == "", result.stderr  # never a traceback
         return result.returncode, result.stdout
@@ -133,7 +133,7 @@ def test_ids_dates_and_picked_names_never_count(reader):
     name = RICH[0]
     reader.as_after(CHAPTERS[name])
     first = reader.check(name)
-    reader.sandbox.sh(EMPTY, BASE)
+    reader.sandbox.run_script(EMPTY, BASE)
     reader.as_after(CHAPTERS[name])
     reader.docker.run("run", BASE, "true")  # Docker picks its name
     reader.docker.run("tag", BASE, "scratch-of-mine:1")   # an image of the attendee's own

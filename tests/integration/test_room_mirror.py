@@ -69,7 +69,7 @@ def trusting(url, **kwargs):
 
 
 def pull(laptop, reference):
-    return laptop.sh('docker pull "$1"', reference, check=False, timeout=120)
+    return laptop.run_script('docker pull "$1"', reference, check=False, timeout=120)
 
 
 def test_an_engine_that_does_not_trust_the_room_is_refused(laptop, room_mirror):
@@ -80,15 +80,15 @@ def test_an_engine_that_does_not_trust_the_room_is_refused(laptop, room_mirror):
 
 def test_an_engine_that_trusts_the_rooms_ca_pulls(laptop, room_mirror):
     # Rootless engines read ~/.config/docker/certs.d as others read /etc/docker/certs.d.
-    laptop.sh('mkdir -p ~/.config/docker/certs.d/"$1" && cat > ~/.config/docker/certs.d/"$1"/ca.crt',
+    laptop.run_script('mkdir -p ~/.config/docker/certs.d/"$1" && cat > ~/.config/docker/certs.d/"$1"/ca.crt',
               room_mirror.where, stdin=roomca.CA_CERT.read_text())
     try:
         result = pull(laptop, f"{room_mirror.where}/library/hello-world:latest")
         assert result.returncode == 0, result.stderr
-        run = laptop.sh('docker run --rm "$1"', f"{room_mirror.where}/library/hello-world:latest", check=False)
+        run = laptop.run_script('docker run --rm "$1"', f"{room_mirror.where}/library/hello-world:latest", check=False)
         assert "Hello from Docker!" in run.stdout
     finally:
-        laptop.sh("rm -rf ~/.config/docker/certs.d")
+        laptop.run_script("rm -rf ~/.config/docker/certs.d")
 
 
 def test_the_announcement_says_how_to_trust_it_and_asks_for_no_insecure_registry(room_mirror):
