@@ -26,7 +26,7 @@ export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SO
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser site site-image zensical test bench clean
+.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser journey-and-browser site site-image zensical test bench clean
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -129,6 +129,9 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 browser: venv browser-deps ## test the built site in headless Chromium (screenshots in build/screenshots)
 	$(PY) -m pytest tests/browser -q -n $(shell nproc) --require browser
 
+journey-and-browser: images browser-deps ## the journey and the browser tests at once (what `make test` runs): Chromium in a network namespace of its own, as root
+	@bash scripts/journey-and-browser
+
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
 	$(VENV)/bin/mkdocs build --strict --quiet
 
@@ -139,7 +142,7 @@ zensical: venv ## build the site with Zensical too, and check every page of the 
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
 test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests
-	@bash scripts/run-steps venv lint engine images unit integration doctest journey build browser
+	@bash scripts/run-steps venv lint engine images unit integration doctest build journey-and-browser
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py

@@ -8,13 +8,16 @@ and its children. So bring-up never reads or changes the host's handlers,
 and its handler is gone with the namespace's last process, a kill -9
 included.
 
-    python3 -m bringup.emulation arm64 -- PROGRAM [ARG...]
+    python3 -m bringup.emulation arm64 [--own-network] -- PROGRAM [ARG...]
 
 The program (a build engine, a chroot) runs as root in the namespace. Ids
 0..IDS-1 map to the same ids outside, so the files it writes keep their
 owners; the range is not the whole one, so dockerd and runc see that they run
-in a user namespace, and bind device nodes instead of making them. The host's
-network namespace stays the one it uses, but without any capability over it.
+in a user namespace, and bind device nodes instead of making them.
+Without --own-network the program shares the host's network namespace but
+has no capability over it (an engine cannot run containers so); with it, it
+has a network namespace of its own, reaching out through slirp4netns, where
+10.0.2.2 is the host's loopback.
 """
 import ctypes
 import os
@@ -24,6 +27,7 @@ from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 IDS = 1_000_000_000
@@ -32,6 +36,7 @@ IDS = 1_000_000_000
 QEMU_CPU = {"arm64": "aarch64", "amd64": "x86_64"}
 HANDLERS = Path("/usr/lib/binfmt.d")  # qemu-user-static's registration lines, one file per CPU
 PACKAGE = "qemu-user-static"
+SLIRP = "slirp4netns"  # Debian's package of that name
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
 MINIMUM_KERNEL = (6, 7)
 
@@ -71,10 +76,30 @@ def _check(result, what):
         raise EmulationError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
 
-def enter(arch):
-    """Move this process into a new user and mount namespace and register
-    `arch`'s handler there. A child of ours, still outside, writes the id
-    maps (a process cannot map ids it has no rights over from inside)."""
+def _map_ids(parent, own_network, ready_read, network_ready):
+    """The child's part: map the parent's ids; with `own_network`, then become
+    slirp4netns, the parent namespace's way out (user-mode networking: a
+    program's sockets, no rights over the host's network)."""
+    os.read(ready_read, 1)
+    try:
+        for kind in ("uid_map", "gid_map"):
+            Path(f"/proc/{parent}/{kind}").write_text(f"0 0 {IDS}\n")
+        if own_network:
+            ready_write, exit_read = network_ready
+            os.set_inheritable(ready_write, True)
+            os.set_inheritable(exit_read, True)
+            # --exit-fd: it ends when the namespace's last process (all hold the pipe's other end) does.
+            os.execvp(SLIRP, [SLIRP, "--configure", "--mtu=65520", f"--ready-fd={ready_write}",
+                              f"--exit-fd={exit_read}", str(parent), "tap0"])
+    finally:
+        os._exit(0)
+
+
+def enter(arch, own_network=False):
+    """Move this process into a new user and mount namespace (and network
+    namespace, with `own_network`) and register `arch`'s handler there. A
+    child of ours, still outside, writes the id maps (a process cannot map
+    ids it has no rights over from inside)."""
     if not kernel_supported():
         raise EmulationError(f"Linux {os.uname().release} gives user namespaces no binfmt_misc of their own "
                              f"(Linux {'.'.join(map(str, MINIMUM_KERNEL))} or newer does): images for "
@@ -82,20 +107,26 @@ def enter(arch):
     line = handler_line(arch)
     libc = ctypes.CDLL(None, use_errno=True)
     ready_read, ready_write = os.pipe()
+    network_read, network_write = os.pipe()  # slirp4netns says "1" once the network is up
+    exit_read, exit_write = os.pipe()  # held by this process and its children: slirp4netns' lifeline
     mapper = os.fork()
-    if mapper == 0:  # the child: waits for the unshare, maps, exits
-        os.close(ready_write)
-        os.read(ready_read, 1)
-        try:
-            for kind in ("uid_map", "gid_map"):
-                Path(f"/proc/{os.getppid()}/{kind}").write_text(f"0 0 {IDS}\n")
-        finally:
-            os._exit(0)
+    if mapper == 0:
+        _map_ids(os.getppid(), own_network, ready_read, (network_write, exit_read))
     os.close(ready_read)
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "creating a user namespace")
+    os.close(network_write)
+    os.close(exit_read)
+    flags = CLONE_NEWUSER | CLONE_NEWNS | (CLONE_NEWNET if own_network else 0)
+    _check(libc.unshare(flags), "creating a user namespace")
     os.write(ready_write, b"1")
     os.close(ready_write)
-    os.waitpid(mapper, 0)
+    if own_network:
+        if os.read(network_read, 1) != b"1":
+            raise EmulationError(f"{SLIRP} did not bring the namespace's network up")
+        os.set_inheritable(exit_write, True)
+    else:
+        os.waitpid(mapper, 0)
+        os.close(exit_write)
+    os.close(network_read)
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
     _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making the mounts private")
@@ -106,10 +137,13 @@ def enter(arch):
 
 
 def main(argv):
+    own_network = argv[1:2] == ["--own-network"]
+    if own_network:
+        argv = argv[:1] + argv[2:]
     if len(argv) < 3 or argv[1] != "--":
-        sys.exit("usage: python3 -m bringup.emulation ARCH -- PROGRAM [ARG...]")
+        sys.exit("usage: python3 -m bringup.emulation ARCH [--own-network] -- PROGRAM [ARG...]")
     try:
-        enter(argv[0])
+        enter(argv[0], own_network)
     except (EmulationError, OSError) as error:
         sys.exit(f"emulation: {error}")
     os.execvp(argv[2], argv[2:])

@@ -207,13 +207,11 @@ def writer():
     return _writer[0]
 
 
-def push(source_ref, image, what, docker_host=None):
-    """Push source_ref to the mirror as image, through the writer; drop the
-    name we made. `docker_host`: the engine that holds source_ref, if not bring-up's."""
-    env = dict(writer().env, **({"DOCKER_HOST": docker_host} if docker_host else {}))
-    run(["docker", "tag", source_ref, image.mirror_ref], "tagging", env=env)
-    run(["docker", "push", image.mirror_ref], what, env=env)
-    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True, env=env)
+def push(source_ref, image, what):
+    """Push source_ref to the mirror as image, through the writer; drop the name we made."""
+    run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
+    run(["docker", "push", image.mirror_ref], what, env=writer().env)
+    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
     record_push(image)
 
 

@@ -30,9 +30,11 @@ from .progress import BringupError, say, step
 OTHER_CPU = {"amd64": "arm64", "arm64": "amd64"}
 CROSS_GCC = {"arm64": ("aarch64-linux-gnu-gcc", ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]),
              "amd64": ("x86_64-linux-gnu-gcc", ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"])}
-TOOLS = ["qemu-user-static", "mmdebstrap", "arch-test"]  # arch-test: how mmdebstrap checks the emulation
+TOOLS = ["qemu-user-static", "mmdebstrap", "arch-test", "slirp4netns"]  # arch-test: how mmdebstrap checks the emulation
 CHOICES = ("none", "hello-world", "all")
 DEFAULT = "hello-world"  # what `make images` builds for the other CPU unless told (MULTIARCH=...)
+# This machine's loopback, as a namespace of bringup.emulation --own-network reaches it (slirp4netns).
+HOST_LOOPBACK = "10.0.2.2"
 SOURCES = [Path(__file__), Path(emulation.__file__), Path(images.__file__)]
 
 
@@ -106,17 +108,27 @@ def ensure_hello(arch, scratch):
     join(images.HELLO, arch, digest, build)
 
 
-def in_emulation(arch, argv):
+def in_emulation(arch, argv, own_network=False):
     """argv, run in bringup.emulation's namespace for `arch`."""
-    return [sys.executable, emulation.__file__, arch, "--", *argv]
+    return [sys.executable, emulation.__file__, arch, *(["--own-network"] if own_network else []), "--", *argv]
 
 
-def python_rootfs(arch, digest, scratch, private):
+ROOTFS_STAGE = "bringup-rootfs"  # the first stage of EmulatingEngine.build_on_rootfs
+
+# How python_rootfs makes a root file system, as part of its tarballs' name:
+# change it when that code changes. (The tarballs do not carry the hash of
+# this module's code, as images do: any edit here would cost a new
+# bootstrap of several minutes under emulation.)
+ROOTFS_METHOD = "mmdebstrap minbase, version 1"
+
+
+def python_rootfs(arch, scratch, private):
     """The python stand-ins' root file systems for `arch` (once per recipe)."""
+    release, mirror, packages = images.rootfs_recipe()
+    digest = images.recipe_hash(images.PYTHON_LATEST.inputs, arch, release, "".join(private), ROOTFS_METHOD)
     full, slim = images.rootfs_tarballs(digest, arch)
     if full.exists() and slim.exists():
         return full, slim
-    release, mirror, packages = images.rootfs_recipe()
     root = scratch / f"rootfs-{arch}"
     with step(f"mmdebstrap {release} for {arch}, its package scripts under QEMU (several minutes, once)"):
         result = subprocess.run(in_emulation(arch, [
@@ -133,25 +145,16 @@ def python_rootfs(arch, digest, scratch, private):
     return images.finish_rootfs(root, full, slim, private)
 
 
-def ensure_python(arch, scratch, private):
-    """Both python stand-ins for `arch`; return their recipe digest."""
+def ensure_python(arch, scratch, private, emulating):
+    """Both python stand-ins for `arch`, built on the emulating engine (the
+    full image's recipe RUNs apt-get); return their recipe digest."""
     digest = images.recipe_hash(images.PYTHON_LATEST.inputs + SOURCES, arch, images.rootfs_recipe()[0],
                                 "".join(private))
-    label = ["--label", f"{images.PRIVATE_CA_LABEL}=yes"] if private else []
+    labels = {images.PRIVATE_CA_LABEL: "yes"} if private else {}
     for image, kind in ((images.PYTHON_LATEST, 0), (images.PYTHON_ALPINE, 1)):
         def build(target, image=image, kind=kind):
-            tarball = python_rootfs(arch, digest, scratch, private)[kind]
-            base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}-{arch}"
-            with tarball.open("rb") as stream:
-                images.run(["docker", "import", "--platform", f"linux/{arch}", "-", base],
-                           f"importing {tarball.name}", stdin=stream)
-            local = f"intro-to-docker-build/python:{image.tag}-{digest}-{arch}"
-            images.run(["docker", "build", "--quiet", "--platform", f"linux/{arch}", "--build-arg", f"BASE={base}",
-                        "--label", f"{images.RECIPE_LABEL}={digest}", *label,
-                        "-f", str(images.RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
-                       f"building python:{image.tag} for {arch}")
-            images.push(local, target, f"pushing python:{image.tag} for {arch}")
-            subprocess.run(["docker", "rmi", local, base], capture_output=True)
+            emulating.build_on_rootfs(image, target, digest, python_rootfs(arch, scratch, private)[kind],
+                                      images.RECIPES / f"python/Dockerfile.{image.tag}", scratch, labels)
 
         join(image, arch, digest, build)
     return digest
@@ -160,9 +163,10 @@ def ensure_python(arch, scratch, private):
 class EmulatingEngine:
     """A dockerd of ours in bringup.emulation's namespace, for the builds
     whose recipes RUN the other CPU's programs. Its own data root, exec root
-    and socket; no bridge and no iptables rules (it has no rights over the
-    host's network: builds use it as is, `--network host`). Recorded like
-    every service bring-up starts, so `make engine-stop` stops it after a kill."""
+    and socket. Recorded like
+    every service bring-up starts, so `make engine-stop` stops it after a kill.
+    It has a network namespace of its own (bringup.emulation --own-network):
+    its containers' networks and rules are made there, never in the host's."""
 
     def __init__(self, arch):
         self.arch = arch
@@ -178,33 +182,67 @@ class EmulatingEngine:
         self.lock = paths.open_log(paths.RUN / f"{self.name}.lock")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
         services.stop(self.name)  # one a killed run left
-        config = paths.write_private(paths.RUN / f"daemon-{self.arch}.json",
-                                     json.dumps(engine.daemon_config(), indent=2) + "\n")
+        # The mirror, as the namespace reaches this machine's loopback.
+        config = paths.write_private(paths.RUN / f"daemon-{self.arch}.json", json.dumps(
+            {"registry-mirrors": [f"http://{HOST_LOOPBACK}:{registry.PORT}"],
+             "insecure-registries": [f"{HOST_LOOPBACK}:{registry.PORT}"]}, indent=2) + "\n")
         pid_file = paths.RUN / f"{self.name}.docker-pid"
         pid_file.unlink(missing_ok=True)  # no dockerd of this name runs: one a kill left
         dockerd = [engine.DOCKERD, "--config-file", str(config), "--pidfile", str(pid_file), "--host", self.host,
                    "--data-root", str(paths.CACHE / f"docker-{self.arch}"),
                    "--exec-root", str(paths.RUN / f"docker-{self.arch}-exec"),
-                   "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
                    "--cgroup-parent", f"intro-to-docker-{self.arch}"]
         try:
             with step(f"starting an engine that runs {self.arch} programs under QEMU"):
-                services.start(self.name, in_emulation(self.arch, dockerd),
+                services.start(self.name, in_emulation(self.arch, dockerd, own_network=True),
                                ready=lambda: engine.daemon_reachable(self.socket), timeout=60, shows_as=dockerd)
         except BaseException:
             self.lock.close()
             raise
         return self
 
-    def build(self, image, target, digest, context, build_args=()):
+    @property
+    def env(self):
+        return dict(os.environ, DOCKER_HOST=self.host)
+
+    def build(self, image, target, digest, context, build_args=(), labels=None, pulls=True):
+        """Build `context` for `arch` and push it as `target`. `pulls`: its
+        bases come from the mirror, which this engine reaches at HOST_LOOPBACK
+        over plain HTTP: the classic builder then, as BuildKit (0.8, Engine
+        20.10) asks a mirror that is not on loopback over HTTPS alone."""
         local = f"intro-to-docker-build/{image.repository.rsplit('/', 1)[-1]}:{digest}-{self.arch}"
-        env = dict(os.environ, DOCKER_HOST=self.host)
         args = [arg for name, value in build_args for arg in ("--build-arg", f"{name}={value}")]
-        images.run(["docker", "build", "--quiet", "--pull", "--network", "host", "--platform",
-                    f"linux/{self.arch}", *args, "--label", f"{images.RECIPE_LABEL}={digest}", "-t", local,
-                    str(context)], f"building {image.hub_ref} for {self.arch}", env=env)
-        images.push(local, target, f"pushing {image.hub_ref} for {self.arch}", docker_host=self.host)
-        subprocess.run(["docker", "rmi", local], capture_output=True, env=env)
+        labels = {images.RECIPE_LABEL: digest, **(labels or {})}
+        images.run(["docker", "build", "--quiet", "--platform", f"linux/{self.arch}", *(["--pull"] if pulls else []),
+                    *args, *(arg for name, value in labels.items() for arg in ("--label", f"{name}={value}")),
+                    "-t", local, str(context)], f"building {image.hub_ref} for {self.arch}",
+                   env=dict(self.env, DOCKER_BUILDKIT="0") if pulls else self.env)
+        # Pushed by bring-up's engine, which reaches the writer as it always does.
+        with step(f"handing {image.hub_ref} for {self.arch} to bring-up's engine"):
+            saved = subprocess.Popen(["docker", "save", local], stdout=subprocess.PIPE, env=self.env)
+            images.run(["docker", "load", "--quiet"], f"loading {image.hub_ref} for {self.arch}", stdin=saved.stdout)
+            if saved.wait():
+                raise BringupError(f"`docker save {local}` on the engine for {self.arch} exited {saved.returncode}")
+        subprocess.run(["docker", "rmi", local], capture_output=True, env=self.env)
+        images.push(local, target, f"pushing {image.hub_ref} for {self.arch}")
+        subprocess.run(["docker", "rmi", local], capture_output=True)
+
+    def build_on_rootfs(self, image, target, digest, tarball, dockerfile, scratch, labels=None):
+        """Build a recipe whose base (ARG BASE) is a root file system tarball.
+        The recipe runs as written, after a first stage that unpacks the
+        tarball: BuildKit reads a local base for another CPU from nowhere but a
+        registry, and `docker import` records this machine's CPU, not the
+        tarball's."""
+        context = scratch / f"{image.tag}-{self.arch}"
+        context.mkdir()
+        os.link(tarball, context / "rootfs.tar")  # the cache and the scratch folder share a file system
+        # ARG before the first FROM: the recipe's own `FROM ${BASE}` reads it.
+        (context / "Dockerfile").write_text(f"ARG BASE\nFROM scratch AS {ROOTFS_STAGE}\nADD rootfs.tar /\n\n"
+                                            + dockerfile.read_text())
+        try:
+            self.build(image, target, digest, context, [("BASE", ROOTFS_STAGE)], labels, pulls=False)
+        finally:
+            shutil.rmtree(context)
 
     def __exit__(self, *exc):
         try:
@@ -213,7 +251,7 @@ class EmulatingEngine:
             self.lock.close()
 
 
-def ensure_built_with_run(arch, python_digest):
+def ensure_built_with_run(arch, python_digest, emulating):
     """registry and the workshop image for `arch`, on the emulating engine."""
     base_digest = (registry.image_labels(images.PYTHON_ALPINE.repository, images.PYTHON_ALPINE.tag, arch=arch)
                    or {}).get(images.RECIPE_LABEL)
@@ -225,14 +263,9 @@ def ensure_built_with_run(arch, python_digest):
                images.RECIPES / "registry", [("BASE", images.pinned(images.PYTHON_ALPINE)), ("APT_MIRROR", mirror)]),
               (workshop, images.recipe_hash(workshop.inputs + SOURCES, base_digest, arch),
                images.REPO_ROOT / "examples", [])]
-    if all(joined(image, arch, digest) for image, digest, _, _ in wanted):
-        for image, digest, _, _ in wanted:
-            say(f"    {image.hub_ref} for {arch}: in the mirror (recipe {digest})")
-        return
-    with EmulatingEngine(arch) as emulating:
-        for image, digest, context, build_args in wanted:
-            join(image, arch, digest, lambda target, image=image, digest=digest, context=context, args=build_args:
-                 emulating.build(image, target, digest, context, args))
+    for image, digest, context, build_args in wanted:
+        join(image, arch, digest, lambda target, image=image, digest=digest, context=context, args=build_args:
+             emulating.build(image, target, digest, context, args))
 
 
 def ensure(choice=DEFAULT):
@@ -257,5 +290,6 @@ def ensure(choice=DEFAULT):
     with images.scratch_folder() as scratch:
         ensure_hello(arch, scratch)
         if choice == "all":
-            python_digest = ensure_python(arch, scratch, private)
-            ensure_built_with_run(arch, python_digest)
+            with EmulatingEngine(arch) as emulating:
+                python_digest = ensure_python(arch, scratch, private, emulating)
+                ensure_built_with_run(arch, python_digest, emulating)
