@@ -23,7 +23,8 @@ class AnnotationKey:
     help: str = ""
 
 
-def _reason(key: str) -> Callable[[str], str]:
+def reason(key: str) -> Callable[[str], str]:
+    """The reader of an annotation whose value is a reason, which must not be empty."""
     def read(value: str) -> str:
         if not value.strip():
             raise ValueError(f'{key} needs a reason: {key}="why"')
@@ -59,7 +60,7 @@ def _regex(value: str) -> str:
 
 
 CORE_KEYS = [
-    AnnotationKey("skip", _reason("skip"), "skip", "never run the block; the reason is printed"),
+    AnnotationKey("skip", reason("skip"), "skip", "never run the block; the reason is printed"),
     AnnotationKey("exit", _exit, "exit", "the exit status the block's last command must have"),
     AnnotationKey("timeout", _seconds, "timeout", "seconds each command may run"),
     AnnotationKey("capture", _name, "capture", "keep the output under a name, used later as <name>"),
@@ -70,9 +71,9 @@ CORE_KEYS = [
     AnnotationKey("no-output-check", lambda v: False, "check_output", "the output shown is not compared"),
     AnnotationKey("variant", lambda v: tuple(k for k in re.split(r"[\s,]+", v) if k), "variants",
                   "named variants of the output the block accepts (listed on the authoring page)"),
-    AnnotationKey("alone", _reason("alone"), "alone",
+    AnnotationKey("alone", reason("alone"), "alone",
                   "for a reader starting at this page: not run in a journey, which has what it makes"),
-    AnnotationKey("in-order", _reason("in-order"), "in_order",
+    AnnotationKey("in-order", reason("in-order"), "in_order",
                   "for a reader who followed the pages before this one: run only in a journey"),
 ]
 

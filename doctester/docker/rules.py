@@ -3,9 +3,9 @@ commands take the terminal, which refuse to run, and which fields of
 Docker's output vary between runs."""
 import re
 
-from ..core.annotations import AnnotationKey
+from ..core.annotations import AnnotationKey, reason
 from ..core.blocks import PageError, ShellBlock
-from ..core.matching import LineFold, Normalizer
+from ..core.matching import AGE, LineFold, Normalizer
 from ..core.session import Interactive
 
 INTERACTIVE = re.compile(r"^\s*docker\s+(?:container\s+)?(?P<verb>run|exec|attach|start)\b(?P<args>.*)$", re.S)
@@ -18,15 +18,7 @@ LEAVES_ENGINE = re.compile(r"\bdocker(?:\s+--?[\w-]+(?:=\S+)?)*?\s+(?:-H|--host|
                            r"|\b(?:DOCKER_HOST|DOCKER_CONTEXT)=|\bdocker\s+context\s+use\b")
 
 
-def _reason(value):
-    if not value.strip():
-        raise ValueError('other-engine needs a reason: other-engine="why"')
-    return value
-
-
-OTHER_ENGINE = AnnotationKey("other-engine", _reason, help="why a block may address another Docker engine")
-
-AGE = r"(?:About an? \w+|Less than a second|\d+ \w+)"
+OTHER_ENGINE = AnnotationKey("other-engine", reason("other-engine"), help="why a block may address another Docker engine")
 NORMALIZERS = [
     Normalizer("digest", r"sha256:[0-9a-f]{64}", r"sha256:[0-9a-f]{64}", True),
     Normalizer("long-id", r"\b[0-9a-f]{64}\b", r"[0-9a-f]{64}", True),
