@@ -10,9 +10,10 @@ SERVE_ADDR := 127.0.0.1:8765
 # choose where the mirror or the preview is served, nor what the room gets.
 LISTEN := 127.0.0.1
 ONLY :=
-# Which images `make images` also builds for the room's second CPU (arm64
-# beside amd64): hello-world (the default: seconds), all (what `make mirror`
-# asks for: several minutes, once), or none.
+# Which images `make images` also makes for the room's second CPU (arm64
+# beside amd64; amd64 on an arm64 machine): hello-world (the default:
+# seconds), all (what `make mirror` asks for: about 15 min the first time
+# without Docker Hub, a few with it), or none.
 MULTIARCH := hello-world
 # The dockerd `make engine` starts (when no engine answers) listens on a socket
 # of its own, never the system's; while that socket exists, every target talks
@@ -49,7 +50,7 @@ engine-stop: venv ## reap what killed doc-test runs left, then stop only what `m
 	-$(PY) -m doctester reap
 	$(PY) -m bringup engine-stop
 
-images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable; MULTIARCH=all: every one for arm64 too)
+images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable; MULTIARCH=all: for the other CPU too)
 	$(PY) -m bringup images --multiarch '$(subst ','\'',$(value MULTIARCH))'
 
 mirror: MULTIARCH := all

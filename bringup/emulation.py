@@ -8,7 +8,11 @@ and its children. So bring-up never reads or changes the host's handlers,
 and its handler is gone with the namespace's last process, a kill -9
 included.
 
-    python3 -m bringup.emulation arm64 [--own-network] -- PROGRAM [ARG...]
+    python3 -m bringup.emulation arm64 --qemu-root DIR [--own-network] -- PROGRAM [ARG...]
+
+DIR holds the files of Debian's qemu-user-static package, unpacked, never
+installed: installing it would register its handlers machine-wide (systemd
+loads /usr/lib/binfmt.d at every boot and on the package's install).
 
 The program (a build engine, a chroot) runs as root in the namespace. Ids
 0..IDS-1 map to the same ids outside, so the files it writes keep their
@@ -16,9 +20,10 @@ owners; the range is not the whole one, so dockerd and runc see that they run
 in a user namespace, and bind device nodes instead of making them.
 Without --own-network the program shares the host's network namespace but
 has no capability over it (an engine cannot run containers so); with it, it
-has a network namespace of its own, reaching out through slirp4netns, where
-10.0.2.2 is the host's loopback.
+has a network namespace of its own, reaching out through slirp4netns, with
+no way to the host's loopback.
 """
+import argparse
 import ctypes
 import os
 import re
@@ -34,10 +39,11 @@ IDS = 1_000_000_000
 # Debian's machine names (dpkg --print-architecture) and QEMU's, for the CPUs
 # the workshop serves images for.
 QEMU_CPU = {"arm64": "aarch64", "amd64": "x86_64"}
-HANDLERS = Path("/usr/lib/binfmt.d")  # qemu-user-static's registration lines, one file per CPU
+HANDLERS = Path("/usr/lib/binfmt.d")  # where qemu-user-static keeps its registration lines, one per CPU
 PACKAGE = "qemu-user-static"
 SLIRP = "slirp4netns"  # Debian's package of that name
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
+USAGE = "%(prog)s ARCH --qemu-root DIR [--own-network] -- PROGRAM [ARG...]"
 MINIMUM_KERNEL = (6, 7)
 
 
@@ -45,24 +51,25 @@ class EmulationError(Exception):
     pass
 
 
-def handler_line(arch):
-    """The binfmt_misc registration line qemu-user-static ships for `arch`:
-    the package's own magic, mask, interpreter and flags (F among them: the
-    interpreter is opened when registered, so it works inside a chroot)."""
+def handler_line(arch, qemu_root):
+    """The binfmt_misc registration line qemu-user-static ships for `arch`
+    (the package's own magic, mask and flags, F among them: the interpreter
+    is opened when registered, so it works inside a chroot), its interpreter
+    taken from `qemu_root`, where the package's files were unpacked."""
     cpu = QEMU_CPU.get(arch)
     if cpu is None:
         raise EmulationError(f"no QEMU emulation known for the {arch!r} architecture "
                              f"(known: {', '.join(sorted(QEMU_CPU))})")
-    conf = HANDLERS / f"qemu-{cpu}.conf"
+    conf = Path(qemu_root) / HANDLERS.relative_to("/") / f"qemu-{cpu}.conf"
     try:
         line = conf.read_text().strip()
     except OSError:
-        raise EmulationError(f"{conf} is missing: `apt-get install {PACKAGE}` (it gives QEMU for "
-                             f"{arch} programs)") from None
+        raise EmulationError(f"{conf} is missing: {PACKAGE}'s files are not unpacked there") from None
     fields = line.split(":")
-    if len(fields) != 8 or "F" not in fields[7]:
+    if len(fields) != 8 or "F" not in fields[7] or not fields[6].startswith("/"):
         raise EmulationError(f"{conf} is not a binfmt_misc line with the F flag: {line[:80]!r}")
-    return line
+    fields[6] = str(Path(qemu_root) / fields[6].lstrip("/"))
+    return ":".join(fields)
 
 
 def kernel_supported(release=None):
@@ -79,9 +86,11 @@ def _check(result, what):
 def _map_ids(parent, own_network, ready_read, network_ready):
     """The child's part: map the parent's ids; with `own_network`, then become
     slirp4netns, the parent namespace's way out (user-mode networking: a
-    program's sockets, no rights over the host's network)."""
-    os.read(ready_read, 1)
+    program's sockets, no rights over the host's network, no way to its
+    loopback, in a sandbox and a seccomp filter of its own)."""
     try:
+        if os.read(ready_read, 1) != b"1":
+            return  # the parent could not unshare, and has gone
         for kind in ("uid_map", "gid_map"):
             Path(f"/proc/{parent}/{kind}").write_text(f"0 0 {IDS}\n")
         if own_network:
@@ -89,13 +98,14 @@ def _map_ids(parent, own_network, ready_read, network_ready):
             os.set_inheritable(ready_write, True)
             os.set_inheritable(exit_read, True)
             # --exit-fd: it ends when the namespace's last process (all hold the pipe's other end) does.
-            os.execvp(SLIRP, [SLIRP, "--configure", "--mtu=65520", f"--ready-fd={ready_write}",
-                              f"--exit-fd={exit_read}", str(parent), "tap0"])
+            os.execvp(SLIRP, [SLIRP, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
+                              "--enable-seccomp", f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
+                              str(parent), "tap0"])
     finally:
         os._exit(0)
 
 
-def enter(arch, own_network=False):
+def enter(arch, qemu_root, own_network=False):
     """Move this process into a new user and mount namespace (and network
     namespace, with `own_network`) and register `arch`'s handler there. A
     child of ours, still outside, writes the id maps (a process cannot map
@@ -104,13 +114,15 @@ def enter(arch, own_network=False):
         raise EmulationError(f"Linux {os.uname().release} gives user namespaces no binfmt_misc of their own "
                              f"(Linux {'.'.join(map(str, MINIMUM_KERNEL))} or newer does): images for "
                              f"{arch} cannot be built here without changing the machine's own handlers")
-    line = handler_line(arch)
+    line = handler_line(arch, qemu_root)
     libc = ctypes.CDLL(None, use_errno=True)
     ready_read, ready_write = os.pipe()
     network_read, network_write = os.pipe()  # slirp4netns says "1" once the network is up
     exit_read, exit_write = os.pipe()  # held by this process and its children: slirp4netns' lifeline
     mapper = os.fork()
     if mapper == 0:
+        for unused in (ready_write, network_read, exit_write):  # a parent that fails must not leave it waiting
+            os.close(unused)
         _map_ids(os.getppid(), own_network, ready_read, (network_write, exit_read))
     os.close(ready_read)
     os.close(network_write)
@@ -137,16 +149,20 @@ def enter(arch, own_network=False):
 
 
 def main(argv):
-    own_network = argv[1:2] == ["--own-network"]
-    if own_network:
-        argv = argv[:1] + argv[2:]
-    if len(argv) < 3 or argv[1] != "--":
-        sys.exit("usage: python3 -m bringup.emulation ARCH [--own-network] -- PROGRAM [ARG...]")
+    parser = argparse.ArgumentParser(prog="python3 -m bringup.emulation", usage=USAGE,
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("arch", choices=sorted(QEMU_CPU))
+    parser.add_argument("--qemu-root", required=True, help=f"where {PACKAGE}'s files were unpacked")
+    parser.add_argument("--own-network", action="store_true", help="a network namespace of its own (slirp4netns)")
+    if "--" not in argv or argv.index("--") == len(argv) - 1:
+        parser.error("no program to run after --")
+    args = parser.parse_args(argv[:argv.index("--")])
+    program = argv[argv.index("--") + 1:]
     try:
-        enter(argv[0], own_network)
+        enter(args.arch, args.qemu_root, args.own_network)
     except (EmulationError, OSError) as error:
         sys.exit(f"emulation: {error}")
-    os.execvp(argv[2], argv[2:])
+    os.execvp(program[0], program)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import docker
 from . import emulation, host, paths, registry, services
 from .progress import BringupError, say, step
 
-PACKAGES = ["docker.io", "docker-registry", "debootstrap", "musl-tools"]
+PACKAGES = ["docker.io", "docker-registry", "debootstrap", "musl-tools", "skopeo"]
 DOCKERD = "/usr/sbin/dockerd"
 CLI_PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
 CLI_PLUGINS = {"docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}  # package: binary

@@ -9,6 +9,7 @@ later run trusts (scratch work lives under paths.WORK and is discarded).
 """
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import re
@@ -132,6 +133,7 @@ def run(argv, what, cwd=None, stdin=None, env=None):
         raise BringupError(f"{what} failed: `{' '.join(map(str, argv))}` exited {result.returncode}")
 
 
+@functools.cache  # one answer per run: bring-up and multiarch ask it in turn
 def hub_reachable():
     """Is the daemon's index server (Docker Hub) reachable within a few seconds?"""
     address = engine.client().info().get("IndexServerAddress") or ""
@@ -190,10 +192,17 @@ def pinned(image):
 
 
 def cached(image, digest):
+    """Does every tag of image hold what bring-up pushed, built from this
+    recipe, or copied from Docker Hub (no recipe label)? A copy is kept when
+    Docker Hub is out of reach: better than a stand-in, and a room without
+    internet could not build one."""
     record = pushed()
-    return all((registry.image_labels(image.repository, tag) or {}).get(RECIPE_LABEL) == digest
-               and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag)
-               for tag in image.tags)
+
+    def current(tag):
+        labels = registry.image_labels(image.repository, tag)
+        return (labels is not None and labels.get(RECIPE_LABEL, digest) == digest
+                and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag))
+    return all(current(tag) for tag in image.tags)
 
 
 # The mirror's writer of this `make images`: started at its first push (a run
@@ -415,8 +424,20 @@ def build_registry(image, digest, mirror):
 
 
 def copy_from_hub(image):
-    run(["docker", "pull", image.hub_ref], f"pulling {image.hub_ref}")
-    push(image.hub_ref, image, f"copying {image.hub_ref} to the mirror")
+    """The real image, for every CPU Docker Hub has it for: its index and
+    manifests copied as they are (same digests)."""
+    copy_all_platforms(f"docker.io/{image.repository}:{image.tag}", image)
+
+
+def copy_all_platforms(source, image, plain_http_source=False):
+    """Copy `source` (a reference a registry serves) into the mirror as image,
+    every platform of it, with skopeo (Debian's): the docker CLI pulls one."""
+    # The writer's credential from its client configuration (a file of ours), never on a command line.
+    run(["skopeo", "copy", "--all", "--quiet", "--retry-times", "2",
+         *(["--src-tls-verify=false"] if plain_http_source else []),
+         "--dest-tls-verify=false", "--dest-authfile", str(writer().client_config / "config.json"),
+         f"docker://{source}", f"docker://{image.mirror_ref}"], f"copying {source} into the mirror")
+    record_push(image)
 
 
 def local_label(reference):

@@ -17,7 +17,6 @@ becomes an OCI index of this machine's image and that one, which engines of
 either CPU pull from as they pull Docker Hub's.
 """
 import fcntl
-import json
 import os
 import shutil
 import subprocess
@@ -30,11 +29,11 @@ from .progress import BringupError, say, step
 OTHER_CPU = {"amd64": "arm64", "arm64": "amd64"}
 CROSS_GCC = {"arm64": ("aarch64-linux-gnu-gcc", ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]),
              "amd64": ("x86_64-linux-gnu-gcc", ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"])}
-TOOLS = ["qemu-user-static", "mmdebstrap", "arch-test", "slirp4netns"]  # arch-test: how mmdebstrap checks the emulation
+TOOLS = ["mmdebstrap", "arch-test", "slirp4netns", "skopeo"]  # arch-test: how mmdebstrap checks the emulation
 CHOICES = ("none", "hello-world", "all")
 DEFAULT = "hello-world"  # what `make images` builds for the other CPU unless told (MULTIARCH=...)
-# This machine's loopback, as a namespace of bringup.emulation --own-network reaches it (slirp4netns).
-HOST_LOOPBACK = "10.0.2.2"
+# Debian's qemu-user-static, unpacked here, never installed (bringup.emulation says why).
+QEMU_ROOT = paths.CACHE / "qemu-user-static"
 SOURCES = [Path(__file__), Path(emulation.__file__), Path(images.__file__)]
 
 
@@ -75,7 +74,9 @@ def join(image, arch, digest, build):
         say(f"    {image.hub_ref} for {arch}: in the mirror (recipe {digest})")
         return
     target = platform_image(image, arch)
-    if (registry.image_labels(target.repository, target.tag, arch=arch) or {}).get(images.RECIPE_LABEL) != digest:
+    if not (registry.image_labels(target.repository, target.tag, arch=arch) or {}).get(images.RECIPE_LABEL) == digest \
+            or images.pushed().get(f"{target.repository}:{target.tag}") != registry.manifest_digest(
+                target.repository, target.tag):
         with step(f"building {image.hub_ref} for {arch}"):
             build(target)
     native = registry.platform_manifest(image.repository, image.tag, host.debian_arch())
@@ -108,9 +109,30 @@ def ensure_hello(arch, scratch):
     join(images.HELLO, arch, digest, build)
 
 
+def unpack_qemu():
+    """qemu-user-static's files under QEMU_ROOT, from the package apt would
+    install (its signature checked by apt), unpacked once."""
+    if (QEMU_ROOT / emulation.HANDLERS.relative_to("/")).is_dir():
+        return
+    with images.scratch_folder() as scratch, step(f"unpacking {emulation.PACKAGE} (not installing it)"):
+        download = ["apt-get", "-o", "APT::Sandbox::User=root", "download", emulation.PACKAGE]
+        result = subprocess.run(download, cwd=scratch, capture_output=True, text=True)
+        if result.returncode:  # lists never fetched on this machine (a fresh container)
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            result = subprocess.run(download, cwd=scratch, capture_output=True, text=True)
+        if result.returncode:
+            raise BringupError(f"`{' '.join(download)}` failed:\n{result.stderr[-1500:]}")
+        unpacked = scratch / "root"
+        images.run(["dpkg-deb", "-x", str(next(scratch.glob(f"{emulation.PACKAGE}_*.deb"))), str(unpacked)],
+                   f"unpacking {emulation.PACKAGE}")
+        shutil.rmtree(QEMU_ROOT, ignore_errors=True)
+        unpacked.rename(QEMU_ROOT)  # only a finished unpacking gets the trusted name
+
+
 def in_emulation(arch, argv, own_network=False):
     """argv, run in bringup.emulation's namespace for `arch`."""
-    return [sys.executable, emulation.__file__, arch, *(["--own-network"] if own_network else []), "--", *argv]
+    return [sys.executable, emulation.__file__, arch, "--qemu-root", str(QEMU_ROOT),
+            *(["--own-network"] if own_network else []), "--", *argv]
 
 
 ROOTFS_STAGE = "bringup-rootfs"  # the first stage of EmulatingEngine.build_on_rootfs
@@ -182,10 +204,8 @@ class EmulatingEngine:
         self.lock = paths.open_log(paths.RUN / f"{self.name}.lock")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
         services.stop(self.name)  # one a killed run left
-        # The mirror, as the namespace reaches this machine's loopback.
-        config = paths.write_private(paths.RUN / f"daemon-{self.arch}.json", json.dumps(
-            {"registry-mirrors": [f"http://{HOST_LOOPBACK}:{registry.PORT}"],
-             "insecure-registries": [f"{HOST_LOOPBACK}:{registry.PORT}"]}, indent=2) + "\n")
+        # A configuration of its own, empty: never the system's /etc/docker/daemon.json.
+        config = paths.write_private(paths.RUN / f"daemon-{self.arch}.json", "{}\n")
         pid_file = paths.RUN / f"{self.name}.docker-pid"
         pid_file.unlink(missing_ok=True)  # no dockerd of this name runs: one a kill left
         dockerd = [engine.DOCKERD, "--config-file", str(config), "--pidfile", str(pid_file), "--host", self.host,
@@ -205,18 +225,35 @@ class EmulatingEngine:
     def env(self):
         return dict(os.environ, DOCKER_HOST=self.host)
 
-    def build(self, image, target, digest, context, build_args=(), labels=None, pulls=True):
-        """Build `context` for `arch` and push it as `target`. `pulls`: its
-        bases come from the mirror, which this engine reaches at HOST_LOOPBACK
-        over plain HTTP: the classic builder then, as BuildKit (0.8, Engine
-        20.10) asks a mirror that is not on loopback over HTTPS alone."""
+    def load_base(self, image, as_tag, scratch):
+        """The mirror's image for `arch` into this engine, as `as_tag`, through
+        a file: the engine has no way to the mirror (its namespace does not
+        reach this machine's loopback)."""
+        found = registry.platform_manifest(image.repository, image.tag, self.arch)
+        if found is None:
+            raise BringupError(f"{image.hub_ref} for {self.arch} is not in the mirror: run `make images "
+                               "MULTIARCH=all` again")
+        archive = scratch / f"base-{self.arch}.tar"
+        images.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                    f"docker://{registry.LOOPBACK}:{registry.PORT}/{image.repository}@{found[0]}",
+                    f"docker-archive:{archive}:{as_tag}"], f"fetching {image.hub_ref} for {self.arch}")
+        try:
+            images.run(["docker", "load", "--quiet", "--input", str(archive)], f"loading {image.hub_ref}",
+                       env=self.env)
+        finally:
+            archive.unlink(missing_ok=True)
+
+    def build(self, image, target, digest, context, build_args=(), labels=None, classic=True):
+        """Build `context` for `arch` and push it as `target`. `classic`: the
+        classic builder, for recipes whose bases load_base put here (BuildKit,
+        0.8 in Engine 20.10, takes a base for another CPU from a registry only)."""
         local = f"intro-to-docker-build/{image.repository.rsplit('/', 1)[-1]}:{digest}-{self.arch}"
         args = [arg for name, value in build_args for arg in ("--build-arg", f"{name}={value}")]
         labels = {images.RECIPE_LABEL: digest, **(labels or {})}
-        images.run(["docker", "build", "--quiet", "--platform", f"linux/{self.arch}", *(["--pull"] if pulls else []),
-                    *args, *(arg for name, value in labels.items() for arg in ("--label", f"{name}={value}")),
+        images.run(["docker", "build", "--quiet", "--platform", f"linux/{self.arch}", *args,
+                    *(arg for name, value in labels.items() for arg in ("--label", f"{name}={value}")),
                     "-t", local, str(context)], f"building {image.hub_ref} for {self.arch}",
-                   env=dict(self.env, DOCKER_BUILDKIT="0") if pulls else self.env)
+                   env=dict(self.env, DOCKER_BUILDKIT="0") if classic else self.env)
         # Pushed by bring-up's engine, which reaches the writer as it always does.
         with step(f"handing {image.hub_ref} for {self.arch} to bring-up's engine"):
             saved = subprocess.Popen(["docker", "save", local], stdout=subprocess.PIPE, env=self.env)
@@ -240,32 +277,51 @@ class EmulatingEngine:
         (context / "Dockerfile").write_text(f"ARG BASE\nFROM scratch AS {ROOTFS_STAGE}\nADD rootfs.tar /\n\n"
                                             + dockerfile.read_text())
         try:
-            self.build(image, target, digest, context, [("BASE", ROOTFS_STAGE)], labels, pulls=False)
+            self.build(image, target, digest, context, [("BASE", ROOTFS_STAGE)], labels, classic=False)
         finally:
             shutil.rmtree(context)
 
     def __exit__(self, *exc):
         try:
             services.stop(self.name)
+            # The cgroups runc made under --cgroup-parent, once empty (rmdir removes no other).
+            for parent in Path("/sys/fs/cgroup").glob(f"*/intro-to-docker-{self.arch}"):
+                for cgroup in sorted(parent.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [parent]:
+                    try:
+                        cgroup.rmdir()
+                    except OSError:
+                        pass
         finally:
             self.lock.close()
 
 
-def ensure_built_with_run(arch, python_digest, emulating):
-    """registry and the workshop image for `arch`, on the emulating engine."""
-    base_digest = (registry.image_labels(images.PYTHON_ALPINE.repository, images.PYTHON_ALPINE.tag, arch=arch)
-                   or {}).get(images.RECIPE_LABEL)
-    if base_digest != python_digest:
-        raise BringupError(f"python:alpine for {arch} is not in the mirror: run `make images MULTIARCH=all` again")
+BASE_TAG = "intro-to-docker-build/base:python-alpine"  # the registry recipe's base, in the emulating engine
+
+
+def ensure_registry(arch, base_digest, emulating, scratch):
+    """registry:2's stand-in for `arch` (its recipe RUNs apt-get), on the emulating engine."""
     mirror = images.apt_mirror()
+    digest = images.recipe_hash(images.REGISTRY.inputs + SOURCES, base_digest, arch, mirror)
+
+    def build(target):
+        emulating.load_base(images.PYTHON_ALPINE, BASE_TAG, scratch)
+        emulating.build(images.REGISTRY, target, digest, images.RECIPES / "registry",
+                        [("BASE", BASE_TAG), ("APT_MIRROR", mirror)])
+
+    join(images.REGISTRY, arch, digest, build)
+
+
+def ensure_workshop(arch, base_digest, emulating, scratch):
+    """The workshop image for `arch`, from examples/ (its recipe RUNs pip), on the emulating engine."""
     workshop = images.workshop_image()
-    wanted = [(images.REGISTRY, images.recipe_hash(images.REGISTRY.inputs + SOURCES, base_digest, arch, mirror),
-               images.RECIPES / "registry", [("BASE", images.pinned(images.PYTHON_ALPINE)), ("APT_MIRROR", mirror)]),
-              (workshop, images.recipe_hash(workshop.inputs + SOURCES, base_digest, arch),
-               images.REPO_ROOT / "examples", [])]
-    for image, digest, context, build_args in wanted:
-        join(image, arch, digest, lambda target, image=image, digest=digest, context=context, args=build_args:
-             emulating.build(image, target, digest, context, args))
+    digest = images.recipe_hash(workshop.inputs + SOURCES, base_digest, arch)
+
+    def build(target):
+        # examples/Dockerfile names its base itself: the same name, in the emulating engine.
+        emulating.load_base(images.PYTHON_ALPINE, f"python:{images.PINNED_PYTHON}-alpine", scratch)
+        emulating.build(workshop, target, digest, images.REPO_ROOT / "examples")
+
+    join(workshop, arch, digest, build)
 
 
 def ensure(choice=DEFAULT):
@@ -274,6 +330,9 @@ def ensure(choice=DEFAULT):
         raise BringupError(f"MULTIARCH={choice!r}: choose one of {', '.join(CHOICES)}")
     if choice == "none":
         return
+    online = images.hub_reachable()
+    if online and choice == DEFAULT:
+        return  # Docker Hub's hello-world came with every CPU it has
     arch = other_cpu()
     reason = why_not(arch)
     if reason:
@@ -282,14 +341,16 @@ def ensure(choice=DEFAULT):
             return
         raise BringupError(f"{reason}; `MULTIARCH=none` serves images for this machine's CPU alone")
     engine.install_packages(TOOLS + CROSS_GCC[arch][1])
-    if images.hub_reachable():
-        say("    Docker Hub answered: its images were copied for this machine's CPU alone (multi-platform copies "
-            "are not made yet)")
-        return
-    private = images.host_private_certificates()
+    unpack_qemu()
     with images.scratch_folder() as scratch:
+        if online:  # Docker Hub's images came with every CPU they have: only the workshop's own is built
+            with EmulatingEngine(arch) as emulating:
+                ensure_workshop(arch, "hub", emulating, scratch)
+            return
         ensure_hello(arch, scratch)
         if choice == "all":
+            private = images.host_private_certificates()
             with EmulatingEngine(arch) as emulating:
                 python_digest = ensure_python(arch, scratch, private, emulating)
-                ensure_built_with_run(arch, python_digest, emulating)
+                ensure_registry(arch, python_digest, emulating, scratch)
+                ensure_workshop(arch, python_digest, emulating, scratch)

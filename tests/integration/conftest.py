@@ -37,13 +37,14 @@ def sh(*argv, check=True, timeout=300, **kwargs):
 
 # `make integration` runs on three workers (`--dist loadscope`), in these
 # units. The modules that make objects of their own on the outer engine
-# (images, containers, volumes, networks a user could have), or compare or
-# watch all of it, run one after another on one worker; the other tests only
-# start sandboxes, labelled with a live run's id, which they leave out
-# (doc_runs.daemon_state). A module whose tests share a module fixture (an
+# (images, containers, volumes, networks a user could have), compare or
+# watch all of it, or push through the mirror's one writer, run one after
+# another on one worker; the other tests only start sandboxes, labelled
+# with a live run's id, which they leave out (doc_runs.daemon_state). A module whose tests share a module fixture (an
 # engine, an installed copy, one file on this machine) is one unit; other
 # tests go one at a time, each with all its parameters.
-OUTER_ENGINE = {"test_bringup_engine.py", "test_private_engines.py", "test_rest_image.py", "test_site_image.py"}
+OUTER_ENGINE = {"test_bringup_engine.py", "test_multiarch.py", "test_private_engines.py", "test_rest_image.py",
+                "test_site_image.py"}
 ONE_UNIT = {"test_check_real.py", "test_escapes.py", "test_installed_elsewhere.py", "test_room_mirror.py",
             "test_zensical.py"}
 

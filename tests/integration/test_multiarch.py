@@ -19,6 +19,13 @@ ARCH = multiarch.other_cpu()
 HOST_HANDLERS = Path("/proc/sys/fs/binfmt_misc")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def qemu_unpacked():
+    """What `make images` unpacks before it builds for the other CPU (a run
+    whose images were all cached may not have)."""
+    multiarch.unpack_qemu()
+
+
 def host_handlers():
     """What the machine's own binfmt_misc holds (nothing when it is not mounted)."""
     return sorted(p.name for p in HOST_HANDLERS.iterdir()) if HOST_HANDLERS.is_dir() else []
@@ -49,6 +56,32 @@ def test_hello_world_in_the_mirror_is_an_index_of_both_cpus(client):
     assert images.pushed()["library/hello-world:latest"] == registry.manifest_digest("library/hello-world", "latest")
 
 
+def test_an_engine_pulls_the_other_cpus_image_from_the_mirror(client):
+    """What an attendee's laptop of the other CPU does, asked for here with
+    --platform; by the index's digest, so that no tag of this engine changes."""
+    reference = f"hello-world@{registry.manifest_digest('library/hello-world', 'latest')}"
+    sh("docker", "pull", "--quiet", "--platform", f"linux/{ARCH}", reference)
+    try:
+        arch = sh("docker", "image", "inspect", "--format", "{{.Architecture}}", reference).stdout.strip()
+    finally:
+        sh("docker", "rmi", reference)
+    assert arch == ARCH
+
+
+def test_a_copy_from_a_registry_keeps_every_platform_and_every_digest(client):
+    """How `make images` copies Docker Hub's images (copy_from_hub), here
+    from the mirror itself onto the same tag: a copy of one platform would
+    change the tag's digest; this one adds nothing to the mirror."""
+    before = registry.manifest_digest("library/hello-world", "latest")
+    try:
+        images.copy_all_platforms(f"{registry.LOOPBACK}:{registry.PORT}/library/hello-world:latest", images.HELLO,
+                                  plain_http_source=True)
+    finally:
+        images.stop_writer()
+    assert registry.manifest_digest("library/hello-world", "latest") == before
+    assert images.pushed()["library/hello-world:latest"] == before
+
+
 def test_a_program_for_the_other_cpu_runs_in_the_namespace_and_the_machine_is_untouched(tmp_path):
     before = host_handlers()
     program = tmp_path / "hello"
@@ -62,7 +95,7 @@ def test_a_program_for_the_other_cpu_runs_in_the_namespace_and_the_machine_is_un
     assert host_handlers() == before
 
 
-def test_the_emulating_engine_pulls_and_runs_the_arm64_image_then_leaves_nothing(client):
+def test_the_emulating_engine_runs_the_mirrors_arm64_image_then_leaves_nothing(client, tmp_path):
     before = host_handlers()
     with multiarch.EmulatingEngine(ARCH) as emulating:
         env = dict(os.environ, DOCKER_HOST=emulating.host)
@@ -71,9 +104,7 @@ def test_the_emulating_engine_pulls_and_runs_the_arm64_image_then_leaves_nothing
         # It runs in a user and a network namespace of its own, not the machine's.
         for kind in ("user", "net"):
             assert os.readlink(f"/proc/{pid}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}")
-        sh("docker", "pull", "--quiet", "--platform", f"linux/{ARCH}", "hello-world", env=env)
-        arch = sh("docker", "image", "inspect", "--format", "{{.Architecture}}", "hello-world", env=env).stdout
-        assert arch.strip() == ARCH
+        emulating.load_base(images.HELLO, "hello-world:latest", tmp_path)  # it has no way to the mirror
         ran = sh("docker", "run", "--rm", "--platform", f"linux/{ARCH}", "hello-world", env=env)
         assert "Hello from Docker!" in ran.stdout
         sh("docker", "rmi", "hello-world", env=env)
@@ -84,13 +115,14 @@ def test_the_emulating_engine_pulls_and_runs_the_arm64_image_then_leaves_nothing
     assert host_handlers() == before
 
 
-def test_with_multiarch_all_the_workshop_image_for_the_other_cpu_runs_the_server_code(client):
+def test_with_multiarch_all_the_workshop_image_for_the_other_cpu_runs_the_server_code(client, tmp_path):
     workshop = images.workshop_image()
     if registry.platform_manifest(workshop.repository, workshop.tag, ARCH) is None:
         pytest.skip(f"the mirror holds {workshop.hub_ref} for {host.debian_arch()} alone: `make images "
                     "MULTIARCH=all` (as `make mirror` runs it) builds it for the other CPU")
     with multiarch.EmulatingEngine(ARCH) as emulating:
-        ran = sh("docker", "run", "--rm", "--pull", "always", "--platform", f"linux/{ARCH}", workshop.hub_ref,
+        emulating.load_base(workshop, workshop.hub_ref, tmp_path)
+        ran = sh("docker", "run", "--rm", "--platform", f"linux/{ARCH}", workshop.hub_ref,
                  "python3", "-c", "import platform, flask; print(platform.machine(), 'flask', flask.__version__)",
                  env=emulating.env)
         sh("docker", "rmi", workshop.hub_ref, env=emulating.env)

@@ -137,7 +137,8 @@ def test_recipe_hash_changes_with_content_and_facts(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("labels, served, hit", [
     (None, None, False),                                  # not in the mirror
-    ({}, "sha256:ours", False),                           # in the mirror, not ours
+    ({}, "sha256:else", False),                           # in the mirror, not ours
+    ({}, "sha256:ours", True),                            # Docker Hub's, as bring-up copied it
     ({images.RECIPE_LABEL: "old"}, "sha256:ours", False), # an older recipe
     ({images.RECIPE_LABEL: "abc"}, "sha256:ours", True),  # this recipe, as bring-up pushed it
     ({images.RECIPE_LABEL: "abc"}, "sha256:else", False), # the right label on a manifest someone else pushed

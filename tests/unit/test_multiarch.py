@@ -10,31 +10,33 @@ DEBIAN_LINE = (r":qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x
 
 
 @pytest.fixture
-def handlers(tmp_path, monkeypatch):
-    monkeypatch.setattr(emulation, "HANDLERS", tmp_path)
+def qemu_root(tmp_path):
+    """Where qemu-user-static's files are unpacked (bringup.multiarch.unpack_qemu)."""
+    (tmp_path / "usr/lib/binfmt.d").mkdir(parents=True)
     return tmp_path
 
 
-def test_the_handler_is_the_line_qemu_user_static_ships(handlers):
-    (handlers / "qemu-aarch64.conf").write_text(DEBIAN_LINE + "\n")
-    assert emulation.handler_line("arm64") == DEBIAN_LINE
+def test_the_handler_is_the_line_qemu_user_static_ships_with_its_unpacked_interpreter(qemu_root):
+    (qemu_root / "usr/lib/binfmt.d/qemu-aarch64.conf").write_text(DEBIAN_LINE + "\n")
+    line = emulation.handler_line("arm64", qemu_root)
+    assert line == DEBIAN_LINE.replace(":/usr/libexec/", f":{qemu_root}/usr/libexec/")
 
 
-def test_a_missing_handler_names_the_package_to_install(handlers):
-    with pytest.raises(emulation.EmulationError, match="apt-get install qemu-user-static"):
-        emulation.handler_line("arm64")
+def test_a_missing_handler_says_the_package_is_not_unpacked(qemu_root):
+    with pytest.raises(emulation.EmulationError, match="qemu-user-static's files are not unpacked"):
+        emulation.handler_line("arm64", qemu_root)
 
 
-def test_a_handler_without_the_fix_binary_flag_is_refused(handlers):
+def test_a_handler_without_the_fix_binary_flag_is_refused(qemu_root):
     # Without F the kernel looks the interpreter up at each exec, inside a chroot too: it is not there.
-    (handlers / "qemu-aarch64.conf").write_text(DEBIAN_LINE.removesuffix("OPF") + "OP\n")
+    (qemu_root / "usr/lib/binfmt.d/qemu-aarch64.conf").write_text(DEBIAN_LINE.removesuffix("OPF") + "OP\n")
     with pytest.raises(emulation.EmulationError, match="F flag"):
-        emulation.handler_line("arm64")
+        emulation.handler_line("arm64", qemu_root)
 
 
-def test_an_unknown_cpu_is_refused(handlers):
+def test_an_unknown_cpu_is_refused(qemu_root):
     with pytest.raises(emulation.EmulationError, match="no QEMU emulation known for the 'mips'"):
-        emulation.handler_line("mips")
+        emulation.handler_line("mips", qemu_root)
 
 
 @pytest.mark.parametrize("release, supported", [("6.6.30", False), ("6.7.0", True), ("6.18.44-fc-v669", True),
@@ -48,13 +50,18 @@ def test_an_unknown_choice_is_refused_with_the_choices():
         multiarch.ensure("everything")
 
 
-def test_the_default_goes_on_for_one_cpu_when_this_machine_cannot_build_for_two(monkeypatch, capsys):
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setattr(multiarch.images, "hub_reachable", lambda: False)
+
+
+def test_the_default_goes_on_for_one_cpu_when_this_machine_cannot_build_for_two(monkeypatch, capsys, offline):
     monkeypatch.setattr(multiarch, "why_not", lambda arch: "no QEMU here")
     multiarch.ensure(multiarch.DEFAULT)
     assert "images for this machine's CPU only: no QEMU here" in capsys.readouterr().out
 
 
-def test_asking_for_all_where_it_cannot_be_done_is_an_error_that_says_how_to_go_on(monkeypatch):
+def test_asking_for_all_where_it_cannot_be_done_is_an_error_that_says_how_to_go_on(monkeypatch, offline):
     monkeypatch.setattr(multiarch, "why_not", lambda arch: "no QEMU here")
     with pytest.raises(BringupError, match="no QEMU here; `MULTIARCH=none`"):
         multiarch.ensure("all")
@@ -68,3 +75,9 @@ def test_none_builds_nothing_and_checks_nothing(monkeypatch):
 def test_each_cpus_image_has_a_tag_of_its_own():
     image = multiarch.images.Image("library/python", "alpine", aliases=("3.13-alpine",))
     assert multiarch.platform_image(image, "arm64").tag == "alpine--arm64"
+
+
+def test_with_docker_hub_the_default_builds_nothing_its_hello_world_has_every_cpu(monkeypatch):
+    monkeypatch.setattr(multiarch.images, "hub_reachable", lambda: True)
+    monkeypatch.setattr(multiarch, "why_not", lambda arch: pytest.fail("checked"))
+    multiarch.ensure(multiarch.DEFAULT)
