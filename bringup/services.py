@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from doctester.core.procfs import stat_fields
+
 from . import paths
 from .progress import BringupError, say
 
@@ -39,10 +41,8 @@ def _cmdline(pid):
 
 def _start_time(pid):
     """When the process started, in clock ticks since boot (/proc/PID/stat, field 22)."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
 
 
 def _boot_id():

@@ -10,7 +10,7 @@ core/     knows Markdown, shells and terminals, and nothing of Docker:
           a page runs; a local bash by default), pagerun, failures, report,
           settings, state (one run's state), items and plugin (the pytest
           side), profiles (asking a profile's hooks), hookspecs (what a
-          profile implements)
+          profile implements), procfs (/proc/PID/stat, read one way)
 docker/   the Docker profile: rules (interactive verbs, engine guard, Docker's
           varying fields), engines and sandbox (private engines), dockerstate
           (the docker CLI the harness speaks through), registry_config (the

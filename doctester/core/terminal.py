@@ -18,6 +18,8 @@ from typing import NoReturn, Union
 
 import pexpect
 
+from .procfs import stat_fields
+
 # How to start a reader's shell: (program, args, environment variables, folder
 # on this machine to start it in, or None where the shell runs elsewhere and
 # goes to the page's folder itself).
@@ -71,12 +73,9 @@ def descendants(pid: int) -> list[int]:
     """Every process below pid, children first in the list's tail."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                parents.setdefault(int(fields[1]), []).append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
+        fields = stat_fields(entry.name) if entry.name.isdigit() else None
+        if fields and fields[1].isdigit():
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
