@@ -135,7 +135,7 @@ def in_emulation(arch, argv, own_network=False):
             *(["--own-network"] if own_network else []), "--", *argv]
 
 
-ROOTFS_STAGE = "bringup-rootfs"  # the first stage of EmulatingEngine.build_on_rootfs
+ROOTFS_STAGE = "bringup-rootfs"  # the first stage of build_on_rootfs
 
 # How python_rootfs makes a root file system, as part of its tarballs' name:
 # change it when that code changes. (The tarballs do not carry the hash of
@@ -175,8 +175,8 @@ def ensure_python(arch, scratch, private, emulating):
     labels = {images.PRIVATE_CA_LABEL: "yes"} if private else {}
     for image, kind in ((images.PYTHON_LATEST, 0), (images.PYTHON_ALPINE, 1)):
         def build(target, image=image, kind=kind):
-            emulating.build_on_rootfs(image, target, digest, python_rootfs(arch, scratch, private)[kind],
-                                      images.RECIPES / f"python/Dockerfile.{image.tag}", scratch, labels)
+            build_on_rootfs(emulating, image, target, digest, python_rootfs(arch, scratch, private)[kind],
+                            images.RECIPES / f"python/Dockerfile.{image.tag}", scratch, labels)
 
         join(image, arch, digest, build)
     return digest
@@ -264,35 +264,40 @@ class EmulatingEngine:
         images.push(local, target, f"pushing {image.hub_ref} for {self.arch}")
         subprocess.run(["docker", "rmi", local], capture_output=True)
 
-    def build_on_rootfs(self, image, target, digest, tarball, dockerfile, scratch, labels=None):
-        """Build a recipe whose base (ARG BASE) is a root file system tarball.
-        The recipe runs as written, after a first stage that unpacks the
-        tarball: BuildKit reads a local base for another CPU from nowhere but a
-        registry, and `docker import` records this machine's CPU, not the
-        tarball's."""
-        context = scratch / f"{image.tag}-{self.arch}"
-        context.mkdir()
-        os.link(tarball, context / "rootfs.tar")  # the cache and the scratch folder share a file system
-        # ARG before the first FROM: the recipe's own `FROM ${BASE}` reads it.
-        (context / "Dockerfile").write_text(f"ARG BASE\nFROM scratch AS {ROOTFS_STAGE}\nADD rootfs.tar /\n\n"
-                                            + dockerfile.read_text())
-        try:
-            self.build(image, target, digest, context, [("BASE", ROOTFS_STAGE)], labels, classic=False)
-        finally:
-            shutil.rmtree(context)
-
     def __exit__(self, *exc):
         try:
             services.stop(self.name)
-            # The cgroups runc made under --cgroup-parent, once empty (rmdir removes no other).
-            for parent in Path("/sys/fs/cgroup").glob(f"*/intro-to-docker-{self.arch}"):
-                for cgroup in sorted(parent.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [parent]:
-                    try:
-                        cgroup.rmdir()
-                    except OSError:
-                        pass
+            remove_empty_cgroups(f"intro-to-docker-{self.arch}")
         finally:
             self.lock.close()
+
+
+def remove_empty_cgroups(parent_name):
+    """The cgroups runc made under --cgroup-parent, once empty (rmdir removes no other)."""
+    for parent in Path("/sys/fs/cgroup").glob(f"*/{parent_name}"):
+        for cgroup in sorted(parent.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [parent]:
+            try:
+                cgroup.rmdir()
+            except OSError:
+                pass
+
+
+def build_on_rootfs(emulating, image, target, digest, tarball, dockerfile, scratch, labels=None):
+    """Build, on the emulating engine, a recipe whose base (ARG BASE) is a
+    root file system tarball. The recipe runs as written, after a first
+    stage that unpacks the tarball: BuildKit reads a local base for another
+    CPU from nowhere but a registry, and `docker import` records this
+    machine's CPU, not the tarball's."""
+    context = scratch / f"{image.tag}-{emulating.arch}"
+    context.mkdir()
+    os.link(tarball, context / "rootfs.tar")  # the cache and the scratch folder share a file system
+    # ARG before the first FROM: the recipe's own `FROM ${BASE}` reads it.
+    (context / "Dockerfile").write_text(f"ARG BASE\nFROM scratch AS {ROOTFS_STAGE}\nADD rootfs.tar /\n\n"
+                                        + dockerfile.read_text())
+    try:
+        emulating.build(image, target, digest, context, [("BASE", ROOTFS_STAGE)], labels, classic=False)
+    finally:
+        shutil.rmtree(context)
 
 
 BASE_TAG = "intro-to-docker-build/base:python-alpine"  # the registry recipe's base, in the emulating engine
