@@ -60,7 +60,7 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
-lint: venv ## ruff on the Python code, and mypy --strict on the doc tester's core (both set up in pyproject.toml)
+lint: venv ## ruff on the Python code, and mypy --strict on the doc tester (core and Docker profile; both set up in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 

@@ -14,13 +14,21 @@ and the host ports they publish: the objects a checker may speak about.
 `python -m doctester.docker.checkpoints compare NEW COMMITTED` says whether
 a committed copy is still what a journey recorded.
 """
+from __future__ import annotations
+
 import fnmatch
 import json
 import re
 import sys
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from ..core.blocks import Page
+from ..core.contract import PageWorkspace
 from ..core.report import write_atomically
+from .dockerstate import DockerCLI
+from .provenance import Made
 from .rules import NORMALIZERS
 
 FORMAT = 1
@@ -39,10 +47,10 @@ LISTINGS = {
 }
 
 
-def published_ports(text):
+def published_ports(text: str | None) -> list[str]:
     """`docker ps` PORTS -> sorted `ADDRESS:PORT->PORT/PROTO`: only published
     ports, IPv6's any-address as 0.0.0.0, a port Docker picked as `*`."""
-    found = set()
+    found: set[str] = set()
     for entry in (text or "").split(","):
         entry = entry.strip()
         if "->" not in entry:
@@ -57,23 +65,24 @@ def published_ports(text):
     return sorted(found)
 
 
-def is_random_name(name):
+def is_random_name(name: str) -> bool:
     return re.fullmatch(RANDOM_NAME, name) is not None
 
 
-def with_latest(reference):
+def with_latest(reference: str) -> str:
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
 
-def _json_lines(text):
+def _json_lines(text: str) -> list[Any]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def engine_state(docker, ignore_keys=()):
+def engine_state(docker: DockerCLI,
+                 ignore_keys: Collection[tuple[str, str]] = ()) -> dict[str, list[dict[str, Any]]]:
     """The reader-visible state, as lists of dicts with a `key` for provenance
     (removed before writing). `ignore_keys`: objects there before the journey."""
     listed = {kind: _json_lines(docker.run(*argv).stdout) for kind, argv in LISTINGS.items()}
-    containers = []
+    containers: list[dict[str, Any]] = []
     for c in listed["containers"]:
         name = (c.get("Names") or "").split(",")[0]
         key = ("container", c.get("ID", ""))
@@ -96,7 +105,7 @@ def engine_state(docker, ignore_keys=()):
             "networks": sorted(networks, key=lambda n: n["name"])}
 
 
-def files_in(workspace):
+def files_in(workspace: PageWorkspace) -> set[str]:
     """Relative paths (with `/`) of every file under the page's working folder."""
     sandbox = getattr(workspace, "sandbox", None)
     if sandbox is not None:
@@ -107,7 +116,7 @@ def files_in(workspace):
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
 
 
-def project_files(copy, ignore):
+def project_files(copy: str | Path | None, ignore: Iterable[str]) -> set[str]:
     """The files the working folder starts with (the doc_copy folder's)."""
     if copy is None:
         return set()
@@ -120,7 +129,7 @@ def project_files(copy, ignore):
 SKIPPED_FOLDERS = (".git", "__pycache__", ".pytest_cache", "node_modules", ".venv", "venv")
 
 
-def ignored(path, patterns):
+def ignored(path: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatch(part, pattern) for part in path.split("/")
                for pattern in (*patterns, *SKIPPED_FOLDERS))
 
@@ -151,9 +160,9 @@ OPTIONAL_CONTAINERS = ("Solution",)
 PUBLISH = re.compile(r"(?:-p|--publish)[= ](?:[\d.]+:)?(\d+):\d+")
 
 
-def names_in(command):
+def names_in(command: str) -> tuple[list[tuple[str, str]], list[str]]:
     """(kind, name) the command names, and the host ports it publishes."""
-    named = []
+    named: list[tuple[str, str]] = []
     for kind, pattern in NAMING:
         for found in pattern.findall(command):
             found = found.strip("'\"")
@@ -165,33 +174,40 @@ def names_in(command):
 class JourneyRecord:
     """Built page by page during a journey, written after each page."""
 
-    def __init__(self, path, root, copy=None, ignore=()):
+    def __init__(self, path: str | Path, root: str | Path, copy: str | Path | None = None,
+                 ignore: Sequence[str] = ()) -> None:
         self.path, self.root = Path(path), Path(root)
         self.baseline = project_files(copy, ignore)
         self.ignore = list(ignore)
-        self.commands = {}          # page:line -> (command text a reader types, optional)
-        self.optional_files, self.required_files = set(), set()   # file names file blocks write
-        self.file_chapters = {}     # path -> the chapter after which it was first there
-        self.chapter_of_page = {}   # page path -> chapter name
+        self.commands: dict[str, tuple[str, bool]] = {}          # page:line -> (command text a reader types, optional)
+        self.optional_files: set[str] = set()
+        self.required_files: set[str] = set()   # file names file blocks write
+        self.file_chapters: dict[str, str] = {}     # path -> the chapter after which it was first there
+        self.chapter_of_page: dict[str, str] = {}   # page path -> chapter name
+        self.chapters: list[dict[str, Any]]
+        self.named: dict[str, dict[str, str]]
+        self.ports: dict[str, list[str]]
         self.chapters, self.named, self.ports = [], {k: {} for k in
                                                      ("containers", "images", "volumes", "networks")}, {}
 
-    def chapter_name(self, page_path):
+    def chapter_name(self, page_path: str | Path) -> str:
         return Path(page_path).stem
 
-    def page_title(self, page_path):
+    def page_title(self, page_path: str | Path) -> str:
         for line in (self.root / page_path).read_text(encoding="utf-8").splitlines():
             if line.startswith("# "):
                 return line[2:].strip()
         return self.chapter_name(page_path)
 
-    def add(self, page, environment, workspace):
+    def add(self, page: Page, environment: Any, workspace: PageWorkspace) -> None:
+        """`environment`: an engine of engines.py (its `docker` is listed)."""
         name = self.chapter_name(page.path)
         self.chapter_of_page[str(page.path)] = name
         for block in page.blocks:
             optional = any(word in title for title in block.containers for word in OPTIONAL_CONTAINERS)
             if block.kind == "file":
-                (self.optional_files if optional else self.required_files).add(Path(block.title).name)
+                # A block of kind "file" is a FileBlock (or a profile's kind made by file_kind).
+                (self.optional_files if optional else self.required_files).add(Path(block.title).name)  # type: ignore[attr-defined]
             for command in getattr(block, "commands", ()):
                 if block.options.skip:
                     continue
@@ -206,7 +222,7 @@ class JourneyRecord:
                         chapters.append(name)
         provenance = getattr(environment, "provenance", None)
         before = set(getattr(provenance, "before", ()))
-        made = getattr(provenance, "made", {})
+        made: dict[tuple[str, str], Made] = getattr(provenance, "made", {})
         state = engine_state(environment.docker, before)
         for kind, objects in state.items():
             for obj in objects:
@@ -216,15 +232,16 @@ class JourneyRecord:
                 elif obj.get("name"):
                     self.named[kind].setdefault(obj["name"], name)
                 label = made[key].label if key in made else None
-                command, optional = self.commands.get(label, (None, False))
+                # A None label finds no command; a command found means a label.
+                command, optional = self.commands.get(label, (None, False))  # type: ignore[arg-type]
                 if command is not None and not MAKERS[kind].match(command):
                     command, optional = None, False
                 page_path = label.rsplit(":", 1)[0] if label else None
-                obj["made_by"] = {"command": command, "chapter": self.chapter_of_page.get(page_path,
-                                  self.chapter_name(page_path))} if command else None
+                obj["made_by"] = {"command": command, "chapter": self.chapter_of_page.get(page_path,  # type: ignore[arg-type]
+                                  self.chapter_name(page_path))} if command else None  # type: ignore[arg-type]
                 obj["optional"] = optional
         optional_files = self.optional_files - self.required_files
-        files = []
+        files: list[dict[str, Any]] = []
         for path in sorted(files_in(workspace) - self.baseline):
             if not ignored(path, self.ignore):
                 files.append({"path": path, "chapter": self.file_chapters.setdefault(path, name),
@@ -234,18 +251,18 @@ class JourneyRecord:
         self.chapters = [c for c in self.chapters if c["name"] != name] + [chapter]
         self.write()
 
-    def as_json(self):
+    def as_json(self) -> str:
         record = {"format": FORMAT, "about": ABOUT, "chapters": self.chapters,
                   "named": {kind: dict(sorted(names.items())) for kind, names in self.named.items()},
                   "ports": dict(sorted(self.ports.items()))}
         return json.dumps(record, indent=1, sort_keys=False) + "\n"
 
-    def write(self):
+    def write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path, self.as_json())
 
 
-def compare_files(new, committed, refresh="make check-record"):
+def compare_files(new: str | Path, committed: str | Path, refresh: str = "make check-record") -> str | None:
     """None if the committed record is what the journey recorded, else the message."""
     new, committed = Path(new), Path(committed)
     if not new.exists():
@@ -256,7 +273,7 @@ def compare_files(new, committed, refresh="make check-record"):
             f"Refresh it with `{refresh}` (it copies {new} there), look at the diff, and commit it")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 3 or argv[0] != "compare":
         print("usage: python -m doctester.docker.checkpoints compare NEW COMMITTED", file=sys.stderr)

@@ -2,17 +2,25 @@
 the reachable daemon. Both offer what a page run needs: a state to start
 from, a shell to type into, the engine's objects to bind placeholders to,
 and a clean-up that says what went wrong."""
+from __future__ import annotations
+
 import os
 import re
 import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from ..core.contract import PythonRunner
 from ..core.environment import Workspace, kill_descendants, reader_home
-from ..core.terminal import SHELLS
+from ..core.matching import Bindings
+from ..core.terminal import SHELLS, Spawn
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot, already_gone
 from .fences import SandboxPython
-from .ownership import RUN_LABEL
+from .ownership import RUN_LABEL, Run
 from .provenance import Provenance
+from .sandbox import Sandbox
 from .workspace import SandboxWorkspace
 
 PAGE_ENV = {"TERM": "xterm", "DOCKER_CLI_HINTS": "false", "LANG": "C.UTF-8"}
@@ -22,7 +30,7 @@ IMAGE_WORDS = {"IMAGE", "IMAGE_ID"}
 DOCKER_WORD = re.compile(r"(?<![\w.:/-])[0-9a-f]{2,64}(?![\w.:/-])|(?<![\w.:/-])[a-z]+_[a-z]+(?![\w.:/-])")
 
 
-def with_default_tag(reference):
+def with_default_tag(reference: str) -> str:
     """`python` -> `python:latest`, as `docker images` names it."""
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
@@ -63,37 +71,37 @@ class PageEngine:
     """What both engines share: the objects a page made since it started, and
     the placeholders and shown values that stand for them."""
     docker: DockerCLI
-    placeholder_names = ("CONTAINER ID", "IMAGE ID")
-    provenance = None  # in a journey: which command made what
+    placeholder_names: tuple[str, ...] = ("CONTAINER ID", "IMAGE ID")
+    provenance: Provenance | None = None  # in a journey: which command made what
 
-    def note_command(self, label):
+    def note_command(self, label: str) -> None:
         if self.provenance is not None:
             self.provenance.note(label)
 
-    def explain(self, failure, page):
+    def explain(self, failure: str, page: str) -> list[str]:
         return self.provenance.explain(failure, page) if self.provenance is not None else []
 
-    def mark_start(self):
+    def mark_start(self) -> None:
         self.start_containers = set(self.docker.container_ids())
         self.start_images = set(self.docker.image_ids())
 
-    def new_containers(self):
+    def new_containers(self) -> list[str]:
         return [c for c in self.docker.container_ids() if c not in self.start_containers]
 
-    def new_images(self):
+    def new_images(self) -> list[str]:
         return [i for i in self.docker.image_ids() if i not in self.start_images]
 
-    def all_ids(self):
+    def all_ids(self) -> set[str]:
         return set(self.docker.container_ids()) | {i.split(":")[-1] for i in self.docker.image_ids()}
 
-    def stop_started(self):
+    def stop_started(self) -> None:
         """A command timed out: kill the containers the page started."""
         running = set(self.docker.running_ids())
         for container in self.new_containers():
             if container in running:
                 self.docker.run("kill", container, check=False)
 
-    def placeholder(self, word):
+    def placeholder(self, word: str) -> str | None:
         """<CONTAINER ID> and its kin: the last container the page created;
         <IMAGE ID>: the last image it built. None for other words."""
         key = re.sub(r"[\s-]+", "_", word.strip()).upper()
@@ -109,13 +117,13 @@ class PageEngine:
             return made[-1].split(":")[-1][:12]
         return None
 
-    def rewrite(self, command, bindings):
+    def rewrite(self, command: str, bindings: Bindings) -> str:
         """In a docker command, IDs and names the page showed become the real ones."""
         if not command.lstrip().startswith("docker "):
             return command
         return DOCKER_WORD.sub(lambda m: self._real_word(m.group(), bindings), command)
 
-    def _real_word(self, word, bindings):
+    def _real_word(self, word: str, bindings: Bindings) -> str:
         real = bindings.real_for(word)
         if real is None or real == word:
             return word
@@ -134,14 +142,15 @@ class PageEngine:
 class PrivateEngine(PageEngine):
     """A page in its sandbox: its shell, files and python fences all inside."""
 
-    def __init__(self, sandbox):
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox, self.docker = sandbox, sandbox.docker
-        self.python_runner = None
+        self.python_runner: SandboxPython | None = None
 
-    def workspace(self, copy=None, ignore=(), name="workshop"):
+    def workspace(self, copy: Path | None = None, ignore: Sequence[str] = (),
+                  name: str = "workshop") -> SandboxWorkspace:
         return SandboxWorkspace(self.sandbox, copy, ignore, name)
 
-    def prepare(self, meta, journey=False):
+    def prepare(self, meta: dict[str, Any], journey: bool = False) -> None:
         present = [with_default_tag(r) for r in meta.get("present", [])]
         absent = {with_default_tag(r) for r in meta.get("absent", [])} & set(present)
         if absent:
@@ -155,20 +164,20 @@ class PrivateEngine(PageEngine):
         self.python_runner = SandboxPython(self.sandbox)
         self.memory_kills = self.sandbox.memory_kills() or 0
 
-    def spawn(self, workdir, shell="bash"):
+    def spawn(self, workdir: Path, shell: str = "bash") -> Spawn:
         argv = self.sandbox.exec_argv(*SHELLS[shell], interactive=True, workdir=workdir,
                                   env=dict(PAGE_ENV, **reader_home(workdir)))
         return argv[0], argv[1:], dict(os.environ), None
 
-    def python_env(self):
+    def python_env(self) -> dict[str, str]:
         return {}  # the fences run in the sandbox (python_runner), with its environment
 
-    def kill_processes(self, pid):
+    def kill_processes(self, pid: int) -> None:
         """Every process below the page's shell, inside the sandbox."""
         self.sandbox.run_script("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
                         f"k {int(pid)} TERM; sleep 0.5; k {int(pid)} KILL", check=False, timeout=30)
 
-    def finish_page(self):
+    def finish_page(self) -> list[str]:
         if self.python_runner is not None:
             self.python_runner.close()
         # What the page started and left behind, even in a session of its own
@@ -177,7 +186,7 @@ class PrivateEngine(PageEngine):
         # Stop what the page left running now; the next page's reset removes the rest.
         return self.docker.remove_containers(self.docker.container_ids())
 
-    def explain(self, failure, page):
+    def explain(self, failure: str, page: str) -> list[str]:
         """Beside the journey's causes: a limit of the sandbox that the failure hit."""
         lines = super().explain(failure, page)
         limits = self.sandbox.limits
@@ -194,7 +203,7 @@ class PrivateEngine(PageEngine):
                          "(doc_sandbox_pids)")
         return lines
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {**self.docker.versions(), "mode": "private"}
 
 
@@ -204,11 +213,11 @@ class ExistingEngine(PageEngine):
     written to disk first; an image it wants absent is moved aside under a
     tag of ours and put back."""
 
-    def __init__(self, run, allow_foreign=False):
+    def __init__(self, run: Run, allow_foreign: bool = False) -> None:
         self.run, self.docker = run, DockerCLI(("docker",))
         self.page_root = run.dir / "pages"
         self.page_root.mkdir(exist_ok=True)
-        self.python_runner = None  # trusted pages: python fences run in the test process
+        self.python_runner: PythonRunner | None = None  # trusted pages: python fences run in the test process
         self.snapshot_file = run.dir / "snapshot.json"
         found = Snapshot.take(self.docker)
         if not found.is_empty() and not allow_foreign:
@@ -219,12 +228,13 @@ class ExistingEngine(PageEngine):
                 "objects beside them. Use the default private engines, or pass --doc-existing-ok "
                 "(ini doc_existing_ok = true) to go on")
 
-    def prepare(self, meta, journey=False):
+    def prepare(self, meta: dict[str, Any], journey: bool = False) -> None:
         self.before = Snapshot.take(self.docker)
         self._save()
         for number, reference in enumerate(with_default_tag(r) for r in meta.get("absent", [])):
             if reference in self.before.tags:
                 aside = f"doctest-aside/{self.run.id}:{number}"
+                assert self.before.aside is not None  # Snapshot.take gives a dict
                 self.before.aside[reference] = aside
                 self._save()  # on disk before the image is touched
                 self.docker.run("tag", reference, aside)
@@ -235,36 +245,37 @@ class ExistingEngine(PageEngine):
         self.mark_start()
         self.provenance = Provenance(self.docker) if journey else None
 
-    def _save(self):
+    def _save(self) -> None:
         write_atomically(self.snapshot_file, self.before.to_json())
 
-    def spawn(self, workdir, shell="bash"):
+    def spawn(self, workdir: Path, shell: str = "bash") -> Spawn:
         argv = SHELLS[shell]
         # The daemon the user's CLI reaches may be named by a context in
         # their Docker config, which a home of the page's own would hide.
         config = {"DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG", os.path.expanduser("~/.docker"))}
         return argv[0], list(argv[1:]), dict(os.environ, **PAGE_ENV, **reader_home(workdir), **config), str(workdir)
 
-    def workspace(self, copy=None, ignore=(), name="workshop"):
+    def workspace(self, copy: Path | None = None, ignore: Sequence[str] = (),
+                  name: str = "workshop") -> Workspace:
         return Workspace(self.page_root, copy, ignore, name)
 
-    def python_env(self):
+    def python_env(self) -> dict[str, str]:
         return {}  # the reachable daemon, as the shell blocks see it
 
-    def kill_processes(self, pid):
+    def kill_processes(self, pid: int) -> None:
         kill_descendants(pid)
 
-    def finish_page(self):
+    def finish_page(self) -> list[str]:
         problems = restore(self.docker, self.before)
         if not problems:
             self.snapshot_file.unlink(missing_ok=True)
         return problems
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {**self.docker.versions(), "mode": "existing"}
 
 
-def restore(docker, before):
+def restore(docker: DockerCLI, before: Snapshot) -> list[str]:
     """Remove what a page made beside the snapshot; put back what it removed,
     the images it moved aside included. Returns problems. A doc-test
     sandbox, or its network, that came meanwhile is another run's: kept."""
@@ -300,18 +311,19 @@ def restore(docker, before):
     return problems
 
 
-def _try(problems, docker, *args):
+def _try(problems: list[str], docker: DockerCLI, *args: str) -> None:
     result = docker.run(*args, check=False)
     if result.returncode and not already_gone(result.stderr):
         problems.append(f"docker {' '.join(args)}: {result.stderr.strip()}")
 
 
-def recover_existing(folder):
+def recover_existing(folder: Path) -> list[str]:
     """A dead existing-mode run: put back the images it had moved aside."""
     snapshot_file = folder / "snapshot.json"
     if not snapshot_file.exists():
         return []
     before = Snapshot.from_json(snapshot_file.read_text())
+    problems: list[str]
     docker, problems = DockerCLI(("docker",)), []
     for tag, aside in (before.aside or {}).items():
         if tag not in docker.tags() and docker.run("tag", aside, tag, check=False).returncode:

@@ -4,13 +4,18 @@ ones), started in the page's folder with the venv the page made there
 (`.venv/bin/python`) or else `python3`. Code goes in and results come out
 as JSON lines over `docker exec` stdin and stdout; what comes back is data,
 never run here."""
+from __future__ import annotations
+
 import json
 import os
 import select
 import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 from .dockerstate import EngineError
+from .sandbox import Sandbox
 
 # The interpreter's side: runs each fence in one namespace, with what it
 # prints captured, and answers with the output and the traceback, if any.
@@ -44,10 +49,12 @@ class FenceError(EngineError):
 
 
 class SandboxPython:
-    def __init__(self, sandbox):
-        self.sandbox, self.process, self.pid = sandbox, None, None
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
 
-    def _start(self, cwd):
+    def _start(self, cwd: str | os.PathLike[str]) -> None:
         argv = self.sandbox.exec_argv("bash", "-c", START, SERVER, workdir=cwd, stdin=True)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
@@ -57,7 +64,7 @@ class SandboxPython:
             raise FenceError(f"the page's Python session in the sandbox gave no usable process id: {pid!r}")
         self.pid = pid
 
-    def run(self, label, code, cwd, timeout):
+    def run(self, label: str, code: str, cwd: Path, timeout: float) -> str:
         """Run one fence; returns what it printed, raises FenceError."""
         if self.process is None:
             self._start(cwd)
@@ -69,9 +76,10 @@ class SandboxPython:
             raise FenceError(f"{answer.get('output', '')}{answer['error']}".rstrip())
         return str(answer.get("output", ""))
 
-    def _send(self, data, deadline):
+    def _send(self, data: bytes, deadline: float) -> None:
         """Write a request within the fence's time: a session that stops
         reading cannot hold this process."""
+        assert self.process is not None and self.process.stdin is not None
         descriptor = self.process.stdin.fileno()
         os.set_blocking(descriptor, False)
         while data:
@@ -85,9 +93,10 @@ class SandboxPython:
                 self.close()
                 raise FenceError("the page's Python session in the sandbox has ended") from None
 
-    def _reply(self, timeout, what, allowed=None):
+    def _reply(self, timeout: float, what: str, allowed: float | None = None) -> dict[str, Any]:
         """One JSON line within `timeout` s (of the `allowed` s the fence has)."""
         line, deadline = b"", time.monotonic() + timeout
+        assert self.process is not None and self.process.stdout is not None
         descriptor = self.process.stdout.fileno()
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
@@ -110,7 +119,7 @@ class SandboxPython:
             raise FenceError(f"the page's Python session answered what is not a result: {line[:200]!r}")
         return answer
 
-    def close(self):
+    def close(self) -> None:
         """End the interpreter (in the sandbox too, where `docker exec` leaves it running)."""
         if self.process is None:
             return

@@ -9,6 +9,8 @@ Docker engine (sandbox containers, their volumes and networks), and reaping
 removes exactly those, then the folder. Objects are recorded before they are
 created, so nothing can exist that the record does not name.
 """
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import json
@@ -18,7 +20,9 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, already_gone
@@ -32,12 +36,12 @@ RUN_ID = re.compile(r"\d+-[0-9a-f]{6}")
 
 
 class Run:
-    def __init__(self, state_dir, docker=("docker",)):
+    def __init__(self, state_dir: str | os.PathLike[str], docker: Iterable[str] = ("docker",)) -> None:
         self.root = Path(state_dir) / "runs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.docker = list(docker)
-        self.objects = []
+        self.objects: list[dict[str, str]] = []
         # The folder is made, locked and written outside runs/, then moved in
         # whole: a run folder without its lock held is never seen there, so
         # another worker's reaping cannot take a starting run for a dead one.
@@ -51,17 +55,17 @@ class Run:
         self.dir = self.root / self.id
         os.rename(starting, self.dir)
 
-    def record(self, kind, name):
+    def record(self, kind: str, name: str) -> None:
         """Note an object on disk before creating it."""
         assert kind in KINDS
         self.objects.append({"kind": kind, "name": name})
         self._save()
 
-    def _save(self):
+    def _save(self) -> None:
         write_atomically(self.dir / "objects.json",
                          json.dumps({"pid": os.getpid(), "docker": self.docker, "objects": self.objects}, indent=1))
 
-    def release(self):
+    def release(self) -> list[str]:
         """Remove what this run created, then its folder. Returns problems."""
         problems = remove_objects(self.docker, self.objects)
         if not problems:
@@ -74,17 +78,18 @@ LISTING = {"container": ["ps", "-a", "--format", "{{.Names}}"], "volume": ["volu
            "network": ["network", "ls", "--format", "{{.Name}}"]}
 
 
-def labelled(docker, kind, run_id):
+def labelled(docker: Iterable[str], kind: str, run_id: str) -> set[str]:
     """Names of the objects of `kind` that carry this run's label."""
     result = DockerCLI(docker).run(*LISTING[kind][:-2], "--filter", f"label={RUN_LABEL}={run_id}",
                                    *LISTING[kind][-2:], check=False, timeout=120)
     return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
-def remove_objects(docker, objects, run_id=None):
+def remove_objects(docker: Iterable[str], objects: Sequence[dict[str, Any]],
+                   run_id: str | None = None) -> list[str]:
     """Remove the objects named; with `run_id` (a dead run's record, which a
     page could have rewritten), only those that carry that run's label."""
-    problems = []
+    problems: list[str] = []
     for kind in KINDS:
         names = [o["name"] for o in objects if o["kind"] == kind]
         if names and run_id is not None:
@@ -99,12 +104,12 @@ def remove_objects(docker, objects, run_id=None):
     return problems
 
 
-def dead_runs(state_dir):
+def dead_runs(state_dir: str | os.PathLike[str]) -> list[tuple[Path, IO[str]]]:
     """Folders of runs whose process is gone, each with its lock now held by
     the caller (an open file; closing it drops the lock), so two reapers never
     reap one dead run: the second finds it locked, as a live run's."""
     root = Path(state_dir) / "runs"
-    found = []
+    found: list[tuple[Path, IO[str]]] = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if not (folder.is_dir() and RUN_ID.fullmatch(folder.name)):
             continue
@@ -124,12 +129,14 @@ def dead_runs(state_dir):
     return found
 
 
-def reap(state_dir, recover=lambda folder: [], docker=("docker",)):
+def reap(state_dir: str | os.PathLike[str], recover: Callable[[Path], list[str]] = lambda folder: [],
+         docker: Iterable[str] = ("docker",)) -> tuple[list[str], list[str]]:
     """Remove what dead runs left behind; returns (what was reaped, problems).
     `recover(folder)` first puts back what a dead run had changed outside its
     own objects (images an existing-engine run had moved aside). The command
     run is `docker`, never one a record names."""
-    reaped, problems = [], []
+    reaped: list[str] = []
+    problems: list[str] = []
     for folder, lock in dead_runs(state_dir):
         with contextlib.closing(lock):
             problems += _reap_one(folder, recover, reaped, list(docker))
@@ -137,7 +144,8 @@ def reap(state_dir, recover=lambda folder: [], docker=("docker",)):
     return reaped, problems
 
 
-def _reap_one(folder, recover, reaped, docker):
+def _reap_one(folder: Path, recover: Callable[[Path], list[str]], reaped: list[str],
+              docker: list[str]) -> list[str]:
     """Reap one dead run whose lock the caller holds; returns problems."""
     trouble = recover(folder)
     if trouble:
@@ -161,7 +169,7 @@ def _reap_one(folder, recover, reaped, docker):
 STAGING_GRACE = 300  # seconds a starting run may take to move its folder into runs/
 
 
-def _clear_staging(state_dir):
+def _clear_staging(state_dir: str | os.PathLike[str]) -> None:
     """Folders of runs killed while starting: they recorded no object yet."""
     staging = Path(state_dir) / "staging"
     for folder in staging.iterdir() if staging.is_dir() else []:
@@ -175,7 +183,7 @@ def _clear_staging(state_dir):
             continue
 
 
-def _remove_tree(folder):
+def _remove_tree(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     if folder.exists():
         raise OSError(f"cannot remove {folder} (files a sandbox wrote as root?): remove it as root")

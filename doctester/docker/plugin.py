@@ -1,15 +1,23 @@
 """The Docker profile: a pytest plugin that implements the core's hooks for
 pages about Docker. Pages run on private Docker engines (or, on request, the
 reachable daemon); `present:`/`absent:` front matter sets each page's images."""
+from __future__ import annotations
+
 import fnmatch
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..core.annotations import AnnotationKey
+from ..core.blocks import Block, Page, ShellBlock
+from ..core.contract import Normalizers, Provider
 from ..core.core_kinds import CORE_KINDS, file_kind
+from ..core.kinds import BlockKind
 from ..core.markdown import Grammar
 from ..core.matching import Rules
+from ..core.session import Interactive
 from ..core.settings import add_options, read_options
 from ..core.state import doc_run
 from . import checkpoints, portability, rules
@@ -17,6 +25,9 @@ from .dockerstate import EngineError
 from .provider import MODES, EngineProvider
 from .sandbox import Limits, parse_size
 from .ownership import DEFAULT_STATE
+
+if TYPE_CHECKING:
+    from ..core.pagerun import PageRun
 
 # The daemon.json `features` that select each image store.
 STORES = {"overlay2": None, "containerd": {"containerd-snapshotter": True}}
@@ -51,10 +62,10 @@ JOURNEY_RECORD = pytest.StashKey[checkpoints.JourneyRecord]()
 
 # The pages the portability rule applies to, as this run's configuration names
 # them (the page-check hook is given the page alone).
-PORTABLE = {"root": Path("."), "globs": ()}
+PORTABLE: dict[str, Any] = {"root": Path("."), "globs": ()}
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser, OPTIONS)
     parser.addini("doc_existing_ok", "with doc_engine = existing, go on although the daemon holds objects",
                   type="bool", default=False)
@@ -69,24 +80,24 @@ def pytest_addoption(parser):
         help="the pages are trusted: allows --doc-engine=existing, which runs them on this machine")
 
 
-def pytest_doctester_annotation_keys():
+def pytest_doctester_annotation_keys() -> list[AnnotationKey]:
     return [rules.OTHER_ENGINE, portability.NOT_PORTABLE]
 
 
-def pytest_doctester_block_kinds():
+def pytest_doctester_block_kinds() -> list[BlockKind]:
     return [DOCKERFILE]
 
 
-def pytest_doctester_check_block(block):
+def pytest_doctester_check_block(block: Block) -> None:
     rules.check_engine(block)
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     PORTABLE["root"] = Path(config.rootpath)
     PORTABLE["globs"] = tuple(read_options(config, OPTIONS)["portable_pages"].split())
 
 
-def pytest_doctester_journey_page_end(config, page, run):
+def pytest_doctester_journey_page_end(config: pytest.Config, page: Page, run: PageRun) -> None:
     """The journey's record: where this page left the reader's engine and folder."""
     path = read_options(config, OPTIONS)["journey_record"]
     if not path:
@@ -99,30 +110,30 @@ def pytest_doctester_journey_page_end(config, page, run):
     record.add(page, run.environment, run.workspace)
 
 
-def is_portable_page(path):
+def is_portable_page(path: str | os.PathLike[str]) -> bool:
     relative = os.path.relpath(Path(path).resolve(), PORTABLE["root"].resolve())
     return any(fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(relative, glob.replace("**/", ""))
                for glob in PORTABLE["globs"])
 
 
-def pytest_doctester_check_page(page):
+def pytest_doctester_check_page(page: Page) -> None:
     if is_portable_page(page.path):
         portability.check_page(page)
 
 
-def pytest_doctester_other_system(block):
+def pytest_doctester_other_system(block: ShellBlock) -> bool | str | None:
     return portability.windows_verdict(block)
 
 
-def pytest_doctester_normalizers():
+def pytest_doctester_normalizers() -> Normalizers:
     return [*rules.NORMALIZERS, rules.PULL, rules.RUN_ERROR_HINT, rules.LAYERS]
 
 
-def pytest_doctester_interactive(command):
+def pytest_doctester_interactive(command: str) -> Interactive | None:
     return rules.interactive(command)
 
 
-def pytest_doctester_environment(config, worker):
+def pytest_doctester_environment(config: pytest.Config, worker: str) -> Provider | None:
     values = read_options(config, OPTIONS, {"engine": os.environ.get("DOCTEST_ENGINE"),
                                             "mirror_storage": os.environ.get("DOCTEST_MIRROR_STORAGE")})
     existing_ok = bool(config.getoption("doc_existing_ok") or config.getini("doc_existing_ok"))
@@ -150,7 +161,7 @@ def pytest_doctester_environment(config, worker):
                           no_engine_hint=values["no_engine_hint"], limits=limits)
 
 
-def pytest_doctester_page_group(page):
+def pytest_doctester_page_group(page: Page) -> str | None:
     """Pages whose first `present` image is the same run in a row, so that
     image is unpacked once on the worker's engine rather than page after page."""
     present = (page.meta or {}).get("present", [])
@@ -161,7 +172,7 @@ def pytest_doctester_page_group(page):
 KINDS = CORE_KINDS.extended("the profile doctester-docker", pytest_doctester_block_kinds())
 
 
-def grammar(**conventions):
+def grammar(**conventions: Any) -> Grammar:
     """The grammar pages are read with when this profile is installed, for
     tools that read pages outside pytest (benchmarks, tests)."""
     conventions = {"page_checks": [portability.check_page], "other_system": pytest_doctester_other_system,
@@ -170,7 +181,7 @@ def grammar(**conventions):
                                 Rules.of(pytest_doctester_normalizers()).variant_names, **conventions)
 
 
-def listing_grammar(**conventions):
+def listing_grammar(**conventions: Any) -> Grammar:
     """The grammar `python -m doctester.docker.portability` reads pages with:
     the profile's, without its checks, so that it lists every violation."""
     return Grammar.with_profile(pytest_doctester_annotation_keys(), KINDS, [],

@@ -16,13 +16,18 @@ those two is refused.
 
 lists every refused command of the pages given, `page:line: [shell] message`.
 """
+from __future__ import annotations
+
+import os
 import re
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from ..core.annotations import AnnotationKey
-from ..core.blocks import ActionBlock, PageError, ShellBlock
+from ..core.blocks import ActionBlock, Command, Page, PageError, ShellBlock
 from ..core.markdown import system_tab
 from . import rules
 
@@ -43,11 +48,11 @@ class Program:
     arguments go through its native quoting) rather than its own alias or
     cmdlet; `quoted`: every argument must be quoted text; `options`: the
     options it may take although `flags` is False (not counted in `args`)."""
-    args: tuple = (0, None)
+    args: tuple[int, int | None] = (0, None)
     flags: bool = True
     native: bool = True
     quoted: bool = False
-    options: frozenset = frozenset()
+    options: frozenset[str] = frozenset()
 
 
 # The programs a reader's command may call outside a system's tab. In
@@ -114,19 +119,19 @@ class Violation:
     shell: str
     message: str
 
-    def format(self, path):
+    def format(self, path: str | os.PathLike[str]) -> str:
         return f"{path}:{self.line}: [{self.shell}] {self.message}"
 
 
 class Unparsable(ValueError):
     """A command this module cannot read the way bash would."""
 
-    def __init__(self, offset, message):
+    def __init__(self, offset: int, message: str) -> None:
         super().__init__(message)
         self.offset = offset
 
 
-def _not_portable(value):
+def _not_portable(value: str) -> str:
     if not value.strip():
         raise ValueError('not-portable needs a reason: not-portable="why"')
     return value
@@ -143,6 +148,8 @@ MATERIAL_MARKER = re.compile(r"#\s*\(\d+\)!\s*(?=\n|$)")   # mkdocs-material cod
 OPERATORS = ("&&", "||", ";;", "&>>", "&>", ">>", ">&", ">|", "<<<", "<<", "<>", "<&", "|&", "<(", ">(",
              "|", "&", ";", ">", "<", "(", ")")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What a check finds: (offset in the command, the shell, the message).
+Found = tuple[int, str, str]
 
 
 @dataclass
@@ -154,19 +161,19 @@ class Part:
 
 @dataclass
 class Word:
-    parts: list
+    parts: list[Part]
     offset: int
-    end: int = None
+    end: int | None = None
 
     @property
-    def value(self):
+    def value(self) -> str:
         return "".join(p.text for p in self.parts)
 
     @property
-    def quoted(self):
+    def quoted(self) -> bool:
         return any(p.quote in ("'", '"') for p in self.parts)
 
-    def unquoted(self):
+    def unquoted(self) -> str:
         return "".join(p.text for p in self.parts if p.quote == "")
 
 
@@ -180,28 +187,31 @@ class Lexer:
     """Reads a command as bash would: words (with their quoting) and
     operators; collects the constructs that differ between the shells."""
 
-    def __init__(self, text, scope):
+    def __init__(self, text: str, scope: str) -> None:
         self.text, self.scope = text, scope
+        self.tokens: list[Word | Op]
+        self.found: list[Found]
         self.tokens, self.found = [], []
+        self.word: Word | None
         self.i, self.word, self.heredoc = 0, None, False
 
-    def flag(self, offset, shell, message, host_only=True):
+    def flag(self, offset: int, shell: str, message: str, host_only: bool = True) -> None:
         if host_only and self.scope != "host":
             return
         self.found.append((offset, shell, message))
 
-    def add(self, text, quote, offset):
+    def add(self, text: str, quote: str, offset: int) -> None:
         if self.word is None:
             self.word = Word([], offset)
         self.word.parts.append(Part(text, quote, offset))
 
-    def end_word(self):
+    def end_word(self) -> None:
         if self.word is not None:
             self.word.end = self.i
             self.tokens.append(self.word)
             self.word = None
 
-    def read(self):
+    def read(self) -> list[Word | Op]:
         text, n = self.text, len(self.text)
         while self.i < n:
             c, at = text[self.i], self.i
@@ -233,7 +243,7 @@ class Lexer:
         self.end_word()
         return self.tokens
 
-    def plain(self, c):
+    def plain(self, c: str) -> None:
         at = self.i
         starts = self.word is None
         if c in "*?[":
@@ -262,7 +272,7 @@ class Lexer:
         self.add(c, "", at)
         self.i += 1
 
-    def backslash(self):
+    def backslash(self) -> None:
         at, nxt = self.i, self.text[self.i + 1:self.i + 2]
         if nxt == "\n":
             self.flag(at, POWERSHELL, "a `\\` at the end of a line continues it in bash and zsh, not in "
@@ -278,7 +288,7 @@ class Lexer:
         self.add(nxt, "\\", at)
         self.i += 2
 
-    def single_quoted(self):
+    def single_quoted(self) -> None:
         at = self.i
         end = self.text.find("'", at + 1)
         if end == -1:
@@ -291,10 +301,10 @@ class Lexer:
         self.add(self.text[at + 1:end], "'", at)
         self.i = end + 1
 
-    def double_quoted(self):
+    def double_quoted(self) -> None:
         at, text = self.i, self.text
         self.i += 1
-        buffer = []
+        buffer: list[str] = []
         while True:
             if self.i >= len(text):
                 raise Unparsable(at, 'this `"` is never closed')
@@ -331,7 +341,7 @@ class Lexer:
                 self.i += 1
         self.add("".join(buffer), '"', at)
 
-    def _skip_dollar(self, at):
+    def _skip_dollar(self, at: int) -> int:
         """The end of the expansion that starts at `at` ($NAME, ${...}, $(...), $1)."""
         text = self.text
         nxt = text[at + 1:at + 2]
@@ -346,7 +356,8 @@ class Lexer:
             return at + 2
         return at + 1
 
-    def _matching(self, at, opening, closing):
+    def _matching(self, at: int, opening: str, closing: str) -> int:
+        quote: str | None
         depth, i, quote = 0, at, None
         while i < len(self.text):
             c = self.text[i]
@@ -368,7 +379,7 @@ class Lexer:
             i += 1
         raise Unparsable(at, f"this `{opening}` is never closed")
 
-    def dollar(self, quote):
+    def dollar(self, quote: str) -> None:
         at = self.i
         end = self._skip_dollar(at)
         if end == at + 1:  # a lone `$`: literal in every shell
@@ -386,7 +397,7 @@ class Lexer:
         self.add(expansion, "$", at)
         self.i = end
 
-    def backtick(self):
+    def backtick(self) -> None:
         at = self.i
         end = self.text.find("`", at + 1)
         if end == -1:
@@ -396,7 +407,7 @@ class Lexer:
         self.add(self.text[at:end + 1], "$", at)
         self.i = end + 1
 
-    def comment(self):
+    def comment(self) -> None:
         at = self.i
         end = self.text.find("\n", at)
         end = len(self.text) if end == -1 else end
@@ -406,7 +417,7 @@ class Lexer:
                                "follows as arguments; move the comment into the prose", host_only=False)
         self.i = end
 
-    def operator(self):
+    def operator(self) -> None:
         at = self.i
         op = next(o for o in OPERATORS if self.text.startswith(o, at))
         # `2>`, `2>&1`: a number right before a redirection belongs to it.
@@ -423,7 +434,7 @@ class Lexer:
 
 
 # What each operator means for the other shells.
-def _operator_violation(op, last):
+def _operator_violation(op: str, last: bool) -> tuple[str, str] | None:
     bare = op.lstrip("0123456789")
     if op in ("&&", "||"):
         return WINPS, (f"`{op}` is not an operator in Windows PowerShell 5.1 (PowerShell 7 has it); put each "
@@ -459,9 +470,12 @@ def _operator_violation(op, last):
 REDIRECTS = re.compile(r"^\d*(?:>>?|>\||&>>?|>&|<|<>|<&|<<<?)$")
 
 
-def split_commands(tokens):
+def split_commands(tokens: Sequence[Word | Op]) -> list[tuple[list[Word], list[tuple[Op, Word | None]], Op | None]]:
     """Simple commands between operators: (words, redirections, the operator
     after it). A redirection takes the word after it (its target) along."""
+    commands: list[tuple[list[Word], list[tuple[Op, Word | None]], Op | None]]
+    words: list[Word]
+    redirections: list[tuple[Op, Word | None]]
     commands, words, redirections, index = [], [], [], 0
     while index < len(tokens):
         token = tokens[index]
@@ -469,7 +483,8 @@ def split_commands(tokens):
         if isinstance(token, Word):
             words.append(token)
         elif REDIRECTS.match(token.text):
-            target = tokens[index] if index < len(tokens) and isinstance(tokens[index], Word) else None
+            candidate = tokens[index] if index < len(tokens) else None
+            target = candidate if isinstance(candidate, Word) else None
             index += target is not None
             redirections.append((token, target))
         else:
@@ -483,7 +498,8 @@ COMPOUND = {"for", "while", "until", "if", "case", "select", "function", "do", "
             "else", "elif"}
 
 
-def _program_violations(words, found, programs=PORTABLE_PROGRAMS):
+def _program_violations(words: list[Word], found: list[Found],
+                        programs: Mapping[str, Program] = PORTABLE_PROGRAMS) -> bool | None:
     """What the program called (the first word) and its arguments may not do.
     Returns True when bash syntax (a loop, a test) starts: the commands up to
     its end are not checked again."""
@@ -494,7 +510,7 @@ def _program_violations(words, found, programs=PORTABLE_PROGRAMS):
         found.append((at, POWERSHELL, f"`{first.value.split('=')[0]}=...` before a command sets a variable "
                                       "for it in bash and zsh; PowerShell looks for a command of that name. "
                                       "Pass the value as an option (docker run -e NAME=value) or use " + TABS))
-        return
+        return None
     name = first.value
     program = programs.get(name) if not first.quoted and all(p.quote == "" for p in first.parts) else None
     if program is None:
@@ -511,12 +527,12 @@ def _program_violations(words, found, programs=PORTABLE_PROGRAMS):
                 found.append((word.offset, POWERSHELL,
                               f"`{name} {word.value}`: PowerShell's `{name}` is its own command, which takes "
                               f"other options; call `{name}` without options, or use {TABS}"))
-                return
+                return None
     if len(args) < fewest or (most is not None and len(args) > most):
         count = f"{fewest}" if fewest == most else f"at least {fewest}" if most is None else f"{fewest} to {most}"
         found.append((at, POWERSHELL, f"`{name}` with {len(args)} argument(s): PowerShell's `{name}` is its own "
                                       f"command, which acts alike with {count} argument(s) only; use {TABS}"))
-        return
+        return None
     for word in args:
         if program.quoted and not all(p.quote in ("'", '"') for p in word.parts):
             found.append((word.offset, POWERSHELL, f"`{name}` prints each unquoted word on its own line in "
@@ -537,16 +553,17 @@ def _program_violations(words, found, programs=PORTABLE_PROGRAMS):
             if word.value.startswith("-") and "." in word.unquoted() and not word.quoted:
                 found.append((word.offset, WINPS, f"Windows PowerShell 5.1 splits an unquoted argument that "
                                                   f"starts with `-` at a `.` (`{word.value}`); quote it"))
+    return None
 
 
-def _mixed_quoting(word):
+def _mixed_quoting(word: Word) -> bool:
     kinds = [p.quote for p in word.parts if p.quote != "$"]
     return len(word.parts) > 1 and any(k in ("'", '"') for k in kinds) and len(set(kinds)) > 1 or (
         len(word.parts) > 1 and word.parts[0].quote in ("'", '"') and any(p.quote != word.parts[0].quote
                                                                              for p in word.parts[1:]))
 
 
-def _quoted(word):
+def _quoted(word: Word) -> str:
     value = word.value
     if not any(c in value for c in "\"$`!"):
         return f'"{value}"'
@@ -555,7 +572,7 @@ def _quoted(word):
     return "(use a content tab per system)"
 
 
-def command_violations(text, scope="host"):
+def command_violations(text: str, scope: str = "host") -> list[Found]:
     """(offset, shell, message) of each construct in `text` (one command as
     the page shows it) that is not read alike by the shells of `scope`:
     "host" (bash, zsh, PowerShell 7, Windows PowerShell 5.1), "unix" (bash
@@ -570,7 +587,8 @@ def command_violations(text, scope="host"):
     commands, in_compound = split_commands(tokens), False
     for index, (words, redirections, op) in enumerate(commands):
         for redirection, target in redirections:
-            shell, message = _operator_violation(redirection.text, False)
+            # Every redirection has a verdict (REDIRECTS and _operator_violation name the same operators).
+            shell, message = _operator_violation(redirection.text, False)  # type: ignore[misc]
             if target is not None and target.value == "/dev/null":
                 message = message.split(";")[0] + "; and Windows has no /dev/null: drop the redirection"
             found.append((redirection.offset, shell, message))
@@ -598,14 +616,14 @@ SHELL_OPENERS = {"bash", "sh", "ash", "zsh", "dash", "python", "python3", "ipyth
 EXITS = re.compile(r"^\s*(exit(\s+\d+)?|exit\(\)|quit\(\)|quit)\s*$")
 
 
-def tab_scope(containers):
+def tab_scope(containers: tuple[str, ...]) -> str:
     """"windows" inside a Windows tab, "unix" inside a macOS/Linux one (as the
     core reads tabs, so what is checked is what runs), else "host": every
     reader types it."""
     return system_tab(containers) or "host"
 
 
-def violations_of(command, scope, path):
+def violations_of(command: Command, scope: str, path: str) -> list[Violation]:
     """The Violations of one Command; an unreadable command is one too."""
     try:
         found = command_violations(command.text, scope)
@@ -622,7 +640,7 @@ def violations_of(command, scope, path):
     return out
 
 
-def _leaves(keys, opener):
+def _leaves(keys: Sequence[str], opener: str | None) -> bool:
     keys = [k.lower() for k in keys]
     detach = re.search(r"--detach-keys[= ]['\"]?([\w,-]+)", opener or "")
     if detach and [k for k in detach.group(1).split(",")] == keys[-len(detach.group(1).split(",")):]:
@@ -635,12 +653,12 @@ def _leaves(keys, opener):
     return False
 
 
-def page_violations(page):
+def page_violations(page: Page) -> list[Violation]:
     """Every Violation of the page's reader commands, in page order. Walks
     the blocks as a reader types them: commands typed into a container's
     shell or REPL are not checked."""
-    inside = []  # the commands that took the terminal, innermost last
-    out = []
+    inside: list[str] = []  # the commands that took the terminal, innermost last
+    out: list[Violation] = []
     for block in page.blocks:
         if isinstance(block, ActionBlock):
             if block.options.press and inside and _leaves(block.options.press, inside[-1]):
@@ -664,14 +682,14 @@ def page_violations(page):
     return out
 
 
-def check_page(page):
+def check_page(page: Page) -> None:
     """The profile's page check: refuse the first reader command that the
     four shells do not read alike."""
     for violation in page_violations(page):
         raise PageError(page.path, violation.line, f"[{violation.shell}] {violation.message}")
 
 
-def windows_verdict(block):
+def windows_verdict(block: ShellBlock) -> bool | str:
     """A block shown in a Windows tab: True if every command is in the
     common subset (the page's bash runs it with the same effect as
     PowerShell), else the reason it is skipped."""
@@ -691,7 +709,7 @@ def windows_verdict(block):
 
 # ---------------------------------------------------------------- listing
 
-def list_violations(paths, root=Path("."), out=None):
+def list_violations(paths: Iterable[str], root: Path = Path("."), out: TextIO | None = None) -> int:
     """Print `page:line: [shell] message` for every violation of the pages;
     return how many there are."""
     out = out or sys.stdout
@@ -712,7 +730,7 @@ def list_violations(paths, root=Path("."), out=None):
     return total
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m doctester.docker.portability PAGE.md ...\n"

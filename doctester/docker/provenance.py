@@ -2,16 +2,20 @@
 object still on the engine. When a command fails and its error names an
 object an earlier page left (a container name or ID, a published port, an
 image, a volume, a network), the failure says which page:line made it."""
+from __future__ import annotations
+
 import concurrent.futures
 import re
 from dataclasses import dataclass
+
+from .dockerstate import DockerCLI
 
 
 @dataclass(frozen=True)
 class Made:
     kind: str        # container, image, volume, network
     name: str        # how the reader knows it
-    clues: tuple     # words of an error message that point at it
+    clues: tuple[str, ...]     # words of an error message that point at it
     label: str       # page:line of the command that made it
 
 
@@ -24,7 +28,7 @@ LISTINGS = {
 HOST_PORT = re.compile(r":(\d+)->")
 
 
-def clues_of(kind, line):
+def clues_of(kind: str, line: str) -> tuple[tuple[str, str], str, tuple[str, ...]]:
     """(key, name, clues) of one line of a listing."""
     fields = line.split("|")
     if kind == "container":
@@ -40,15 +44,15 @@ def clues_of(kind, line):
 
 
 class Provenance:
-    def __init__(self, docker):
+    def __init__(self, docker: DockerCLI) -> None:
         self.docker = docker
-        self.made = {}                              # key -> Made
+        self.made: dict[tuple[str, str], Made] = {}                              # key -> Made
         self.before = set(self._inventory())        # there when the journey started: nobody's
 
-    def _inventory(self):
+    def _inventory(self) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
         with concurrent.futures.ThreadPoolExecutor(len(LISTINGS)) as pool:
             listed = {kind: pool.submit(self.docker.run, *argv, check=False) for kind, argv in LISTINGS.items()}
-        found = {}
+        found: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
         for kind, future in listed.items():
             for line in future.result().stdout.splitlines():
                 if line.strip() and "<none>" not in line and line.split("|")[0] not in ("bridge", "host", "none"):
@@ -56,7 +60,7 @@ class Provenance:
                     found[key] = (name, clues)
         return found
 
-    def note(self, label):
+    def note(self, label: str) -> None:
         """After a command: new objects were made by it."""
         current = self._inventory()
         for key, (name, clues) in current.items():
@@ -65,12 +69,12 @@ class Provenance:
         for key in set(self.made) - set(current):
             del self.made[key]  # removed since: it can no longer be in the way
 
-    def explain(self, text, page):
+    def explain(self, text: str, page: str) -> list[str]:
         """Lines naming objects made on other pages that `text` (a failed
         command's real output, or the failure) mentions. Images count only
         when no container is named: a container is the likelier culprit, and
         its image's name is a word that listings and commands repeat."""
-        found = []
+        found: list[tuple[Made, list[str]]] = []
         for made in self.made.values():
             if made.label.rsplit(":", 1)[0] == page:
                 continue

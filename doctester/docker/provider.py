@@ -1,8 +1,12 @@
 """The engine of one test process (a pytest run, or one xdist worker):
 started on first use, reused from page to page, removed at the end. Before
 it starts anything, it reaps what dead runs left behind."""
+from __future__ import annotations
+
 import subprocess
+import os
 from pathlib import Path
+from typing import Any
 
 from ..core.signals import uninterrupted
 from . import ownership
@@ -14,8 +18,10 @@ MODES = ("private", "existing")
 
 
 class EngineProvider:
-    def __init__(self, mode, state_dir, worker, sandbox_image, mirror_storage=None,
-                 existing_ok=False, features=None, no_engine_hint="", limits=None):
+    def __init__(self, mode: str, state_dir: str | os.PathLike[str], worker: str, sandbox_image: str,
+                 mirror_storage: str | os.PathLike[str] | None = None, existing_ok: bool = False,
+                 features: dict[str, Any] | None = None, no_engine_hint: str = "",
+                 limits: Limits | None = None) -> None:
         if mode not in MODES:
             raise EngineError(f"unknown doc engine {mode!r}: use one of {', '.join(MODES)}")
         self.mode, self.state_dir, self.worker = mode, Path(state_dir), worker
@@ -23,14 +29,16 @@ class EngineProvider:
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.existing_ok, self.features, self.no_engine_hint = existing_ok, features, no_engine_hint
         self.limits = limits or Limits.for_machine(1)
-        self.engine = self.run = None
-        self.reaped, self.ready_after = [], None
+        self.engine: PrivateEngine | ExistingEngine | None = None
+        self.run: ownership.Run | None = None
+        self.reaped: list[str] = []
+        self.ready_after: float | None = None
 
     @property
-    def notes(self):
+    def notes(self) -> list[str]:
         return [f"reaped what killed runs left: {', '.join(self.reaped)}"] if self.reaped else []
 
-    def check(self):
+    def check(self) -> str:
         """One clear error for a missing daemon or image; else a string naming
         the engine (a change of it makes --doc-cache run pages again)."""
         probe = ["docker", "version", "--format", "{{.Server.Version}}"]
@@ -48,7 +56,7 @@ class EngineProvider:
             raise EngineError(f"no Docker daemon answers ({message}). {self.no_engine_hint}")
         return f"{self.mode}|{self.features}|{result.stdout.strip()}"
 
-    def get(self):
+    def get(self) -> PrivateEngine | ExistingEngine:
         if self.engine is None:
             with uninterrupted():
                 self.reaped, problems = ownership.reap(self.state_dir, recover_existing)
@@ -72,10 +80,10 @@ class EngineProvider:
                 self.engine = PrivateEngine(sandbox)
         return self.engine
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return self.get().describe()
 
-    def close(self):
+    def close(self) -> list[str]:
         """Remove everything this process started; returns problems."""
         if self.run is None:
             return []

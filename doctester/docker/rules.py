@@ -1,10 +1,12 @@
 """What the Docker profile teaches the core about Docker's pages: which
 commands take the terminal, which refuse to run, and which fields of
 Docker's output vary between runs."""
+from __future__ import annotations
+
 import re
 
 from ..core.annotations import AnnotationKey, reason
-from ..core.blocks import PageError, ShellBlock
+from ..core.blocks import Block, PageError, ShellBlock
 from ..core.matching import AGE, LineFold, Normalizer
 from ..core.session import Interactive
 
@@ -18,7 +20,8 @@ LEAVES_ENGINE = re.compile(r"\bdocker(?:\s+--?[\w-]+(?:=\S+)?)*?\s+(?:-H|--host|
                            r"|\b(?:DOCKER_HOST|DOCKER_CONTEXT)=|\bdocker\s+context\s+use\b")
 
 
-OTHER_ENGINE = AnnotationKey("other-engine", reason("other-engine"), help="why a block may address another Docker engine")
+OTHER_ENGINE = AnnotationKey("other-engine", reason("other-engine"),
+                             help="why a block may address another Docker engine")
 NORMALIZERS = [
     Normalizer("digest", r"sha256:[0-9a-f]{64}", r"sha256:[0-9a-f]{64}", True),
     Normalizer("long-id", r"\b[0-9a-f]{64}\b", r"[0-9a-f]{64}", True),
@@ -80,7 +83,7 @@ LAYERS = LineFold("layer-progress", re.compile(
     r"Mounted from .*)$"), "<layer progress>", optional_in="pulled-or-present")
 
 
-def is_interactive(command):
+def is_interactive(command: str) -> bool:
     """Does this docker command take the terminal (`run -it`, `exec -it`,
     `attach`, `start -ai`)?"""
     match = INTERACTIVE.match(command)
@@ -88,7 +91,8 @@ def is_interactive(command):
         return False
     if match["verb"] == "attach":
         return True
-    flags, words = set(), iter(match["args"].split())
+    flags: set[str] = set()
+    words = iter(match["args"].split())
     for word in words:
         if word.startswith("--"):
             name = word.split("=")[0]
@@ -108,13 +112,15 @@ def is_interactive(command):
     return {"i", "t"} <= flags and "d" not in flags
 
 
-def interactive(command):
+def interactive(command: str) -> Interactive | None:
     if not is_interactive(command):
         return None
-    return Interactive(reattach=INTERACTIVE.match(command)["verb"] == "attach")
+    match = INTERACTIVE.match(command)
+    assert match is not None  # is_interactive matched it
+    return Interactive(reattach=match["verb"] == "attach")
 
 
-def check_engine(block):
+def check_engine(block: Block) -> None:
     """Refuse a command that would leave the page's engine, unless annotated."""
     if not isinstance(block, ShellBlock) or "other-engine" in block.options.extra or block.options.skip:
         return

@@ -18,16 +18,21 @@ CPU share and disk are all bounded (`Limits`). Removing the sandbox removes
 everything the engine ever made; `ownership.Run` records the sandbox and its
 network before they exist, so a killed run is reaped later.
 """
+from __future__ import annotations
+
 import ipaddress
 import json
 import os
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 from .dockerstate import DockerCLI, EngineError
-from .ownership import RUN_LABEL
+from .ownership import RUN_LABEL, Run
 from .registry_config import registry_config
 
 # The bounding set newuidmap needs to map the engine's namespace (the reader
@@ -67,7 +72,8 @@ class Limits:
     cpu_shares: int
 
     @classmethod
-    def for_machine(cls, workers, memory=None, pids=4096, cpu_shares=512, total=None):
+    def for_machine(cls, workers: int, memory: int | None = None, pids: int = 4096, cpu_shares: int = 512,
+                    total: int | None = None) -> Limits:
         """Unset memory: all workers' sandboxes together fit in 80 % of this
         machine's memory, at least 2 GiB each."""
         if not memory:
@@ -77,15 +83,15 @@ class Limits:
             raise EngineError(f"doc_sandbox_pids = {pids}: use a number from 64 to 4096")
         return cls(int(memory), int(pids), int(cpu_shares))
 
-    def gib(self):
+    def gib(self) -> str:
         return f"{self.memory / GIB:.1f}".rstrip("0").rstrip(".")
 
-    def flags(self):
+    def flags(self) -> list[str]:
         return ["--memory", str(self.memory), "--memory-swap", str(self.memory),
                 "--pids-limit", str(self.pids), "--cpu-shares", str(self.cpu_shares)]
 
 
-def parse_size(text):
+def parse_size(text: str | None) -> int | None:
     """`6g`, `512m`, `2048` (bytes) -> bytes; empty -> None."""
     text = (text or "").strip().lower()
     if not text:
@@ -97,7 +103,8 @@ def parse_size(text):
         raise EngineError(f"doc_sandbox_memory = {text!r}: write a size such as 6g or 4096m") from None
 
 
-def upstream_nameservers(files=("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf")):
+def upstream_nameservers(
+        files: Sequence[str] = ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf")) -> list[str]:
     """The resolvers this machine uses, for the containers inside the sandbox
     (which cannot reach the outer engine's 127.0.0.11); none found: the
     engine's own default."""
@@ -114,10 +121,10 @@ def upstream_nameservers(files=("/etc/resolv.conf", "/run/systemd/resolve/resolv
     return []
 
 
-def daemon_config(dns, mirror, features=None):
+def daemon_config(dns: list[str], mirror: bool, features: dict[str, Any] | None = None) -> dict[str, Any]:
     """The rootless engine's settings; its socket and exec root are rootless
     defaults under RUNTIME_DIR, its data root where pages expect it."""
-    config = {"registry-mirrors": [f"http://{MIRROR_ADDRESS}"] if mirror else [], "bip": "172.17.0.1/16",
+    config: dict[str, Any] = {"registry-mirrors": [f"http://{MIRROR_ADDRESS}"] if mirror else [], "bip": "172.17.0.1/16",
               "data-root": DATA_ROOT}
     if dns:
         config["dns"] = dns
@@ -126,7 +133,7 @@ def daemon_config(dns, mirror, features=None):
     return config
 
 
-def hardening_flags(limits):
+def hardening_flags(limits: Limits) -> list[str]:
     """`docker run` flags of a sandbox: an unprivileged reader, the bounding
     set newuidmap needs, a read-only root, every write on a bounded tmpfs.
     seccomp and the system paths are unconfined because the rootless engine
@@ -147,7 +154,9 @@ def hardening_flags(limits):
 
 
 class Sandbox:
-    def __init__(self, run, worker, image, limits, mirror_storage=None, features=None, outer=("docker",)):
+    def __init__(self, run: Run, worker: str, image: str, limits: Limits,
+                 mirror_storage: str | os.PathLike[str] | None = None, features: dict[str, Any] | None = None,
+                 outer: Sequence[str] = ("docker",)) -> None:
         self.run, self.image, self.limits = run, image, limits
         self.name = f"doctest-{run.id}-{worker}"
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
@@ -156,7 +165,7 @@ class Sandbox:
         self.docker = DockerCLI([*outer, "exec", self.name, "docker"])  # the private engine
         self.etc = run.dir / worker / "etc"  # written here, mounted read-only
 
-    def start(self):
+    def start(self) -> None:
         if self.outer.run("image", "inspect", self.image, check=False).returncode != 0:
             raise EngineError(f"the sandbox image {self.image} is missing on the outer engine: "
                               "build it with `make images`")
@@ -179,11 +188,11 @@ class Sandbox:
         self._wait_ready()
         self.ready_after = time.monotonic() - started
 
-    def _create_network(self, label):
+    def _create_network(self, label: list[str]) -> None:
         """A network of our own, on a subnet nothing else uses, so the private
         engine can keep Docker's usual 172.17.0.0/16 inside. It has IPv6 too,
         as a laptop has: engines then publish ports on [::] as well."""
-        subnets = list(OUTER_POOL.subnets(new_prefix=24))
+        subnets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(OUTER_POOL.subnets(new_prefix=24))
         for subnet in random.sample(subnets, 16):
             ipv6 = f"fd0d:{subnet.network_address.packed[2]:x}:{random.getrandbits(16):x}::/64"
             result = self.outer.run("network", "create", *label, "--subnet", str(subnet), "--ipv6",
@@ -194,7 +203,7 @@ class Sandbox:
                 raise EngineError(f"creating the sandbox network failed: {result.stderr.strip()}")
         raise EngineError(f"no free /24 in {OUTER_POOL} for the sandbox network after 16 tries")
 
-    def _wait_ready(self):
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.docker.run("version", check=False, timeout=10).returncode == 0:
@@ -208,7 +217,8 @@ class Sandbox:
         raise EngineError(f"the private engine in {self.name} stopped or did not answer within {READY_TIMEOUT} s "
                           f"({HARDENING_HINT}); its log ends:\n{logs.strip()}")
 
-    def exec_argv(self, *argv, interactive=False, workdir=None, env=None, stdin=False):
+    def exec_argv(self, *argv: str, interactive: bool = False, workdir: str | os.PathLike[str] | None = None,
+                  env: Mapping[str, str] | None = None, stdin: bool = False) -> list[str]:
         """argv of a command run in the sandbox, as the reader (the reader's terminal)."""
         flags = ["-it", f"--detach-keys={DETACH_KEYS}"] if interactive else (["-i"] if stdin else [])
         flags += ["-w", str(workdir)] if workdir else []
@@ -216,20 +226,22 @@ class Sandbox:
             flags += ["-e", f"{key}={value}"]
         return [*self.outer.prefix, "exec", *flags, self.name, *argv]
 
-    def run_script(self, script, *args, timeout=300, check=True, stdin=None):
+    def run_script(self, script: str, *args: str, timeout: float = 300, check: bool = True,
+                   stdin: str | None = None) -> CompletedProcess[str]:
         """Run a bash script in the sandbox as the reader; `args` are its $1..."""
         flags = ["-i"] if stdin is not None else []
         return self.outer.run("exec", *flags, self.name, "bash", "-c", script, "bash", *args,
                               timeout=timeout, check=check, stdin=stdin)
 
-    def in_engine_namespace(self, script, *args, timeout=120, check=True):
+    def in_engine_namespace(self, script: str, *args: str, timeout: float = 120,
+                            check: bool = True) -> CompletedProcess[str]:
         """Run a script as the root of the engine's user namespace (which owns
         what the engine's containers wrote into the pages' folders)."""
         enter = (f'nsenter -U --preserve-credentials -m -t "$(cat {RUNTIME_DIR}/dockerd-rootless/child_pid)" '
                  'bash -c "$0" "$@"')
         return self.outer.run("exec", self.name, "bash", "-c", enter, script, *args, timeout=timeout, check=check)
 
-    def memory_kills(self):
+    def memory_kills(self) -> int | None:
         """How many processes the sandbox's memory limit has ended so far
         (cgroup v1 memory.oom_control, or v2 memory.events); None if unknown."""
         result = self.outer.run("exec", self.name, "cat", "/sys/fs/cgroup/memory/memory.oom_control",

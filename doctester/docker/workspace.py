@@ -2,15 +2,18 @@
 project's files go in as a tar stream, a file block's text over `docker
 exec` stdin, and the checks of where a file may go run inside, so a link a
 page plants can lead nowhere but into the sandbox."""
+from __future__ import annotations
+
 import fnmatch
 import functools
 import io
 import subprocess
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .dockerstate import EngineError
-from .sandbox import READER_HOME
+from .sandbox import READER_HOME, Sandbox
 
 PAGES = f"{READER_HOME}/pages"
 
@@ -23,12 +26,12 @@ mkdir -p -- "${target%/*}" && cat > "$target"
 
 
 @functools.lru_cache(maxsize=4)  # made once per test process, sent into every page's folder
-def project_tar(copy, ignore):
+def project_tar(copy: str | Path, ignore: tuple[str, ...]) -> bytes:
     """The project's files as an uncompressed tar, named by the folder's name."""
     copy = Path(copy)
     buffer = io.BytesIO()
 
-    def keep(info):
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         return None if any(fnmatch.fnmatch(part, pattern) for part in Path(info.name).parts
                            for pattern in ignore) else info
 
@@ -41,7 +44,8 @@ class SandboxWorkspace:
     """The core's Workspace, kept in the sandbox: `tmp` (the shell's home),
     `workdir` in it, `scratch` for the shell's output."""
 
-    def __init__(self, sandbox, copy=None, ignore=(), name="workshop"):
+    def __init__(self, sandbox: Sandbox, copy: Path | None = None, ignore: Sequence[str] = (),
+                 name: str = "workshop") -> None:
         self.sandbox = sandbox
         made = sandbox.run_script(f'mkdir -p {PAGES} && mktemp -d {PAGES}/page-XXXXXXXX', timeout=30)
         self.tmp = Path(made.stdout.strip())
@@ -55,7 +59,7 @@ class SandboxWorkspace:
                 raise EngineError(f"copying {copy} into the sandbox failed: "
                                   f"{result.stderr.decode(errors='replace').strip()}")
 
-    def write(self, relative_to, title, content):
+    def write(self, relative_to: Path, title: str, content: str) -> bool:
         """Write a file block; False if its title points outside the page's folder."""
         result = self.sandbox.run_script(WRITE, str(self.tmp), str(relative_to), title, stdin=content,
                                  check=False, timeout=60)
@@ -65,6 +69,6 @@ class SandboxWorkspace:
             raise EngineError(f"writing {title} in the sandbox failed: {result.stderr.strip()}")
         return True
 
-    def remove(self):
+    def remove(self) -> None:
         # As the engine's namespace root: its containers' files belong to its uids.
         self.sandbox.in_engine_namespace('rm -rf -- "$1"', str(self.tmp), check=False, timeout=120)
