@@ -195,9 +195,14 @@ class Writer:
 
 
 def _get_json(url, accept=None, timeout=5):
+    return _get_json_and_digest(url, accept, timeout)[0]
+
+
+def _get_json_and_digest(url, accept=None, timeout=5):
+    """The JSON at url, and the digest the registry names it by (a manifest's)."""
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with _open(request, timeout=timeout) as response:
-        return json.load(response)
+        return json.load(response), response.headers.get("Docker-Content-Digest")
 
 
 def _registry_error(error, base_url, reference):
@@ -207,13 +212,13 @@ def _registry_error(error, base_url, reference):
 
 
 def platform_manifest(repository, tag, arch, base_url=MIRROR_URL):
-    """(digest, manifest) of repository:tag for linux/`arch`: the tag's own
-    manifest, or its index's entry for that platform; None when the mirror
-    has neither (no tag, or an index without that platform, or an image for
-    another one)."""
+    """(digest, manifest, config) of repository:tag for linux/`arch`: the
+    tag's own manifest, or its index's entry for that platform; None when the
+    mirror has neither (no tag, or an index without that platform, or an
+    image for another one)."""
     try:
-        manifest = _get_json(f"{base_url}/v2/{repository}/manifests/{tag}", accept=MANIFEST_TYPES)
-        digest = None
+        manifest, digest = _get_json_and_digest(f"{base_url}/v2/{repository}/manifests/{tag}",
+                                                accept=MANIFEST_TYPES)
         if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
             digest = next((entry["digest"] for entry in manifest["manifests"]
                            if (entry.get("platform") or {}).get("architecture") == arch), None)
@@ -229,7 +234,7 @@ def platform_manifest(repository, tag, arch, base_url=MIRROR_URL):
         raise _registry_error(error, base_url, f"{repository}:{tag}") from None
     if config.get("architecture", arch) != arch:
         return None
-    return digest or manifest_digest(repository, tag, base_url), manifest, config
+    return digest, manifest, config
 
 
 def image_labels(repository, tag, base_url=MIRROR_URL, arch=None):
