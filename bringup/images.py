@@ -191,15 +191,16 @@ def pinned(image):
     return f"{image.hub_ref.split(':')[0]}@{digest}"
 
 
-def cached(image, digest):
+def cached(image, digest, arch=None):
     """Does every tag of image hold what bring-up pushed, built from this
     recipe, or copied from Docker Hub (no recipe label)? A copy is kept when
     Docker Hub is out of reach: better than a stand-in, and a room without
-    internet could not build one."""
+    internet could not build one. `arch`: the image for that CPU in the tag's
+    index (by default this machine's)."""
     record = pushed()
 
     def current(tag):
-        labels = registry.image_labels(image.repository, tag)
+        labels = registry.image_labels(image.repository, tag, arch=arch)
         return (labels is not None and labels.get(RECIPE_LABEL, digest) == digest
                 and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag))
     return all(current(tag) for tag in image.tags)
@@ -238,15 +239,23 @@ def publish(local_ref, image):
 
 
 def build_hello(image, digest, scratch):
-    context = scratch / "hello-world"
+    publish(build_hello_locally(digest, scratch, shutil.which("musl-gcc") or "gcc"), image)
+
+
+def build_hello_locally(digest, scratch, compiler, arch=None):
+    """hello.c compiled by `compiler` into the recipe's image, for `arch`
+    (linux/ARCH; by default this machine's), on bring-up's engine; return
+    the image's local name."""
+    suffix = f"-{arch}" if arch else ""
+    context = scratch / f"hello-world{suffix}"
     shutil.copytree(RECIPES / "hello-world", context)
-    compiler = shutil.which("musl-gcc") or "gcc"
     run([compiler, "-static", "-Os", "-s", "-o", str(context / "hello"), str(context / "hello.c")],
-        "compiling hello-world")
-    local = f"intro-to-docker-build/hello-world:{digest}"
-    run(["docker", "build", "--quiet", "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(context)],
-        "building hello-world")
-    publish(local, image)
+        f"compiling hello-world{' for ' + arch if arch else ''}")
+    local = f"intro-to-docker-build/hello-world:{digest}{suffix}"
+    run(["docker", "build", "--quiet", *(["--platform", f"linux/{arch}"] if arch else []),
+         "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(context)],
+        f"building hello-world{' for ' + arch if arch else ''}")
+    return local
 
 
 def rootfs_tarballs(digest, arch):

@@ -58,25 +58,14 @@ def platform_image(image, arch):
     return images.Image(image.repository, f"{image.tag}--{arch}", image.inputs)
 
 
-def joined(image, arch, digest):
-    """Does every tag of image hold an index with the recipe's image for
-    `arch`, as bring-up pushed it?"""
-    record = images.pushed()
-    return all((registry.image_labels(image.repository, tag, arch=arch) or {}).get(images.RECIPE_LABEL) == digest
-               and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag)
-               for tag in image.tags)
-
-
 def join(image, arch, digest, build):
     """Make every tag of image an index of this machine's image and the one
     for `arch` (built by `build(target)` unless the mirror has it)."""
-    if joined(image, arch, digest):
+    if images.cached(image, digest, arch):
         say(f"    {image.hub_ref} for {arch}: in the mirror (recipe {digest})")
         return
     target = platform_image(image, arch)
-    if not (registry.image_labels(target.repository, target.tag, arch=arch) or {}).get(images.RECIPE_LABEL) == digest \
-            or images.pushed().get(f"{target.repository}:{target.tag}") != registry.manifest_digest(
-                target.repository, target.tag):
+    if not images.cached(target, digest, arch):
         with step(f"building {image.hub_ref} for {arch}"):
             build(target)
     native = registry.platform_manifest(image.repository, image.tag, host.debian_arch())
@@ -94,19 +83,18 @@ def ensure_hello(arch, scratch):
     digest = images.recipe_hash(images.HELLO.inputs + SOURCES, arch)
 
     def build(target):
-        context = scratch / f"hello-world-{arch}"
-        shutil.copytree(images.RECIPES / "hello-world", context)
-        compiler = CROSS_GCC[arch][0]
-        images.run([compiler, "-static", "-Os", "-s", "-o", str(context / "hello"), str(context / "hello.c")],
-                   f"compiling hello-world for {arch}")
-        local = f"intro-to-docker-build/hello-world:{digest}-{arch}"
-        images.run(["docker", "build", "--quiet", "--platform", f"linux/{arch}",
-                    "--label", f"{images.RECIPE_LABEL}={digest}", "-t", local, str(context)],
-                   f"building hello-world for {arch}")
+        local = images.build_hello_locally(digest, scratch, CROSS_GCC[arch][0], arch)
         images.push(local, target, f"pushing hello-world for {arch}")
         subprocess.run(["docker", "rmi", local], capture_output=True)
 
     join(images.HELLO, arch, digest, build)
+
+
+def set_up_emulation():
+    """What building under QEMU needs (MULTIARCH=all): the tools, and QEMU
+    unpacked. The cross-compiled hello-world needs neither."""
+    engine.install_packages(TOOLS)
+    unpack_qemu()
 
 
 def unpack_qemu():
@@ -345,13 +333,14 @@ def ensure(choice=DEFAULT):
             say(f"    note: images for this machine's CPU only: {reason}")
             return
         raise BringupError(f"{reason}; `MULTIARCH=none` serves images for this machine's CPU alone")
-    engine.install_packages(TOOLS + CROSS_GCC[arch][1])
-    unpack_qemu()
+    if choice == "all":
+        set_up_emulation()
     with images.scratch_folder() as scratch:
         if online:  # Docker Hub's images came with every CPU they have: only the workshop's own is built
             with EmulatingEngine(arch) as emulating:
                 ensure_workshop(arch, "hub", emulating, scratch)
             return
+        engine.install_packages(CROSS_GCC[arch][1])
         ensure_hello(arch, scratch)
         if choice == "all":
             private = images.host_private_certificates()

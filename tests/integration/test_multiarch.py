@@ -20,10 +20,10 @@ HOST_HANDLERS = Path("/proc/sys/fs/binfmt_misc")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def qemu_unpacked():
-    """What `make images` unpacks before it builds for the other CPU (a run
-    whose images were all cached may not have)."""
-    multiarch.unpack_qemu()
+def emulation_set_up():
+    """What `make images MULTIARCH=all` sets up (`make test` asks for the
+    cross-compiled hello-world alone, which needs none of it)."""
+    multiarch.set_up_emulation()
 
 
 def host_handlers():

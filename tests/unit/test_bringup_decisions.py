@@ -144,7 +144,7 @@ def test_recipe_hash_changes_with_content_and_facts(tmp_path, monkeypatch):
     ({images.RECIPE_LABEL: "abc"}, "sha256:else", False), # the right label on a manifest someone else pushed
 ])
 def test_cache_hit_only_on_same_recipe_as_pushed(monkeypatch, labels, served, hit):
-    monkeypatch.setattr(registry, "image_labels", lambda repository, tag: labels)
+    monkeypatch.setattr(registry, "image_labels", lambda repository, tag, arch=None: labels)
     monkeypatch.setattr(registry, "manifest_digest", lambda repository, tag: served)
     monkeypatch.setattr(images, "pushed", lambda: {"library/hello-world:latest": "sha256:ours"})
     assert images.cached(images.HELLO, "abc") is hit
