@@ -10,6 +10,7 @@ SERVE_ADDR := 127.0.0.1:8765
 # choose where the mirror or the preview is served, nor what the room gets.
 LISTEN := 127.0.0.1
 ONLY :=
+ROOM_PORT := 8700
 # Which images `make images` also makes for the room's second CPU (arm64
 # beside amd64; amd64 on an arm64 machine): hello-world (the default:
 # seconds), all (what `make mirror` asks for: about 15 min the first time
@@ -47,7 +48,7 @@ engine: venv ## reuse or start a Docker engine and the local registry mirror (12
 	$(PY) -m bringup engine
 
 engine-stop: venv ## reap what killed doc-test runs left, then stop only what `make engine` started
-	-$(PY) -m doctester reap
+	-$(PY) -m doctester reap --ini pytest.ini  # the labels and state folder pytest.ini gives the runs
 	$(PY) -m bringup engine-stop
 
 images: engine ## put the tutorial's images into the mirror (built offline when Docker Hub is unreachable; MULTIARCH=all: for the other CPU too)
@@ -59,6 +60,9 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 # $(value ...) keeps make from expanding a `$` in it; the quotes keep the shell
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
+
+room: venv ## organizers: the room's board of checks, which attendees feed with `check.py CHAPTER --share ...`, e.g. `make room LISTEN=192.168.1.20` (ROOM_PORT=8700)
+	$(PY) -m bringup.checkboard --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))'
 
 lint: venv ## ruff on the Python code, and mypy --strict on the doc tester (core and Docker profile; both set up in pyproject.toml)
 	$(VENV)/bin/ruff check .

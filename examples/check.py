@@ -1,6 +1,14 @@
 """Is your Docker where a chapter of the workshop leaves it? Standard library only.
 
     python3 examples/check.py dockerfile        (Windows: py examples/check.py dockerfile)
+    python3 examples/check.py dockerfile --try-it   (after the chapter's Try it)
+    python3 examples/check.py dockerfile --share http://192.168.1.20:8700 --as seat-7
+
+With --share (the room's address, which the organizers give; or the
+WORKSHOP_ROOM variable, which a seat sets), the result is also sent to the
+room's board, after it is printed here: the chapter, the name given with
+--as (or WORKSHOP_SEAT), and the names of what is off, such as "port 8000
+busy". Nothing else is sent, and only to a private or loopback address.
 
 Compares your containers, images, volumes and networks, and the files in
 your workshop folder (the folder that holds this `examples/`), with what the
@@ -17,14 +25,18 @@ not answer, an unknown chapter, a record it cannot read).
 """
 import concurrent.futures
 import difflib
+import ipaddress
 import json
 import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
-FORMAT = 1                 # the newest record layout this program reads
+FORMAT = 2                 # the newest record layout this program reads (2: Try it entries)
 RECORD = Path(__file__).resolve().parent / "check-record.json"
 WORKSHOP = Path(__file__).resolve().parent.parent
 TIMEOUT = 30               # seconds each docker command may take
@@ -35,6 +47,11 @@ PICKED_PORT = re.compile(r"^(?:3[2-9]\d{3}|[4-6]\d{4})$")  # host ports Docker p
 
 
 SKIPPED_TRY_IT = "not there, but only a Try it makes it: fine"
+SHARE_TIMEOUT = 2          # seconds the room's board may take, after the answer is printed
+SEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,23}")
+# The room's board is a neighbour on the LAN: a proxy set for the internet
+# must not stand between them, nor see what is sent.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class CannotCheck(Exception):
@@ -141,19 +158,28 @@ def load_record(path=RECORD):
     return record
 
 
-def chapter_of(record, name):
+def chapter_names(record, step=None):
+    return ", ".join(c["name"] for c in record["chapters"] if c.get("step") == step)
+
+
+def chapter_of(record, name, step=None):
+    """The record's entry for a chapter's end, or for a step within it (`try-it`)."""
     for chapter in record["chapters"]:
-        if chapter["name"] == name:
+        if chapter["name"] == name and chapter.get("step") == step:
             return chapter
-    names = ", ".join(c["name"] for c in record["chapters"])
-    raise CannotCheck(f"there is no chapter {name!r}; the chapters are: {names}")
+    if not any(c["name"] == name for c in record["chapters"]):
+        raise CannotCheck(f"there is no chapter {name!r}; the chapters are: {chapter_names(record)}")
+    python = "py" if os.name == "nt" else "python3"
+    raise CannotCheck(f"the Try it of {name!r} leaves nothing the check can see: check the chapter instead, "
+                      f"`{python} examples/check.py {name}`. Chapters whose Try it it checks: "
+                      f"{chapter_names(record, 'try-it')}")
 
 
 # --- The comparison ---------------------------------------------------------
 
 def title(record, name):
     for chapter in record["chapters"]:
-        if chapter["name"] == name:
+        if chapter["name"] == name and not chapter.get("step"):
             return f"'{chapter['title']}'"
     return f"'{name}'"
 
@@ -188,8 +214,10 @@ def free_port(container, origin):
 
 
 def compare(record, chapter, found, files):
-    """[(ok, text)] for one chapter: `found` as read_docker returns it, `files`
-    as read_files does."""
+    """[(ok, text, item)] for one chapter: `found` as read_docker returns it,
+    `files` as read_files does. `item` names what is off in a few words that
+    are the same on every laptop ("port 8000 busy"), for the room's view;
+    None when nothing is."""
     results = []
     named = record.get("named", {})
     by_name = {c["name"]: c for c in found["containers"]}
@@ -205,12 +233,14 @@ def compare(record, chapter, found, files):
         shown = f"container {name} ({expected['image']}, {expected['state']}" + \
             (f", {' '.join(expected['ports'])})" if expected["ports"] else ")")
         if mine is None and expected.get("optional"):
-            results.append((True, f"container {name}: {SKIPPED_TRY_IT}"))
+            results.append((True, f"container {name}: {SKIPPED_TRY_IT}", None))
         elif mine is None:
-            results.append((False, f"container `{name}` is missing: {fix_container(expected)}"))
+            results.append((False, f"container `{name}` is missing: {fix_container(expected)}",
+                            f"container {name} missing"))
         elif expected["image"] and not IMAGE_ID.match(expected["image"]) and mine["image"] != expected["image"]:
             results.append((False, f"container `{name}` runs image `{mine['image']}`, the chapter's runs "
-                                   f"`{expected['image']}`: `docker rm -f {name}`, then {fix_container(expected)}"))
+                                   f"`{expected['image']}`: `docker rm -f {name}`, then {fix_container(expected)}",
+                            f"container {name} runs another image"))
         elif mine["state"] != expected["state"]:
             if expected["state"] == "running":
                 fix = f"`docker start {name}`"
@@ -219,13 +249,15 @@ def compare(record, chapter, found, files):
             else:
                 fix = None  # stopped either way: nothing a later step trips over
             results.append((fix is None, f"container `{name}` is {mine['state']}, the chapter leaves it "
-                                         f"{expected['state']}: {fix or 'nothing to do'}"))
+                                         f"{expected['state']}: {fix or 'nothing to do'}",
+                            None if fix is None else f"container {name} {mine['state']}"))
         elif not ports_match(expected["ports"], mine["ports"]):
             results.append((False, f"container `{name}` publishes {' '.join(mine['ports']) or 'no port'}, the "
                                    f"chapter's publishes {' '.join(expected['ports']) or 'none'}: "
-                                   f"`docker rm -f {name}`, then {fix_container(expected)}"))
+                                   f"`docker rm -f {name}`, then {fix_container(expected)}",
+                            f"container {name} on other ports"))
         else:
-            results.append((True, shown))
+            results.append((True, shown, None))
 
     expected_names = {c.get("name") for c in chapter["containers"]}
     workshop_ports = record.get("ports", {})
@@ -241,61 +273,66 @@ def compare(record, chapter, found, files):
             what = f"a container from {title(record, origin)}"
         if held:
             port = host_port(held[0])
-            results.append((False, f"port {port} is held by `{mine['name']}`, {what}: {free_port(mine, origin)}"))
+            results.append((False, f"port {port} is held by `{mine['name']}`, {what}: {free_port(mine, origin)}",
+                            f"port {port} busy"))
         elif mine["name"] in named.get("containers", {}):
             results.append((False, f"container `{mine['name']}` ({what}) is still there, and a step names a "
-                                   f"container so: `docker rm -f {mine['name']}`"))
+                                   f"container so: `docker rm -f {mine['name']}`",
+                            f"container {mine['name']} left over"))
 
     typos = mistyped(chapter, found["images"])
     for image in chapter["images"]:
         tag = image["tag"]
         if tag in found["images"]:
-            results.append((True, f"image {tag}"))
+            results.append((True, f"image {tag}", None))
             continue
         if image.get("optional"):
-            results.append((True, f"image {tag}: {SKIPPED_TRY_IT}"))
+            results.append((True, f"image {tag}: {SKIPPED_TRY_IT}", None))
             continue
         if tag in typos:
             results.append((False, f"image `{tag}` is missing, and `{typos[tag]}` looks like a mistyped tag of it: "
-                                   f"`docker tag {short(typos[tag])} {short(tag)}`"))
+                                   f"`docker tag {short(typos[tag])} {short(tag)}`", f"image {short(tag)} mistyped"))
         else:
             results.append((False, f"image `{short(tag)}` is missing: "
-                                   f"{how_made(record, image.get('made_by'), 'image', short(tag))}"))
+                                   f"{how_made(record, image.get('made_by'), 'image', short(tag))}",
+                            f"image {short(tag)} missing"))
 
     for kind, remove in (("volumes", "docker volume rm"), ("networks", "docker network rm")):
         singular = kind[:-1]
         wanted = {o["name"]: o for o in chapter[kind]}
         for name, expected in sorted(wanted.items()):
             if name in found[kind]:
-                results.append((True, f"{singular} {name}"))
+                results.append((True, f"{singular} {name}", None))
             elif expected.get("optional"):
-                results.append((True, f"{singular} {name}: {SKIPPED_TRY_IT}"))
+                results.append((True, f"{singular} {name}: {SKIPPED_TRY_IT}", None))
             else:
                 results.append((False, f"{singular} `{name}` is missing: "
-                                       f"{how_made(record, expected.get('made_by'), singular, name)}"))
+                                       f"{how_made(record, expected.get('made_by'), singular, name)}",
+                                f"{singular} {name} missing"))
         for name in sorted(found[kind] - set(wanted)):
             origin = named.get(kind, {}).get(name)
             if origin is not None:
                 results.append((False, f"{singular} `{name}` from {title(record, origin)} is still there, and "
-                                       f"a step makes it afresh: `{remove} {name}`"))
+                                       f"a step makes it afresh: `{remove} {name}`", f"{singular} {name} left over"))
 
     for file in chapter["files"]:
         path = file["path"]
         if path in files:
-            results.append((True, f"file {path}"))
+            results.append((True, f"file {path}", None))
             continue
         if file.get("optional"):
-            results.append((True, f"file {path}: {SKIPPED_TRY_IT}"))
+            results.append((True, f"file {path}: {SKIPPED_TRY_IT}", None))
             continue
         elsewhere = sorted(f for f in files if f.endswith("/" + path))
         if elsewhere:
             where = elsewhere[0][:-len(path)].rstrip("/")
             results.append((False, f"file `{path}` is in `{where}/` instead of the workshop folder: the step "
                                    f"ran in another folder; move `{where}/{path.split('/')[0]}` up into "
-                                   f"{WORKSHOP.name}"))
+                                   f"{WORKSHOP.name}", f"file {path} in another folder"))
         else:
             results.append((False, f"file `{path}` is missing from your workshop folder: write it as "
-                                   f"{title(record, file.get('chapter', chapter['name']))} shows"))
+                                   f"{title(record, file.get('chapter', chapter['name']))} shows",
+                            f"file {path} missing"))
     return results
 
 
@@ -335,30 +372,94 @@ def short(tag):
     return tag[:-len(":latest")] if tag.endswith(":latest") else tag
 
 
+# --- Sharing with the room ------------------------------------------------
+
+def room_address(text):
+    """The board's base URL, if it is in the room: http(s) to a private,
+    link-local or loopback IP address. Anything else is refused."""
+    parts = urllib.parse.urlsplit(text)
+    try:
+        address = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        raise CannotCheck(f"--share takes the room's address as the organizers give it, such as "
+                          f"http://192.168.1.20:8700 (an IP address), not {text!r}") from None
+    if parts.scheme not in ("http", "https") or parts.username or parts.password:
+        raise CannotCheck(f"--share takes an http:// address such as http://192.168.1.20:8700, not {text!r}")
+    in_room = address.is_private or address.is_loopback or address.is_link_local
+    if not in_room or address.is_unspecified or address.is_multicast:
+        raise CannotCheck(f"{address} is not an address in the room (a private or loopback one): the check "
+                          "shares only with the room's own board")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def seat_name(text):
+    if not text or not SEAT_NAME.fullmatch(text):
+        raise CannotCheck("with --share, give a seat number or a name you pick, letters, digits, - and _ "
+                          "(up to 24): --as seat-7")
+    return text
+
+
+def share(room, name, chapter, step, results, opener=DIRECT, timeout=SHARE_TIMEOUT):
+    """Send the result to the room's board; returns one line saying how it went."""
+    body = json.dumps({"name": name, "chapter": chapter["name"], "step": step,
+                       "ok": sum(1 for ok, _, _ in results if ok),
+                       "off": [item for ok, _, item in results if not ok][:50]}).encode()
+    request = urllib.request.Request(room + "/api/checks", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with opener.open(request, timeout=timeout):
+            return f"Shared with the room's board as {name}."
+    except urllib.error.HTTPError as error:
+        return f"Not shared: the room's board answered {error.code} {error.reason} (the answer above stands)."
+    except (OSError, ValueError):  # refused, unreachable, timed out
+        return f"Not shared: the room's board at {room} did not answer (the answer above stands)."
+
+
+def parse_arguments(argv, environ):
+    """(chapter name, step, room or None, seat name or None) from the command line."""
+    words, step, room, name = [], None, environ.get("WORKSHOP_ROOM"), environ.get("WORKSHOP_SEAT")
+    argv = list(argv)
+    while argv:
+        word = argv.pop(0)
+        if word == "--try-it":
+            step = "try-it"
+        elif word in ("--share", "--as") and argv:
+            value = argv.pop(0)
+            room, name = (value, name) if word == "--share" else (room, value)
+        else:
+            words.append(word)
+    return words, step, room_address(room) if room else None, seat_name(name) if room else None
+
+
 # --- The program ------------------------------------------------------------
 
-def main(argv=None, run=subprocess.run, record_path=RECORD, folder=WORKSHOP, out=print):
+def main(argv=None, run=subprocess.run, record_path=RECORD, folder=WORKSHOP, out=print, environ=os.environ,
+         opener=DIRECT):
     argv = sys.argv[1:] if argv is None else argv
     try:
         record = load_record(record_path)
-        if len(argv) != 1 or argv[0].startswith("-"):
-            names = ", ".join(c["name"] for c in record["chapters"])
+        words, step, room, name = parse_arguments(argv, environ)
+        if len(words) != 1 or words[0].startswith("-"):
             python = "py" if os.name == "nt" else "python3"
-            raise CannotCheck(f"name one chapter: `{python} examples/check.py CHAPTER`, one of: {names}")
-        chapter = chapter_of(record, argv[0])
+            raise CannotCheck(f"name one chapter: `{python} examples/check.py CHAPTER` (add --try-it after its "
+                              f"Try it), one of: {chapter_names(record)}")
+        chapter = chapter_of(record, words[0], step)
         results = compare(record, chapter, read_docker(run), read_files(folder))
     except CannotCheck as error:
         out(f"check.py: {error}")
         return 2
-    out(f"Your Docker against '{chapter['title']}':")
-    for ok, text in results:
+    out(f"Your Docker against '{chapter['title']}'" + (", after its Try it:" if step else ":"))
+    for ok, text, _ in results:
         out(f"  {'ok ' if ok else 'OFF'}  {text}")
-    off = sum(1 for ok, _ in results if not ok)
+    off = sum(1 for ok, _, _ in results if not ok)
     if off:
         out(f"{off} thing{'s' if off > 1 else ''} to put right (see OFF above), then run the check again.")
-        return 1
-    out("All as the chapter leaves it: on to the next one.")
-    return 0
+    else:
+        out("All as the Try it leaves it: on with the chapter." if step else
+            "All as the chapter leaves it: on to the next one.")
+    if room:
+        out(share(room, name, chapter, step, results, opener))
+    return 1 if off else 0
 
 
 if __name__ == "__main__":

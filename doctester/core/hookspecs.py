@@ -90,6 +90,12 @@ def pytest_doctester_journey_page_end(config: pytest.Config, page: Page, run: Pa
 
 
 @pytest.hookspec
+def pytest_doctester_journey_block_start(config: pytest.Config, page: Page, block: Block, run: PageRun) -> None:
+    """In a journey, `block` is about to run, every block before it on its
+    page done. For records of where a step (not only a page) leaves the reader."""
+
+
+@pytest.hookspec
 def pytest_doctester_cache_inputs(config: pytest.Config) -> list[str | Path]:
     """Return a list of files whose change makes --doc-cache run pages again."""
 

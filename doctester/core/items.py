@@ -101,6 +101,17 @@ class MarkdownPage(pytest.File):
     def collect_items(self) -> list[BlockItem]:
         return [item for item in self.session.items if item.parent is self and isinstance(item, BlockItem)]
 
+    def before_block(self, block: Block, run: PageRun) -> None:
+        """In a journey, a profile may write down where the steps before `block` left the reader."""
+        if not self.doc.journey:
+            return
+        try:
+            self.config.hook.pytest_doctester_journey_block_start(config=self.config, page=self.page,
+                                                                  block=block, run=run)
+        except Exception as error:
+            raise RuntimeError(f"{block.label}: pytest_doctester_journey_block_start raised "
+                               f"{type(error).__name__}: {error}") from None
+
     def teardown(self) -> None:
         if self.run is None:
             return
@@ -132,6 +143,7 @@ class BlockItem(pytest.Item):
 
     def runtest(self) -> None:
         run = self.start_step()
+        self.parent.before_block(self.block, run)
         try:
             run.run_block(self.block)
         except BlockFailure:
@@ -161,6 +173,7 @@ class BlockItem(pytest.Item):
                 break
             if earlier.label not in run.done and not self.skipped_in_journey(earlier) \
                     and not self.skipped_alone(earlier):
+                page.before_block(earlier, run)
                 run.run_block(earlier)
         return run
 

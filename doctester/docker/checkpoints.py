@@ -24,14 +24,15 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.blocks import Page
+from ..core.annotations import AnnotationKey
+from ..core.blocks import FileBlock, Page, ShellBlock
 from ..core.contract import PageWorkspace
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI
 from .provenance import Made
 from .rules import NORMALIZERS
 
-FORMAT = 1
+FORMAT = 2  # 2: entries for a step within a chapter (`step`), such as its Try it
 # Output matching's own patterns: a name Docker picks, a host port it picks.
 RANDOM_NAME = next(n for n in NORMALIZERS if n.name == "name").real
 PICKED_PORT = re.compile(next(n for n in NORMALIZERS if n.name == "host-port").shown)
@@ -154,6 +155,20 @@ MAKERS = {
     "volumes": re.compile(r"^docker (?:volume create|run|create|compose)\b"),
     "networks": re.compile(r"^docker (?:network create|compose)\b"),
 }
+STEP_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
+
+
+def _step_name(value: str) -> str:
+    if not STEP_NAME.fullmatch(value):
+        raise ValueError(f"checkpoint takes a short lowercase name such as try-it, not {value!r}")
+    return value
+
+
+# On the block that runs a check of a step within its page: the journey
+# records the reader's Docker just before it, under the page's name and this one.
+CHECKPOINT = AnnotationKey("checkpoint", _step_name, help="with --doc-journey-record: record the state just "
+                           "before this block as the page's step of this name (check.py CHAPTER --try-it)")
+
 # Steps inside these admonitions are a Try it's answer, which a reader may skip:
 # what they make is optional for a checker.
 OPTIONAL_CONTAINERS = ("Solution",)
@@ -181,6 +196,7 @@ class JourneyRecord:
         self.ignore = list(ignore)
         self.commands: dict[str, tuple[str, bool]] = {}          # page:line -> (command text a reader types, optional)
         self.optional_files: set[str] = set()
+        self.page_optional_files: dict[str, set[str]] = {}  # page path -> names of files its Try it writes
         self.required_files: set[str] = set()   # file names file blocks write
         self.file_chapters: dict[str, str] = {}     # path -> the chapter after which it was first there
         self.chapter_of_page: dict[str, str] = {}   # page path -> chapter name
@@ -199,27 +215,14 @@ class JourneyRecord:
                 return line[2:].strip()
         return self.chapter_name(page_path)
 
-    def add(self, page: Page, environment: Any, workspace: PageWorkspace) -> None:
-        """`environment`: an engine of engines.py (its `docker` is listed)."""
+    def add(self, page: Page, environment: Any, workspace: PageWorkspace, step: str | None = None) -> None:
+        """Write down where the page's steps so far left the reader: at the page's
+        end (`step` None), or at a named step within it, such as its Try it,
+        whose answer is then no longer optional. `environment`: an engine of
+        engines.py (its `docker` is listed)."""
         name = self.chapter_name(page.path)
         self.chapter_of_page[str(page.path)] = name
-        for block in page.blocks:
-            optional = any(word in title for title in block.containers for word in OPTIONAL_CONTAINERS)
-            if block.kind == "file":
-                # A block of kind "file" is a FileBlock (or a profile's kind made by file_kind).
-                (self.optional_files if optional else self.required_files).add(Path(block.title).name)  # type: ignore[attr-defined]
-            for command in getattr(block, "commands", ()):
-                if block.options.skip:
-                    continue
-                text = command.text.strip()
-                self.commands[f"{block.path}:{command.line}"] = (text, optional)
-                names, ports = names_in(text)
-                for kind, found in names:
-                    self.named[kind].setdefault(found, name)
-                for port in ports:
-                    chapters = self.ports.setdefault(port, [])
-                    if name not in chapters:
-                        chapters.append(name)
+        self._read_commands(page, name)
         provenance = getattr(environment, "provenance", None)
         before = set(getattr(provenance, "before", ()))
         made: dict[tuple[str, str], Made] = getattr(provenance, "made", {})
@@ -231,25 +234,52 @@ class JourneyRecord:
                     self.named[kind].setdefault(obj["tag"], name)
                 elif obj.get("name"):
                     self.named[kind].setdefault(obj["name"], name)
-                label = made[key].label if key in made else None
-                # A None label finds no command; a command found means a label.
-                command, optional = self.commands.get(label, (None, False))  # type: ignore[arg-type]
-                if command is not None and not MAKERS[kind].match(command):
-                    command, optional = None, False
-                page_path = label.rsplit(":", 1)[0] if label else None
-                obj["made_by"] = {"command": command, "chapter": self.chapter_of_page.get(page_path,  # type: ignore[arg-type]
-                                  self.chapter_name(page_path))} if command else None  # type: ignore[arg-type]
-                obj["optional"] = optional
+                obj["made_by"], obj["optional"] = self._made_by(kind, made[key].label if key in made else None,
+                                                                str(page.path) if step else None)
         optional_files = self.optional_files - self.required_files
+        if step:
+            optional_files -= self.page_optional_files.get(str(page.path), set())
         files: list[dict[str, Any]] = []
         for path in sorted(files_in(workspace) - self.baseline):
             if not ignored(path, self.ignore):
                 files.append({"path": path, "chapter": self.file_chapters.setdefault(path, name),
                               "optional": path.rsplit("/", 1)[-1] in optional_files})
-        chapter = {"name": name, "title": self.page_title(page.path), "page": str(page.path), **state,
-                   "files": files}
-        self.chapters = [c for c in self.chapters if c["name"] != name] + [chapter]
+        chapter = {"name": name, **({"step": step} if step else {}), "title": self.page_title(page.path),
+                   "page": str(page.path), **state, "files": files}
+        self.chapters = [c for c in self.chapters if (c["name"], c.get("step")) != (name, step)] + [chapter]
         self.write()
+
+    def _read_commands(self, page: Page, name: str) -> None:
+        """The page's commands, the objects they name and the ports they publish."""
+        for block in page.blocks:
+            optional = any(word in title for title in block.containers for word in OPTIONAL_CONTAINERS)
+            if isinstance(block, FileBlock):
+                (self.optional_files if optional else self.required_files).add(Path(block.title).name)
+                if optional:
+                    self.page_optional_files.setdefault(str(page.path), set()).add(Path(block.title).name)
+            if not isinstance(block, ShellBlock) or block.options.skip:
+                continue
+            for command in block.commands:
+                text = command.text.strip()
+                self.commands[f"{block.path}:{command.line}"] = (text, optional)
+                names, ports = names_in(text)
+                for kind, found in names:
+                    self.named[kind].setdefault(found, name)
+                for port in ports:
+                    chapters = self.ports.setdefault(port, [])
+                    if name not in chapters:
+                        chapters.append(name)
+
+    def _made_by(self, kind: str, label: str | None, answered: str | None) -> tuple[dict[str, str] | None, bool]:
+        """The command that made an object (as a reader types it, and its
+        chapter), and whether the object is optional: made by a Try it's
+        answer, other than that of the page `answered`."""
+        command, optional = self.commands.get(label, (None, False)) if label else (None, False)
+        if label is None or command is None or not MAKERS[kind].match(command):
+            return None, False
+        page_path = label.rsplit(":", 1)[0]
+        chapter = self.chapter_of_page.get(page_path, self.chapter_name(page_path))
+        return {"command": command, "chapter": chapter}, optional and page_path != answered
 
     def as_json(self) -> str:
         record = {"format": FORMAT, "about": ABOUT, "chapters": self.chapters,

@@ -1,8 +1,11 @@
 """What the unit tests that run pages share: a page's shell on this machine
 (no engine), and running a page's blocks in it as the harness does."""
+import contextlib
+import threading
 from types import SimpleNamespace
 
 import pytest
+from waitress.server import create_server
 
 from doctester.core.environment import LocalEnvironment
 from doctester.core.markdown import parse_page
@@ -36,3 +39,25 @@ def run_page():
         assert problems == []
         return pagerun
     return run
+
+
+@contextlib.contextmanager
+def waitress_server(app, **settings):
+    """A WSGI app served by waitress on 127.0.0.1 (a port of its own), in a
+    thread while the block runs; yields the server (`effective_port`)."""
+    server = create_server(app, host="127.0.0.1", port=0, **settings)
+    # waitress's own loop, a round at a time, until the test is done: closing
+    # the server while its loop waits in select() would pull its sockets away.
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()

@@ -102,9 +102,9 @@ def workshop(tmp_path):
     return tmp_path
 
 
-def check_with(workshop, state, chapter="dockerfile", record=None):
+def check_with(workshop, state, chapter="dockerfile", record=None, try_it=False):
     lines = []
-    code = check.main([chapter], run=fake_docker(state), record_path=record or workshop / "examples" /
+    code = check.main([chapter, *(["--try-it"] if try_it else [])], run=fake_docker(state), record_path=record or workshop / "examples" /
                       "check-record.json", folder=workshop, out=lines.append)
     return code, lines
 
@@ -292,10 +292,10 @@ def test_no_chapter_named_says_how_to_call_it(workshop):
 
 def test_a_record_from_a_newer_site_is_refused(workshop):
     newer = workshop / "newer.json"
-    newer.write_text(json.dumps({**RECORD, "format": 2}))
+    newer.write_text(json.dumps({**RECORD, "format": check.FORMAT + 1}))
     code, lines = check_with(workshop, good_state(), record=newer)
     assert code == 2 and len(lines) == 1
-    assert "format 2" in lines[0] and "download the workshop's files again" in lines[0]
+    assert f"format {check.FORMAT + 1}" in lines[0] and "download the workshop's files again" in lines[0]
 
 
 def test_a_damaged_record_is_one_line(workshop):
@@ -378,3 +378,47 @@ def test_a_container_of_the_readers_own_holding_a_port_is_stopped_not_removed(wo
     assert code == 1
     assert off_lines(lines) == ["port 8000 is held by `my-blog`, a container of `nginx`: `docker stop my-blog` "
                                 "(not the workshop's: it is kept, stopped)"]
+
+
+# After a chapter's Try it: its own record, where what the answer makes is required.
+
+def with_try_it(workshop):
+    """The record with an entry for the dockerfile chapter's Try it."""
+    dockerfile = next(c for c in RECORD["chapters"] if c["name"] == "dockerfile")
+    answered = {**dockerfile, "step": "try-it",
+                "images": [{**i, "optional": False} for i in dockerfile["images"]],
+                "files": [{**f, "optional": False} for f in dockerfile["files"]]}
+    path = workshop / "examples" / "check-record.json"
+    path.write_text(json.dumps({**RECORD, "format": 2, "chapters": [RECORD["chapters"][0], answered, dockerfile]}))
+
+
+def test_a_skipped_try_it_is_off_after_the_try_it_and_fine_after_the_chapter(workshop):
+    with_try_it(workshop)
+    code, lines = check_with(workshop, good_state(), try_it=True)
+    assert code == 1 and lines[0] == "Your Docker against 'Writing a Dockerfile', after its Try it:"
+    assert off_lines(lines) == [
+        "image `myapp-try` is missing: `docker build -q -f Dockerfile.try --tag myapp-try .` in the folder "
+        "'Writing a Dockerfile' builds in",
+        "file `my-image/Dockerfile.try` is missing from your workshop folder: write it as 'Writing a Dockerfile' "
+        "shows"]
+    code, lines = check_with(workshop, good_state())
+    assert code == 0 and lines[-1] == "All as the chapter leaves it: on to the next one."
+
+
+def test_a_done_try_it_passes(workshop):
+    with_try_it(workshop)
+    (workshop / "my-image" / "Dockerfile.try").write_text("FROM python:alpine\n")
+    state = good_state()
+    state["images"].append(image("myapp-try:latest"))
+    code, lines = check_with(workshop, state, try_it=True)
+    assert code == 0 and lines[-1] == "All as the Try it leaves it: on with the chapter."
+
+
+def test_a_chapter_whose_try_it_leaves_nothing_says_to_check_the_chapter(workshop):
+    with_try_it(workshop)
+    code, lines = check_with(workshop, good_state(), chapter="background", try_it=True)
+    assert code == 2 and len(lines) == 1
+    assert "the Try it of 'background' leaves nothing the check can see" in lines[0]
+    assert lines[0].endswith("Chapters whose Try it it checks: dockerfile")
+    code, lines = check_with(workshop, good_state(), chapter="dockerfiles", try_it=True)
+    assert lines == ["check.py: there is no chapter 'dockerfiles'; the chapters are: background, dockerfile"]

@@ -130,6 +130,36 @@ def test_a_journey_record_names_the_making_command_and_marks_a_try_it_optional(t
     assert written["ports"] == {"8000": ["ch"]}
 
 
+def test_a_step_within_a_page_is_recorded_apart_and_its_answer_is_required(tmp_path):
+    (tmp_path / "docs").mkdir()
+    for name in ("one", "two"):
+        (tmp_path / "docs" / f"{name}.md").write_text(f"# Chapter {name}\n")
+    answer = [ShellBlock(f"docs/{name}.md", 3, containers=("Solution",),
+                         commands=[Command(f"docker network create net-{name}", 4)]) for name in ("one", "two")]
+    made = {("network", f"net-{name}"): SimpleNamespace(label=f"docs/{name}.md:4") for name in ("one", "two")}
+    listings = {**LISTINGS, "containers": [], "images": [],
+                "networks": [{"Name": "net-one"}, {"Name": "net-two"}]}
+    environment = SimpleNamespace(docker=FakeDocker(listings), provenance=SimpleNamespace(before=set(), made=made))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    record = checkpoints.JourneyRecord(tmp_path / "record.json", tmp_path)
+    record.add(Page("docs/one.md", {}, answer[:1]), environment, SimpleNamespace(workdir=workdir))
+    two = Page("docs/two.md", {}, answer[1:])
+    record.add(two, environment, SimpleNamespace(workdir=workdir), step="try-it")
+    record.add(two, environment, SimpleNamespace(workdir=workdir))
+    chapters = json.loads((tmp_path / "record.json").read_text())["chapters"]
+    assert [(c["name"], c.get("step")) for c in chapters] == [("one", None), ("two", "try-it"), ("two", None)]
+    optional = {c.get("step"): {n["name"]: n["optional"] for n in c["networks"]} for c in chapters[1:]}
+    # After its own Try it, the page's answer is required; an earlier page's Try it stays optional.
+    assert optional == {"try-it": {"net-one": True, "net-two": False}, None: {"net-one": True, "net-two": True}}
+
+
+@pytest.mark.parametrize("value", ["Try it", "", "try_it", "x" * 40])
+def test_a_checkpoint_takes_a_short_lowercase_name(value):
+    with pytest.raises(ValueError, match="checkpoint takes a short lowercase name"):
+        checkpoints.CHECKPOINT.read(value)
+
+
 def test_a_stale_committed_record_says_which_command_refreshes_it(tmp_path):
     new, committed = tmp_path / "new.json", tmp_path / "committed.json"
     new.write_text('{"format": 1}\n')
@@ -190,22 +220,32 @@ def test_an_in_order_block_runs_in_the_journey(tmp_path):
 # The record the workshop ships.
 
 def check_blocks():
-    """(page, chapter name) of every `examples/check.py NAME` command on the pages."""
+    """(page, chapter name, step) of every `examples/check.py NAME [--try-it]`
+    command on the pages; a `--try-it` one must sit under `checkpoint=try-it`,
+    which has the journey record the state it is checked against."""
     found = []
     for page in sorted((ROOT / "docs").glob("*.md")):
-        for name in re.findall(r"^\s*(?:python3|py) examples/check\.py (\S+)\s*$", page.read_text(), re.M):
-            found.append((page.stem, name))
+        lines = page.read_text().splitlines()
+        for number, line in enumerate(lines):
+            command = re.fullmatch(r"\s*(?:python3|py) (?:(?:\.\./)*examples/)?check\.py (\S+)( --try-it)?\s*", line)
+            if command is None:
+                continue
+            step = "try-it" if command.group(2) else None
+            if step:
+                above = "\n".join(lines[max(0, number - 6):number])
+                assert re.search(r'checkpoint="?try-it', above), f"{page.name}:{number + 1}: no checkpoint=try-it"
+            found.append((page.stem, command.group(1), step))
     return found
 
 
 def test_the_shipped_record_has_every_chapter_a_page_checks():
     record = json.loads(COMMITTED.read_text())
     assert record["format"] == checkpoints.FORMAT
-    chapters = {c["name"] for c in record["chapters"]}
+    entries = {(c["name"], c.get("step")) for c in record["chapters"]}
     blocks = check_blocks()
-    assert len(blocks) >= 22  # two tabs on each chapter page
-    assert {name for _, name in blocks} <= chapters
+    assert len(blocks) >= 22 + 2 * 6  # two tabs on each chapter page, and on the Try its that make something
+    assert {(name, step) for _, name, step in blocks} <= entries
     journey = {Path(p).stem for p in journey_pages()}
     # Each chapter page checks itself (the troubleshooting page shows another's check).
-    assert all(page == name for page, name in blocks if page in journey)
-    assert chapters <= journey
+    assert all(page == name for page, name, _ in blocks if page in journey)
+    assert {name for name, _ in entries} <= journey

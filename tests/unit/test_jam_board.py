@@ -10,11 +10,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from waitress.server import create_server
 from werkzeug.serving import make_server
 
 from app import create_app
 from tests.conftest import ROOT
+from tests.unit.conftest import waitress_server
 
 BOARD = ROOT / "examples" / "jam_board" / "board.py"
 sys.path.insert(0, str(BOARD.parent))
@@ -53,25 +53,10 @@ def closed_port():
 
 @contextlib.contextmanager
 def board_port(api, timeout=1.0, **settings):
-    """The port of a board for `api`, served by waitress as board.py serves
-    it, in a thread while the block runs."""
-    server = create_server(board.make_app(api, "Jams & friends", timeout),
-                           host="127.0.0.1", port=0, **{**board.SERVER_SETTINGS, **settings})
-    # waitress's own loop, a round at a time, until the test is done: closing
-    # the server while its loop waits in select() would pull its sockets away.
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    """The port of a board for `api`, served by waitress as board.py serves it."""
+    with waitress_server(board.make_app(api, "Jams & friends", timeout),
+                         **{**board.SERVER_SETTINGS, **settings}) as server:
         yield server.effective_port
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
 
 
 def get(port, path="/", host=None, method="GET"):

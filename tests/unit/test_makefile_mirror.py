@@ -63,7 +63,8 @@ def printed_args(tmp_path, target, *assignments, environ=()):
                              f"VENV={tmp_path}/venv", *assignments], capture_output=True, text=True, env=env,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    [line] = [line for line in result.stdout.splitlines() if "bringup mirror" in line or "serve --dev-addr" in line]
+    [line] = [line for line in result.stdout.splitlines()
+              if "bringup mirror" in line or "serve --dev-addr" in line or "bringup.checkboard" in line]
     (tmp_path / "venv" / "bin").mkdir(parents=True, exist_ok=True)
     (tmp_path / "venv" / "bin" / "mkdocs").write_text(f"#!/bin/sh\nexec {printer} \"$@\"\n")
     (tmp_path / "venv" / "bin" / "mkdocs").chmod(0o755)
@@ -93,3 +94,17 @@ def test_serve_addr_reaches_mkdocs_as_one_argument(tmp_path):
     address = f"127.0.0.1:1; touch {marker}"
     assert printed_args(tmp_path, "serve", f"SERVE_ADDR={address}")[-1] == address
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_the_rooms_board_gets_listen_and_its_port_as_one_argument_each(tmp_path, template):
+    marker = tmp_path / "ran"
+    hostile = template.format(marker=marker)
+    args = printed_args(tmp_path, "room", f"LISTEN={hostile}", f"ROOM_PORT={hostile}")
+    assert not marker.exists(), "part of LISTEN or ROOM_PORT ran"
+    assert args == ["-m", "bringup.checkboard", "--listen", hostile, "--port", hostile]
+
+
+def test_the_rooms_board_takes_nothing_from_the_environment(tmp_path):
+    assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80"}) == \
+        ["-m", "bringup.checkboard", "--listen", "127.0.0.1", "--port", "8700"]

@@ -1,0 +1,239 @@
+"""The room's board of checks (bringup/checkboard.py) served by waitress on
+127.0.0.1, fed by examples/check.py --share as attendees run it, and what it
+does with posts from strangers."""
+import contextlib
+import importlib.util
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bringup import checkboard
+from tests.conftest import ROOT
+from tests.unit.conftest import waitress_server
+
+spec = importlib.util.spec_from_file_location("workshop_check", ROOT / "examples" / "check.py")
+check = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check)
+
+RECORD = json.loads((ROOT / "examples" / "check-record.json").read_text())
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextlib.contextmanager
+def board(**settings):
+    """(base URL, organizers' URL, log lines) of a board on a port of its own."""
+    log = []
+    app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", [], log.append)
+    with waitress_server(app, **{**checkboard.SERVER_SETTINGS, **settings}) as server:
+        app.hosts = set(checkboard.served_hosts("127.0.0.1", server.effective_port))
+        base = f"http://127.0.0.1:{server.effective_port}"
+        yield base, f"{base}/board/s3cret-token", log
+
+
+def docker_with(containers=(), images=()):
+    """A stand-in for the docker CLI's four listings."""
+    listed = {"ps": [{"Names": n, "Image": i, "State": "running", "Ports": p} for n, i, p in containers],
+              "image": [{"Repository": r.rsplit(":", 1)[0], "Tag": r.rsplit(":", 1)[1]} for r in images],
+              "volume": [], "network": []}
+
+    def run(argv, **kwargs):
+        return subprocess.CompletedProcess(argv, 0, "".join(json.dumps(o) + "\n" for o in listed[argv[1]]), "")
+    return run
+
+
+def docker_as_recorded(chapter, step=None, more=()):
+    """The docker CLI of an attendee whose Docker is as the record says, and `more` containers."""
+    entry = next(c for c in RECORD["chapters"] if c["name"] == chapter and c.get("step") == step)
+    return docker_with([(c["name"], c["image"], ", ".join(p.replace("*", "49153") for p in c["ports"]))
+                        for c in entry["containers"] if c["name"] and c["state"] == "running"] + list(more),
+                       [i["tag"] for i in entry["images"]])
+
+
+def attendee(base, name, chapter, docker, tmp_path, *more):
+    lines = []
+    code = check.main([chapter, *more, "--share", base, "--as", name], run=docker, folder=tmp_path,
+                      out=lines.append, environ={})
+    return code, lines
+
+
+def state(organizers):
+    with DIRECT.open(organizers + "/state.json", timeout=5) as response:
+        return json.load(response)
+
+
+def status_of(url, data=None, headers=None, method=None):
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with DIRECT.open(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_organizers_see_seats_grouped_by_chapter_and_by_what_is_off(tmp_path):
+    jam = [("jam", "introtodocker/jam-server", "127.0.0.1:8000->8000/tcp")]
+    with board() as (base, organizers, _):
+        for seat in ("seat-1", "seat-2"):
+            code, lines = attendee(base, seat, "first-container", docker_as_recorded("first-container", more=jam),
+                                   tmp_path)
+            assert code == 1 and lines[-1] == f"Shared with the room's board as {seat}."
+        attendee(base, "plum", "cleaning-up", docker_as_recorded("cleaning-up", more=jam), tmp_path)
+        seen = state(organizers)
+        assert seen["seats"] == 3
+        top = seen["problems"][0]
+        assert (top["item"], top["chapter"], top["seats"]) == ("port 8000 busy", "Your first container",
+                                                               ["seat-1", "seat-2"])
+        titles = {c["name"]: c["title"] for c in RECORD["chapters"] if not c.get("step")}
+        assert [c["title"] for c in seen["chapters"]] == [titles["first-container"], titles["cleaning-up"]]
+        # A seat counts with its latest check: seat-1 moved on and put things right.
+        code, _ = attendee(base, "seat-1", "first-container", docker_as_recorded("first-container"), tmp_path)
+        assert code == 0
+        first = next(c for c in state(organizers)["chapters"] if c["title"] == "Your first container")
+        assert (first["passed"], first["off"]) == (["seat-1"], ["seat-2"])
+        status, page = status_of(organizers)
+        assert status == 200 and "1 seat</strong>: port 8000 busy, Your first container" in page
+
+
+def test_a_try_it_check_is_its_own_row(tmp_path):
+    with board() as (base, organizers, _):
+        attendee(base, "fig", "first-container", docker_with(), tmp_path, "--try-it")
+        assert [c["title"] for c in state(organizers)["chapters"]] == ["Your first container, after its Try it"]
+
+
+def test_a_board_that_is_down_does_not_change_or_hold_up_the_answer(tmp_path):
+    with socket.socket() as silent:  # accepts, never answers: a hung board
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        room = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        code, lines = attendee(room, "fig", "first-container", docker_with(), tmp_path)
+        waited = time.monotonic() - started
+    assert code in (0, 1) and lines[0] == "Your Docker against 'Your first container':"
+    assert lines[-1] == f"Not shared: the room's board at {room} did not answer (the answer above stands)."
+    assert waited < check.SHARE_TIMEOUT + 5  # bounded by the share timeout, not by the board
+
+
+@pytest.mark.parametrize("room, expected", [
+    ("http://8.8.8.8:8700", "8.8.8.8 is not an address in the room"),
+    ("http://board.example:8700", "(an IP address), not"),
+    ("ftp://192.168.1.20:8700", "takes an http:// address"),
+    ("http://0.0.0.0:8700", "0.0.0.0 is not an address in the room"),
+    ("http://user:pw@192.168.1.20:8700", "takes an http:// address"),
+])
+def test_a_share_address_outside_the_room_is_refused_before_anything_is_read(tmp_path, room, expected):
+    def no_docker(argv, **kwargs):
+        raise AssertionError("read Docker before refusing the address")
+    lines = []
+    assert check.main(["first-container", "--share", room, "--as", "fig"], run=no_docker, folder=tmp_path,
+                      out=lines.append, environ={}) == 2
+    assert len(lines) == 1 and expected in lines[0]
+
+
+@pytest.mark.parametrize("name", [None, "", "two words", "x" * 25, "<b>"])
+def test_a_shared_check_needs_a_plain_seat_name(tmp_path, name):
+    lines = []
+    argv = ["first-container", "--share", "http://192.168.1.20:8700", *(["--as", name] if name is not None else [])]
+    assert check.main(argv, run=docker_with(), folder=tmp_path, out=lines.append, environ={}) == 2
+    assert lines == ["check.py: with --share, give a seat number or a name you pick, letters, digits, - and _ "
+                     "(up to 24): --as seat-7"]
+
+
+def test_a_seat_shares_through_its_environment(tmp_path):
+    with board() as (base, organizers, _):
+        lines = []
+        check.main(["first-container"], run=docker_with(), folder=tmp_path, out=lines.append,
+                   environ={"WORKSHOP_ROOM": base, "WORKSHOP_SEAT": "seat-12"})
+        assert lines[-1] == "Shared with the room's board as seat-12."
+        assert state(organizers)["seats"] == 1
+
+
+def post(base, body, content_type="application/json", **headers):
+    return status_of(base + "/api/checks", data=body, method="POST",
+                     headers={"Content-Type": content_type, **headers})
+
+
+GOOD = {"name": "fig", "chapter": "first-container", "step": None, "ok": 3, "off": ["port 8000 busy"]}
+
+
+@pytest.mark.parametrize("body, content_type, headers, expected", [
+    (b"\xff\x00garbage", "application/json", {}, 400),
+    (json.dumps([1, 2]).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "chapter": "no-such"}).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "name": "<script>"}).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "ok": True}).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "off": ["x" * 81]}).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "off": ["bell\x07"]}).encode(), "application/json", {}, 400),
+    (json.dumps({**GOOD, "off": ["a"] * 51}).encode(), "application/json", {}, 400),
+    (json.dumps(GOOD).encode(), "text/plain", {}, 415),
+    (json.dumps(GOOD).encode(), "application/json", {"Origin": "http://evil.example"}, 403),
+    (json.dumps(GOOD).encode(), "application/json", {"Host": "rebound.example"}, 421),
+])
+def test_a_bad_post_is_refused_logged_in_one_line_and_changes_nothing(body, content_type, headers, expected):
+    with board() as (base, organizers, log):
+        status, _ = post(base, body, content_type, **headers)
+        assert status == expected
+        assert len(log) == 1 and f"refused 127.0.0.1 POST '/api/checks': {expected}" in log[0]
+        assert state(organizers)["seats"] == 0
+
+
+def test_an_oversized_post_is_refused_before_it_is_read():
+    with board() as (base, organizers, log):
+        status, _ = post(base, b"{" + b" " * (checkboard.MAX_BODY + 10) + b"}")
+        # waitress itself answers 413 past max_request_body_size; the app, when the length is declared
+        assert status == 413
+        assert state(organizers)["seats"] == 0
+
+
+def test_a_wrong_board_address_is_refused_and_logged():
+    with board() as (base, organizers, log):
+        for wrong in (base + "/board/s3cret-tokeX", base + "/board/", base + "/", base + "/board/s3cret-token/x"):
+            assert status_of(wrong)[0] in (403, 404)
+        assert len(log) == 4 and "403 Forbidden a wrong board address" in log[0]
+        assert status_of(organizers, data=b"", method="POST")[0] == 405
+
+
+def test_the_organizers_page_escapes_and_runs_no_script(tmp_path):
+    with board() as (base, organizers, _):
+        assert post(base, json.dumps({**GOOD, "off": ["<img src=x onerror=alert(1)>"]}).encode())[0] == 204
+        with DIRECT.open(organizers, timeout=5) as response:
+            page, policy = response.read().decode(), response.headers["Content-Security-Policy"]
+            assert response.headers["X-Frame-Options"] == "DENY"
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "default-src 'none'" in policy and "script-src" not in policy and "frame-ancestors 'none'" in policy
+
+
+def test_one_address_posting_too_fast_is_slowed_down():
+    with board() as (base, organizers, log):
+        answers = [post(base, json.dumps({**GOOD, "name": f"s{i}"}).encode())[0]
+                   for i in range(checkboard.POSTS_PER_MINUTE + 3)]
+        assert answers.count(204) == checkboard.POSTS_PER_MINUTE and answers[-1] == 429
+        assert state(organizers)["seats"] == checkboard.POSTS_PER_MINUTE
+        assert len(log) == 3
+
+
+def test_a_full_board_refuses_new_seats_but_not_known_ones():
+    board_ = checkboard.Board(RECORD)
+    body = json.dumps(GOOD).encode()
+    for i in range(checkboard.MAX_SEATS):
+        board_.post(f"10.0.{i // 250}.{i % 250}", json.dumps({**GOOD, "name": f"s{i}"}).encode())
+    with pytest.raises(checkboard.Refused, match="holds 400 seats"):
+        board_.post("10.9.9.9", body)
+    board_.post("10.9.9.9", json.dumps({**GOOD, "name": "s7"}).encode())
+
+
+def test_the_board_serves_only_an_address_of_this_machine(capsys):
+    assert checkboard.main(["--listen", "192.0.2.1", "--port", "0"]) == 2
+    assert "not an address of this machine" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_one_message(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        assert checkboard.main(["--port", str(taken.getsockname()[1])]) == 2
+    assert "another program holds the port" in capsys.readouterr().err
