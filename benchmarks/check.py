@@ -22,11 +22,14 @@ sys.path.insert(0, str(ROOT))
 
 from bringup import paths  # noqa: E402
 from doctester.docker import ownership  # noqa: E402
+from doctester.docker.identity import Identity  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
 from doctester.docker.sandbox import Limits, Sandbox  # noqa: E402
 from doctester.docker.workspace import SandboxWorkspace  # noqa: E402
 
-IMAGE = "intro-to-docker/doctest-sandbox:latest"
+# This project's sandbox image, labels and hostname, as its pytest.ini sets them.
+PROJECT = Identity.from_ini(ROOT / "pytest.ini")
+IMAGE = PROJECT.sandbox_image
 
 FILL = r"""
 set -e
@@ -60,9 +63,9 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--chapter", default="dockerfile")
     args = parser.parse_args()
-    run = ownership.Run(DEFAULT_STATE)
+    run = ownership.Run(DEFAULT_STATE, label=PROJECT.run_label)
     try:
-        sandbox = Sandbox(run, "check-bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA)
+        sandbox = Sandbox(run, "check-bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA, hostname=PROJECT.hostname)
         sandbox.start()
         filled = sandbox.run_script(FILL, str(args.containers), str(args.tags), timeout=1200)
         print(f"engine: {filled.stdout.strip()} (Engine {sandbox.docker.versions()['version']})")

@@ -28,6 +28,7 @@ from doctester.core.markdown import parse_page  # noqa: E402
 from doctester.core.report import read_report  # noqa: E402
 from doctester.docker import ownership  # noqa: E402
 from doctester.docker.engines import RESET, with_default_tag  # noqa: E402
+from doctester.docker.identity import Identity  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE  # noqa: E402
 from doctester.docker.plugin import grammar  # noqa: E402
 from doctester.docker.rules import is_interactive  # noqa: E402
@@ -35,7 +36,9 @@ from doctester.docker.sandbox import Limits, Sandbox  # noqa: E402
 from doctester.docker.workspace import SandboxWorkspace  # noqa: E402
 from scripts.journey_pages import nav_pages  # noqa: E402
 
-IMAGE = "intro-to-docker/doctest-sandbox:latest"
+# This project's sandbox image, labels and hostname, as its pytest.ini sets them.
+PROJECT = Identity.from_ini(ROOT / "pytest.ini")
+IMAGE = PROJECT.sandbox_image
 
 
 def pages():
@@ -69,9 +72,9 @@ def timed(argv, **kwargs):
 
 
 def with_sandbox(action):
-    run = ownership.Run(DEFAULT_STATE)
+    run = ownership.Run(DEFAULT_STATE, label=PROJECT.run_label)
     try:
-        sandbox = Sandbox(run, "bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA)
+        sandbox = Sandbox(run, "bench", IMAGE, Limits.for_machine(1), paths.REGISTRY_DATA, hostname=PROJECT.hostname)
         sandbox.start()
         return action(sandbox, run)
     finally:

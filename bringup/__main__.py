@@ -1,6 +1,7 @@
 """python -m bringup {engine,engine-stop,images,mirror}: see `make help`."""
 import argparse
 import time
+from collections.abc import Sequence
 
 import docker.errors
 import requests.exceptions
@@ -9,7 +10,7 @@ from . import engine, images, multiarch, organizer, paths, registry
 from .progress import BringupError, fail, say
 
 
-def stop_all():
+def stop_all() -> None:
     """engine-stop: every service `engine`, `images` and `mirror` started.
     It lives here, above the modules whose services it stops: in engine.py it
     had to import organizer, which imports images, which imports engine."""
@@ -20,7 +21,7 @@ def stop_all():
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bringup", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("engine", help="reuse or start a Docker engine and the local mirror")

@@ -51,7 +51,7 @@ class EmulationError(Exception):
     pass
 
 
-def handler_line(arch, qemu_root):
+def handler_line(arch: str, qemu_root: str | os.PathLike[str]) -> str:
     """The binfmt_misc registration line qemu-user-static ships for `arch`
     (the package's own magic, mask and flags, F among them: the interpreter
     is opened when registered, so it works inside a chroot), its interpreter
@@ -72,18 +72,18 @@ def handler_line(arch, qemu_root):
     return ":".join(fields)
 
 
-def kernel_supported(release=None):
+def kernel_supported(release: str | None = None) -> bool:
     """Does this kernel give each user namespace a binfmt_misc of its own?"""
     match = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
-    return bool(match) and tuple(map(int, match.groups())) >= MINIMUM_KERNEL
+    return match is not None and tuple(map(int, match.groups())) >= MINIMUM_KERNEL
 
 
-def _check(result, what):
+def _check(result: int, what: str) -> None:
     if result != 0:
         raise EmulationError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
 
-def _map_ids(parent, own_network, ready_read, network_ready):
+def _map_ids(parent: int, own_network: bool, ready_read: int, network_ready: tuple[int, int]) -> None:
     """The child's part: map the parent's ids; with `own_network`, then become
     slirp4netns, the parent namespace's way out (user-mode networking: a
     program's sockets, no rights over the host's network, no way to its
@@ -105,7 +105,7 @@ def _map_ids(parent, own_network, ready_read, network_ready):
         os._exit(0)
 
 
-def enter(arch, qemu_root, own_network=False):
+def enter(arch: str, qemu_root: str | os.PathLike[str], own_network: bool = False) -> None:
     """Move this process into a new user and mount namespace (and network
     namespace, with `own_network`) and register `arch`'s handler there. A
     child of ours, still outside, writes the id maps (a process cannot map
@@ -148,7 +148,7 @@ def enter(arch, qemu_root, own_network=False):
     (BINFMT_MISC / "register").write_text(line)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python3 -m bringup.emulation", usage=USAGE,
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("arch", choices=sorted(QEMU_CPU))

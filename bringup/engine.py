@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import docker
@@ -29,11 +30,11 @@ SOCKET_RECORD = "dockerd.socket"  # under paths.RUN: the socket our dockerd made
 SOCKET_NAME = "docker.sock"
 
 
-def own_socket():
+def own_socket() -> Path:
     return paths.RUN / SOCKET_NAME
 
 
-def own_host():
+def own_host() -> str:
     return f"unix://{own_socket()}"
 
 
@@ -45,7 +46,7 @@ class Plan(enum.Enum):
     UNSUPPORTED = "unsupported system"
 
 
-def decide(reachable, is_root, debian_like, has_apt, foreign=None):
+def decide(reachable: bool, is_root: bool, debian_like: bool, has_apt: bool, foreign: str | None = None) -> Plan:
     """What bring-up does, from the facts it can observe. Pure, for unit tests.
     `foreign` names another engine's trace (an active system service, a socket
     we did not make) when none answers: bring-up never starts a second one."""
@@ -60,7 +61,7 @@ def decide(reachable, is_root, debian_like, has_apt, foreign=None):
     return Plan.START
 
 
-def how_to_start_docker(system=None):
+def how_to_start_docker(system: str | None = None) -> str:
     system = system or sys.platform
     if system == "darwin":
         return "start Docker Desktop (Applications > Docker) and wait for 'Engine running'"
@@ -70,21 +71,26 @@ def how_to_start_docker(system=None):
             "`sudo make engine` on Debian/Ubuntu to install and start one")
 
 
-def client(timeout=5):
+def client(timeout: int = 5) -> docker.DockerClient:
     return docker.from_env(timeout=timeout)
 
 
-def daemon_reachable(socket_path=None):
+def daemon_reachable(socket_path: str | os.PathLike[str] | None = None) -> bool:
     """Does the engine DOCKER_HOST names answer, or the one on `socket_path`?"""
     try:
-        if socket_path:
-            return docker.DockerClient(base_url=f"unix://{socket_path}", timeout=3).ping()
-        return client(timeout=3).ping()
+        asked = docker.DockerClient(base_url=f"unix://{socket_path}", timeout=3) if socket_path \
+            else client(timeout=3)
     except Exception:  # the SDK raises several unrelated types for "no daemon"
         return False
+    try:
+        return bool(asked.ping())
+    except Exception:
+        return False
+    finally:
+        asked.close()  # this is polled several times a second: no connection pool left behind each time
 
 
-def system_service():
+def system_service() -> str | None:
     """`docker.service is active`-like words when systemd runs Docker here
     (active, starting, or waiting on its socket), else None."""
     if not (Path("/run/systemd/system").is_dir() and shutil.which("systemctl")):
@@ -96,7 +102,7 @@ def system_service():
     return None
 
 
-def our_socket():
+def our_socket() -> str | None:
     """The socket path our dockerd made, if it made one and has not been stopped."""
     try:
         return paths.read_private(paths.RUN / SOCKET_RECORD).strip() or None
@@ -104,7 +110,7 @@ def our_socket():
         return None
 
 
-def foreign_engine():
+def foreign_engine() -> str | None:
     """Why another engine owns this machine's Docker, or None."""
     service = system_service()
     if service:
@@ -114,7 +120,7 @@ def foreign_engine():
     return None
 
 
-def wait_for_slow_engine(wait=None):
+def wait_for_slow_engine(wait: float | None = None) -> bool:
     """An engine with a socket or a service may be starting (or socket-activated,
     started by this very call): give it time to answer before judging."""
     deadline = time.monotonic() + (SLOW_ENGINE_WAIT if wait is None else wait)
@@ -130,14 +136,14 @@ FOREIGN_HELP = ("bring-up never starts a second engine beside another one. Start
                 "engine is gone for good, remove its socket ({socket}) yourself first")
 
 
-def missing_packages(names=PACKAGES):
+def missing_packages(names: Sequence[str] = PACKAGES) -> list[str]:
     result = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *names],
                             capture_output=True, text=True)
     installed = {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" installed")}
     return [name for name in names if name not in installed]
 
 
-def install_packages(names=PACKAGES):
+def install_packages(names: Sequence[str] = PACKAGES) -> None:
     missing = missing_packages(names)
     if not missing:
         return
@@ -151,7 +157,7 @@ def install_packages(names=PACKAGES):
                                    f"{result.stderr.strip()[-2000:]}")
 
 
-def install_cli_plugins():
+def install_cli_plugins() -> None:
     """compose v2 and buildx, taken from the next Debian release's packages."""
     wanted = [pkg for pkg, binary in CLI_PLUGINS.items() if not (CLI_PLUGIN_DIR / binary).exists()]
     if not wanted:
@@ -163,8 +169,8 @@ def install_cli_plugins():
         return
     mirror = host.debian_mirror(current)
     with step(f"installing CLI plugins {', '.join(wanted)} from Debian {following}"), \
-            tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
-        scratch = Path(scratch)
+            tempfile.TemporaryDirectory(dir=paths.WORK) as scratch_name:
+        scratch = Path(scratch_name)
         (scratch / "lists/partial").mkdir(parents=True)
         paths.write_private(scratch / "sources.list", f"deb {mirror} {following} main\n", mode=0o644)
         options = ["-o", f"Dir::Etc::SourceList={scratch / 'sources.list'}",
@@ -178,19 +184,19 @@ def install_cli_plugins():
                 raise BringupError(f"`{' '.join(argv[:1] + argv[-2:])}` failed:\n{result.stderr[-2000:]}")
         CLI_PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
         for package in wanted:
-            deb = next(scratch.glob(f"{package}_*.deb"))
+            deb = paths.only_match(scratch, f"{package}_*.deb", f"apt-get download {package}")
             unpacked = scratch / package
             subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
-            binary = next(unpacked.rglob(f"cli-plugins/{CLI_PLUGINS[package]}"))
+            binary = paths.only_match(unpacked, f"**/cli-plugins/{CLI_PLUGINS[package]}", f"the package {package}")
             # Written beside its final name and renamed (never through a link), executable by all.
             paths.write_private(CLI_PLUGIN_DIR / binary.name, binary.read_bytes(), mode=0o755)
 
 
-def daemon_config():
+def daemon_config() -> dict[str, list[str]]:
     return {"registry-mirrors": [registry.MIRROR_URL]}
 
 
-def start_dockerd():
+def start_dockerd() -> None:
     config = paths.write_private(paths.RUN / "daemon.json", json.dumps(daemon_config(), indent=2) + "\n")
     own_pid_file = paths.RUN / "dockerd.docker-pid"
     if os.path.lexists(own_pid_file) and not services.running_pid("dockerd"):
@@ -207,7 +213,7 @@ def start_dockerd():
     say(f"    `make` targets use it; in your shell: export DOCKER_HOST={own_host()}")
 
 
-def forget_stale_socket():
+def forget_stale_socket() -> None:
     """What our dockerd left when it was killed: its socket (the Makefile would
     point DOCKER_HOST at a dead one) and its record."""
     if services.running_pid("dockerd"):
@@ -221,21 +227,21 @@ def forget_stale_socket():
         del os.environ["DOCKER_HOST"]  # set by the Makefile for the socket that is gone
 
 
-def check_mirror_configured():
+def check_mirror_configured() -> None:
     mirrors = client().info().get("RegistryConfig", {}).get("Mirrors") or []
     if not any(m.rstrip("/") == registry.MIRROR_URL for m in mirrors):
         say(f"    note: this daemon does not use {registry.MIRROR_URL} as a registry mirror; "
             f"add {json.dumps(daemon_config())} to its daemon.json for offline pulls")
 
 
-def use_own_engine():
+def use_own_engine() -> None:
     """While our dockerd runs, it is the engine to use, unless DOCKER_HOST
     names another (an empty one names none)."""
     if not os.environ.get("DOCKER_HOST") and services.running_pid("dockerd"):
         os.environ["DOCKER_HOST"] = own_host()
 
 
-def ensure_engine():
+def ensure_engine() -> Plan:
     paths.ensure()
     forget_stale_socket()
     use_own_engine()
@@ -276,17 +282,17 @@ def ensure_engine():
     return plan
 
 
-def stop_dockerd():
+def stop_dockerd() -> bool:
     stopped = services.stop("dockerd")
     if stopped:
         forget_stale_socket()  # dockerd removes its socket on a clean exit; not after a kill
     return stopped
 
 
-def emulating_engine(arch):
+def emulating_engine(arch: str) -> str:
     """The service name of bring-up's engine for `arch` programs (bringup.multiarch)."""
     return f"dockerd-{arch}"
 
 
-def stop_emulating_engines():
+def stop_emulating_engines() -> list[str]:
     return [arch for arch in emulation.QEMU_CPU if services.stop(emulating_engine(arch))]

@@ -4,6 +4,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .progress import BringupError
@@ -19,44 +20,44 @@ DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 NEXT_RELEASE = {"bullseye": "bookworm", "bookworm": "trixie"}
 
 
-def is_root():
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def has_apt():
+def has_apt() -> bool:
     return shutil.which("apt-get") is not None and shutil.which("dpkg-query") is not None
 
 
-def os_release():
+def os_release() -> dict[str, str]:
     try:
         return platform.freedesktop_os_release()
     except OSError:
         return {}
 
 
-def is_debian_like(release=None):
+def is_debian_like(release: Mapping[str, str] | None = None) -> bool:
     release = os_release() if release is None else release
     family = {release.get("ID", "")} | set(release.get("ID_LIKE", "").split())
     return bool(family & {"debian", "ubuntu"})
 
 
-def codename(release=None):
+def codename(release: Mapping[str, str] | None = None) -> str:
     release = os_release() if release is None else release
     return release.get("VERSION_CODENAME", "")
 
 
 @functools.cache
-def debian_arch():
+def debian_arch() -> str:
     return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                           check=True).stdout.strip()
 
 
-def parse_apt_sources(one_line_text, deb822_texts):
+def parse_apt_sources(one_line_text: str, deb822_texts: Iterable[str]) -> list[tuple[str, str]]:
     """Return (uri, suite) pairs of the binary package sources, in apt's order.
 
     `one_line_text` is a sources.list file; `deb822_texts` are *.sources files.
     """
-    found = []
+    found: list[tuple[str, str]] = []
     for line in one_line_text.splitlines():
         words = line.split("#", 1)[0].split()
         if not words or words[0] != "deb":
@@ -70,7 +71,7 @@ def parse_apt_sources(one_line_text, deb822_texts):
             found.append((words[0], words[1]))
     for text in deb822_texts:
         for stanza in text.split("\n\n"):
-            fields = {}
+            fields: dict[str, list[str]] = {}
             for line in stanza.splitlines():
                 if line.startswith("#") or ":" not in line or line[0].isspace():
                     continue
@@ -83,7 +84,7 @@ def parse_apt_sources(one_line_text, deb822_texts):
     return found
 
 
-def debian_mirror(release_codename):
+def debian_mirror(release_codename: str) -> str:
     """The Debian mirror this machine's apt already uses for its release."""
     one_line = APT_SOURCES.read_text() if APT_SOURCES.exists() else ""
     parts = sorted(APT_SOURCE_PARTS.glob("*.sources")) if APT_SOURCE_PARTS.is_dir() else []

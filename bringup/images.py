@@ -12,6 +12,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,10 +21,15 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, cast
 
 import yaml
+
+from doctester.docker import sandbox_image
+from doctester.docker.identity import Identity
 
 from . import engine, host, paths, registry
 from .progress import BringupError, say, step
@@ -41,34 +47,35 @@ HUB_TIMEOUT = 4  # seconds
 class Image:
     repository: str      # as on Docker Hub, e.g. "library/python"
     tag: str
-    inputs: list = field(default_factory=list)  # files whose content defines the image
-    aliases: tuple = ()  # more tags a stand-in is published under (the same image)
+    inputs: list[Path] = field(default_factory=list)  # files whose content defines the image
+    aliases: tuple[str, ...] = ()  # more tags a stand-in is published under (the same image)
 
     @property
-    def mirror_ref(self):
+    def mirror_ref(self) -> str:
         """The name it is pushed under: the mirror's writer."""
         return f"{registry.LOOPBACK}:{registry.WRITER_PORT}/{self.repository}:{self.tag}"
 
     @property
-    def hub_ref(self):
+    def hub_ref(self) -> str:
         name = self.repository.removeprefix("library/")
         return f"{name}:{self.tag}"
 
     @property
-    def tags(self):
+    def tags(self) -> tuple[str, ...]:
         return (self.tag, *self.aliases)
 
-    def with_tag(self, tag):
+    def with_tag(self, tag: str) -> "Image":
         return Image(self.repository, tag, self.inputs)
 
 
-def workshop_image_name():
+def workshop_image_name() -> str:
     """The name the pages use for the REST server image, defined once in mkdocs.yml."""
     config = yaml.load((REPO_ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
-    return config["extra"]["workshop_image"]
+    name: str = config["extra"]["workshop_image"]  # BaseLoader: every scalar is a string
+    return name
 
 
-def recipe_hash(files, *facts):
+def recipe_hash(files: Iterable[str | os.PathLike[str]], *facts: str) -> str:
     digest = hashlib.sha256()
     for fact in facts:
         digest.update(f"{fact}\0".encode())
@@ -78,11 +85,11 @@ def recipe_hash(files, *facts):
     return digest.hexdigest()[:16]
 
 
-def _recipe_files(folder):
+def _recipe_files(folder: str) -> list[Path]:
     return [p for p in sorted((RECIPES / folder).rglob("*")) if p.is_file()]
 
 
-def _example_files():
+def _example_files() -> list[Path]:
     """What the workshop image is built from: the server, the Dockerfile and its ignore list."""
     examples = REPO_ROOT / "examples"
     ignored = {"__pycache__", ".pytest_cache"}
@@ -92,18 +99,21 @@ def _example_files():
 
 
 SANDBOX_IMAGE = "intro-to-docker/doctest-sandbox"  # the doc tests' private engines; pytest.ini names it
+# The doc tests' names for what they make, as pytest.ini sets them for the harness (doc_label_namespace ...).
+DOCTEST_IDENTITY = Identity.from_ini(REPO_ROOT / "pytest.ini")
 
 
 @dataclass(frozen=True)
 class SandboxEngine:
     """One private engine of the doc tests' matrix: a tag of SANDBOX_IMAGE,
-    built from recipes/sandbox with the engine's packages from one Debian release."""
+    built from the harness's recipe (doctester/docker/sandbox_recipe) with the
+    engine's packages from one Debian release."""
     tag: str
     suite: str    # the Debian release of docker.io, containerd, buildx and compose
     engine: str   # what it runs, for messages and the Makefile's matrix
 
     @property
-    def reference(self):
+    def reference(self) -> str:
         return f"{SANDBOX_IMAGE}:{self.tag}"
 
 
@@ -121,12 +131,13 @@ REGISTRY = Image("library/registry", "2", _recipe_files("registry"))
 PUBLIC_IMAGES = [HELLO, PYTHON_ALPINE, PYTHON_LATEST, REGISTRY]
 
 
-def workshop_image():
+def workshop_image() -> Image:
     repository, _, tag = workshop_image_name().partition(":")
     return Image(repository, tag or "latest", _example_files())
 
 
-def run(argv, what, cwd=None, stdin=None, env=None):
+def run(argv: Sequence[str], what: str, cwd: str | os.PathLike[str] | None = None, stdin: IO[bytes] | None = None,
+        env: Mapping[str, str] | None = None) -> None:
     """Run a docker (or build) command, its output streaming as progress."""
     result = subprocess.run(argv, cwd=cwd, stdin=stdin, env=env)
     if result.returncode:
@@ -134,7 +145,7 @@ def run(argv, what, cwd=None, stdin=None, env=None):
 
 
 @functools.cache  # one answer per run: bring-up and multiarch ask it in turn
-def hub_reachable():
+def hub_reachable() -> bool:
     """Is the daemon's index server (Docker Hub) reachable within a few seconds?"""
     address = engine.client().info().get("IndexServerAddress") or ""
     server = urllib.parse.urlsplit(address).hostname
@@ -155,10 +166,10 @@ def hub_reachable():
 PUSHED = "mirror-pushed.json"
 
 
-def pushed():
+def pushed() -> dict[str, str]:
     """{"repository:tag": manifest digest} of every push bring-up made."""
     try:
-        return json.loads(paths.read_private(paths.CACHE / PUSHED))
+        return cast("dict[str, str]", json.loads(paths.read_private(paths.CACHE / PUSHED)))
     except FileNotFoundError:
         return {}
     except ValueError:
@@ -166,7 +177,7 @@ def pushed():
                            "`make images` (the images are then pushed again)") from None
 
 
-def record_push(image):
+def record_push(image: Image) -> None:
     digest = registry.manifest_digest(image.repository, image.tag)
     if not digest:
         raise BringupError(f"{image.hub_ref} is not in the mirror right after its push")
@@ -176,13 +187,13 @@ def record_push(image):
 
 
 @contextlib.contextmanager
-def scratch_folder():
+def scratch_folder() -> Iterator[Path]:
     """A folder for one run's builds, under paths.WORK, removed at its end."""
     with tempfile.TemporaryDirectory(dir=paths.WORK) as scratch:
         yield Path(scratch)
 
 
-def pinned(image):
+def pinned(image: Image) -> str:
     """image by the digest bring-up pushed (name@sha256:...): a build on it
     takes exactly that image, whatever the tag names meanwhile."""
     digest = pushed().get(f"{image.repository}:{image.tag}")
@@ -191,7 +202,7 @@ def pinned(image):
     return f"{image.hub_ref.split(':')[0]}@{digest}"
 
 
-def cached(image, digest, arch=None):
+def cached(image: Image, digest: str, arch: str | None = None) -> bool:
     """Does every tag of image hold what bring-up pushed, built from this
     recipe, or copied from Docker Hub (no recipe label)? A copy is kept when
     Docker Hub is out of reach: better than a stand-in, and a room without
@@ -199,7 +210,7 @@ def cached(image, digest, arch=None):
     index (by default this machine's)."""
     record = pushed()
 
-    def current(tag):
+    def current(tag: str) -> bool:
         labels = registry.image_labels(image.repository, tag, arch=arch)
         return (labels is not None and labels.get(RECIPE_LABEL, digest) == digest
                 and record.get(f"{image.repository}:{tag}") == registry.manifest_digest(image.repository, tag))
@@ -208,16 +219,16 @@ def cached(image, digest, arch=None):
 
 # The mirror's writer of this `make images`: started at its first push (a run
 # that finds every image cached starts none), stopped when the run ends.
-_writer = []
+_writer: list[registry.Writer] = []
 
 
-def writer():
+def writer() -> registry.Writer:
     if not _writer:
         _writer.append(registry.Writer().__enter__())
     return _writer[0]
 
 
-def push(source_ref, image, what):
+def push(source_ref: str, image: Image, what: str) -> None:
     """Push source_ref to the mirror as image, through the writer; drop the name we made."""
     run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
     run(["docker", "push", image.mirror_ref], what, env=writer().env)
@@ -225,12 +236,12 @@ def push(source_ref, image, what):
     record_push(image)
 
 
-def stop_writer():
+def stop_writer() -> None:
     while _writer:
         _writer.pop().__exit__()
 
 
-def publish(local_ref, image):
+def publish(local_ref: str, image: Image) -> None:
     """Push a built image to the mirror under its Docker Hub name, then drop
     the local names we made so pages start from a clean daemon."""
     for tagged in map(image.with_tag, image.tags):
@@ -238,11 +249,11 @@ def publish(local_ref, image):
     subprocess.run(["docker", "rmi", local_ref], capture_output=True)
 
 
-def build_hello(image, digest, scratch):
+def build_hello(image: Image, digest: str, scratch: Path) -> None:
     publish(build_hello_locally(digest, scratch, shutil.which("musl-gcc") or "gcc"), image)
 
 
-def build_hello_locally(digest, scratch, compiler, arch=None):
+def build_hello_locally(digest: str, scratch: Path, compiler: str, arch: str | None = None) -> str:
     """hello.c compiled by `compiler` into the recipe's image, for `arch`
     (linux/ARCH; by default this machine's), on bring-up's engine; return
     the image's local name."""
@@ -258,14 +269,14 @@ def build_hello_locally(digest, scratch, compiler, arch=None):
     return local
 
 
-def rootfs_tarballs(digest, arch):
+def rootfs_tarballs(digest: str, arch: str) -> tuple[Path, Path]:
     """Where the python stand-ins' root file systems of one recipe and CPU go:
     (full tarball, stripped tarball)."""
     name = f"python-{{}}-{digest}" + ("" if arch == host.debian_arch() else f"-{arch}")
     return paths.ROOTFS / f"{name.format('full')}.tar", paths.ROOTFS / f"{name.format('slim')}.tar"
 
 
-def rootfs_recipe():
+def rootfs_recipe() -> tuple[str, str, list[str]]:
     """(Debian release, mirror, packages) of the python stand-ins' root file
     systems, and the keyring every package is checked against."""
     if not host.is_root():
@@ -280,7 +291,7 @@ def rootfs_recipe():
     return release, mirror, packages
 
 
-def debootstrap_rootfs(digest, scratch, private):
+def debootstrap_rootfs(digest: str, scratch: Path, private: Sequence[str]) -> tuple[Path, Path]:
     """Root file systems for the python stand-ins, built once per recipe:
     returns (full tarball, stripped tarball)."""
     full, slim = rootfs_tarballs(digest, host.debian_arch())
@@ -301,7 +312,7 @@ def debootstrap_rootfs(digest, scratch, private):
     return finish_rootfs(root, full, slim, private)
 
 
-def finish_rootfs(root, full, slim, private):
+def finish_rootfs(root: Path, full: Path, slim: Path, private: Sequence[str]) -> tuple[Path, Path]:
     """Make a bootstrapped root file system the official images' like, and pack it twice."""
     _make_pip_like_official(root, private)
     _tar(root, full)
@@ -310,7 +321,7 @@ def finish_rootfs(root, full, slim, private):
     return full, slim
 
 
-def _make_pip_like_official(root, private):
+def _make_pip_like_official(root: Path, private: Sequence[str]) -> None:
     # The official images have no PEP 668 marker, so `pip install` works as root.
     for marker in root.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
@@ -324,14 +335,14 @@ def _make_pip_like_official(root, private):
 PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
-def private_certificates(host_bundle, distribution_bundle):
+def private_certificates(host_bundle: str, distribution_bundle: str) -> list[str]:
     """The certificates this machine trusts beyond the distribution's bundle:
     a private CA, such as a TLS-intercepting proxy's. Both are PEM texts."""
     known = {"".join(cert.split()) for cert in PEM.findall(distribution_bundle)}
     return [cert for cert in PEM.findall(host_bundle) if "".join(cert.split()) not in known]
 
 
-def host_private_certificates():
+def host_private_certificates() -> list[str]:
     """What this machine's bundle adds to the certificates its distribution
     ships (/usr/share/ca-certificates): its own private CAs."""
     if not host.HOST_CA_BUNDLE.exists():
@@ -341,7 +352,7 @@ def host_private_certificates():
     return private_certificates(host.HOST_CA_BUNDLE.read_text(errors="replace"), shipped)
 
 
-def _trust_private_certificates(root, extra):
+def _trust_private_certificates(root: Path, extra: Sequence[str]) -> None:
     """The image trusts the distribution's bundle, plus only those private
     certificates without which pip cannot reach the package index from here.
     Images built while there are any are labelled, and never served to a room."""
@@ -359,7 +370,7 @@ def _trust_private_certificates(root, extra):
         "proxy?): the stand-ins trust them too, for pip, and are labelled as not for a room")
 
 
-def _strip(root):
+def _strip(root: Path) -> None:
     """Make the small image small: no docs, manuals or translations, and, like
     Alpine, no bash (`sh` is the shell there)."""
     for folder in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
@@ -373,7 +384,7 @@ def _strip(root):
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def _tar(root, target):
+def _tar(root: Path, target: Path) -> None:
     partial = target.with_suffix(".partial")
     with step(f"packing {target.name}"):
         with tarfile.open(partial, "w") as archive:
@@ -381,7 +392,7 @@ def _tar(root, target):
         partial.rename(target)  # only a finished tarball gets the trusted name
 
 
-def build_python(images, digest, scratch, private):
+def build_python(images: Iterable[tuple[Image, Path]], digest: str, scratch: Path, private: Sequence[str]) -> None:
     """`private`: this machine's private certificates, which the recipe's
     root file systems trust (they are part of its digest)."""
     label = ["--label", f"{PRIVATE_CA_LABEL}=yes"] if private else []
@@ -398,7 +409,7 @@ def build_python(images, digest, scratch, private):
         subprocess.run(["docker", "rmi", base], capture_output=True)
 
 
-def check_python_version(reference):
+def check_python_version(reference: str) -> None:
     """A stand-in published as python:3.13-... must run Python 3.13."""
     result = subprocess.run(["docker", "run", "--rm", reference, "python3", "-c",
                              "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
@@ -409,7 +420,7 @@ def check_python_version(reference):
                            f"bringup/images.py and the pages together")
 
 
-def build_workshop_image(image, digest):
+def build_workshop_image(image: Image, digest: str) -> None:
     local = f"intro-to-docker-build/workshop:{digest}"
     # --pull: the base as the mirror has it now, not an older local copy of the tag.
     run(["docker", "build", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
@@ -417,13 +428,13 @@ def build_workshop_image(image, digest):
     publish(local, image)
 
 
-def apt_mirror():
+def apt_mirror() -> str:
     """The Debian mirror this machine's apt uses, for recipes that install
     packages at build time; empty: the base image's own sources."""
     return host.debian_mirror(host.codename()) if host.has_apt() else ""
 
 
-def build_registry(image, digest, mirror):
+def build_registry(image: Image, digest: str, mirror: str) -> None:
     """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
     local = f"intro-to-docker-build/registry:{digest}"
     run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={pinned(PYTHON_ALPINE)}",
@@ -432,13 +443,13 @@ def build_registry(image, digest, mirror):
     publish(local, image)
 
 
-def copy_from_hub(image):
+def copy_from_hub(image: Image) -> None:
     """The real image, for every CPU Docker Hub has it for: its index and
     manifests copied as they are (same digests)."""
     copy_all_platforms(f"docker.io/{image.repository}:{image.tag}", image)
 
 
-def copy_all_platforms(source, image, plain_http_source=False):
+def copy_all_platforms(source: str, image: Image, plain_http_source: bool = False) -> None:
     """Copy `source` (a reference a registry serves) into the mirror as image,
     every platform of it, with skopeo (Debian's): the docker CLI pulls one."""
     # The writer's credential from its client configuration (a file of ours), never on a command line.
@@ -449,7 +460,7 @@ def copy_all_platforms(source, image, plain_http_source=False):
     record_push(image)
 
 
-def local_label(reference):
+def local_label(reference: str) -> str | None:
     """The recipe label of a local image of the engine bring-up uses, or None."""
     result = subprocess.run(["docker", "image", "inspect", "--format",
                              f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', reference],
@@ -457,23 +468,24 @@ def local_label(reference):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def sandbox_digest(sandbox, python_digest, arch, mirror):
+def sandbox_digest(sandbox: SandboxEngine, python_digest: str, arch: str, mirror: str) -> str:
     """The recipe hash of one sandbox image: the recipe's files, its base, the
     machine, the Debian mirror and the release its engine comes from."""
-    return recipe_hash(_recipe_files("sandbox"), python_digest, arch, mirror, sandbox.suite)
+    return recipe_hash(sandbox_image.recipe_files(), python_digest, arch, mirror, sandbox.suite)
 
 
-def sandbox_build_argv(sandbox, digest, mirror, base):
-    """`base`: the python image by digest (pinned)."""
-    return ["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={base}",
-            "--build-arg", f"APT_MIRROR={mirror}", "--build-arg", f"SUITE={sandbox.suite}",
-            "--label", f"{RECIPE_LABEL}={digest}", "-t", sandbox.reference, str(RECIPES / "sandbox")]
+def sandbox_build_argv(sandbox: SandboxEngine, digest: str, mirror: str, base: str) -> list[str]:
+    """`base`: the python image by digest (pinned). The harness's own build
+    command, with this project's labels."""
+    return sandbox_image.build_argv(sandbox.reference, base, suite=sandbox.suite, apt_mirror=mirror,
+                                    label_namespace=DOCTEST_IDENTITY.label_namespace,
+                                    labels={RECIPE_LABEL: digest}, pull=True, quiet=True)
 
 
-SANDBOX_ROLE_LABEL = "org.intro-to-docker.role=doctest-sandbox"  # set by recipes/sandbox/Dockerfile
+SANDBOX_ROLE_LABEL = DOCTEST_IDENTITY.role_label  # set by sandbox_build_argv
 
 
-def ensure_sandbox_images(python_digest, arch, sandboxes=SANDBOX_ENGINES):
+def ensure_sandbox_images(python_digest: str, arch: str, sandboxes: Iterable[SandboxEngine] = SANDBOX_ENGINES) -> None:
     """Every engine of the doc tests' matrix (SANDBOX_ENGINES), each built on
     this engine (never pushed) when its recipe changed."""
     mirror = apt_mirror()
@@ -482,7 +494,7 @@ def ensure_sandbox_images(python_digest, arch, sandboxes=SANDBOX_ENGINES):
     remove_replaced_sandboxes()
 
 
-def remove_replaced_sandboxes():
+def remove_replaced_sandboxes() -> None:
     """Sandbox images a rebuild replaced while a doc-test run still had a
     sandbox on them (so their removal failed then): untagged and labelled as
     ours, each removed once nothing uses it (never forced)."""
@@ -492,7 +504,7 @@ def remove_replaced_sandboxes():
         subprocess.run(["docker", "rmi", image], capture_output=True)
 
 
-def ensure_sandbox_image(sandbox, digest, mirror):
+def ensure_sandbox_image(sandbox: SandboxEngine, digest: str, mirror: str) -> None:
     """One sandbox image, built on this engine (never pushed): a private
     engine per test worker runs from it."""
     reference = sandbox.reference
@@ -510,7 +522,7 @@ def ensure_sandbox_image(sandbox, digest, mirror):
         subprocess.run(["docker", "rmi", previous], capture_output=True)
 
 
-def ensure_images(then=()):
+def ensure_images(then: Iterable[Callable[[], None]] = ()) -> None:
     """Every image the pages pull, in the mirror, built at most once per recipe;
     then each of `then` (more images, pushed through the same writer).
     One run at a time: a second waits for the first (which may push the same
@@ -530,7 +542,7 @@ def ensure_images(then=()):
             stop_writer()
 
 
-def _ensure_images():
+def _ensure_images() -> None:
     paths.ensure()
     arch = host.debian_arch()
     release = host.codename()

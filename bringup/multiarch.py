@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import emulation, engine, host, images, paths, registry, services
@@ -37,11 +38,11 @@ QEMU_ROOT = paths.CACHE / "qemu-user-static"
 SOURCES = [Path(__file__), Path(emulation.__file__), Path(images.__file__)]
 
 
-def other_cpu():
+def other_cpu() -> str | None:
     return OTHER_CPU.get(host.debian_arch())
 
 
-def why_not(arch):
+def why_not(arch: str | None) -> str | None:
     """Why this machine cannot build images for `arch`, or None."""
     if arch is None:
         return f"bring-up knows no second CPU for this machine's {host.debian_arch()}"
@@ -53,12 +54,12 @@ def why_not(arch):
     return None
 
 
-def platform_image(image, arch):
+def platform_image(image: images.Image, arch: str) -> images.Image:
     """Where the image for `arch` alone is pushed: `<tag>--<arch>`."""
     return images.Image(image.repository, f"{image.tag}--{arch}", image.inputs)
 
 
-def join(image, arch, digest, build):
+def join(image: images.Image, arch: str, digest: str, build: Callable[[images.Image], None]) -> None:
     """Make every tag of image an index of this machine's image and the one
     for `arch` (built by `build(target)` unless the mirror has it)."""
     if images.cached(image, digest, arch):
@@ -79,10 +80,10 @@ def join(image, arch, digest, build):
         images.record_push(image.with_tag(tag))
 
 
-def ensure_hello(arch, scratch):
+def ensure_hello(arch: str, scratch: Path) -> None:
     digest = images.recipe_hash(images.HELLO.inputs + SOURCES, arch)
 
-    def build(target):
+    def build(target: images.Image) -> None:
         local = images.build_hello_locally(digest, scratch, CROSS_GCC[arch][0], arch)
         images.push(local, target, f"pushing hello-world for {arch}")
         subprocess.run(["docker", "rmi", local], capture_output=True)
@@ -90,14 +91,14 @@ def ensure_hello(arch, scratch):
     join(images.HELLO, arch, digest, build)
 
 
-def set_up_emulation():
+def set_up_emulation() -> None:
     """What building under QEMU needs (MULTIARCH=all): the tools, and QEMU
     unpacked. The cross-compiled hello-world needs neither."""
     engine.install_packages(TOOLS)
     unpack_qemu()
 
 
-def unpack_qemu():
+def unpack_qemu() -> None:
     """qemu-user-static's files under QEMU_ROOT, from the package apt would
     install (its signature checked by apt), unpacked once."""
     if (QEMU_ROOT / emulation.HANDLERS.relative_to("/")).is_dir():
@@ -111,13 +112,13 @@ def unpack_qemu():
         if result.returncode:
             raise BringupError(f"`{' '.join(download)}` failed:\n{result.stderr[-1500:]}")
         unpacked = scratch / "root"
-        images.run(["dpkg-deb", "-x", str(next(scratch.glob(f"{emulation.PACKAGE}_*.deb"))), str(unpacked)],
+        images.run(["dpkg-deb", "-x", str(paths.only_match(scratch, f"{emulation.PACKAGE}_*.deb", "apt-get download")), str(unpacked)],
                    f"unpacking {emulation.PACKAGE}")
         shutil.rmtree(QEMU_ROOT, ignore_errors=True)
         unpacked.rename(QEMU_ROOT)  # only a finished unpacking gets the trusted name
 
 
-def in_emulation(arch, argv, own_network=False):
+def in_emulation(arch: str, argv: Sequence[str], own_network: bool = False) -> list[str]:
     """argv, run in bringup.emulation's namespace for `arch`."""
     return [sys.executable, emulation.__file__, arch, "--qemu-root", str(QEMU_ROOT),
             *(["--own-network"] if own_network else []), "--", *argv]
@@ -132,7 +133,7 @@ ROOTFS_STAGE = "bringup-rootfs"  # the first stage of build_on_rootfs
 ROOTFS_METHOD = "mmdebstrap minbase, version 1"
 
 
-def python_rootfs(arch, scratch, private):
+def python_rootfs(arch: str, scratch: Path, private: Sequence[str]) -> tuple[Path, Path]:
     """The python stand-ins' root file systems for `arch` (once per recipe)."""
     release, mirror, packages = images.rootfs_recipe()
     digest = images.recipe_hash(images.PYTHON_LATEST.inputs, arch, release, "".join(private), ROOTFS_METHOD)
@@ -155,14 +156,14 @@ def python_rootfs(arch, scratch, private):
     return images.finish_rootfs(root, full, slim, private)
 
 
-def ensure_python(arch, scratch, private, emulating):
+def ensure_python(arch: str, scratch: Path, private: Sequence[str], emulating: "EmulatingEngine") -> str:
     """Both python stand-ins for `arch`, built on the emulating engine (the
     full image's recipe RUNs apt-get); return their recipe digest."""
     digest = images.recipe_hash(images.PYTHON_LATEST.inputs + SOURCES, arch, images.rootfs_recipe()[0],
                                 "".join(private))
     labels = {images.PRIVATE_CA_LABEL: "yes"} if private else {}
     for image, kind in ((images.PYTHON_LATEST, 0), (images.PYTHON_ALPINE, 1)):
-        def build(target, image=image, kind=kind):
+        def build(target: images.Image, image: images.Image = image, kind: int = kind) -> None:
             build_on_rootfs(emulating, image, target, digest, python_rootfs(arch, scratch, private)[kind],
                             images.RECIPES / f"python/Dockerfile.{image.tag}", scratch, labels)
 
@@ -178,16 +179,16 @@ class EmulatingEngine:
     It has a network namespace of its own (bringup.emulation --own-network):
     its containers' networks and rules are made there, never in the host's."""
 
-    def __init__(self, arch):
+    def __init__(self, arch: str) -> None:
         self.arch = arch
         self.name = engine.emulating_engine(arch)
         self.socket = paths.RUN / f"docker-{arch}.sock"
 
     @property
-    def host(self):
+    def host(self) -> str:
         return f"unix://{self.socket}"
 
-    def __enter__(self):
+    def __enter__(self) -> "EmulatingEngine":
         # One user at a time (a `make images` and a test): a second waits.
         self.lock = paths.open_log(paths.RUN / f"{self.name}.lock")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
@@ -210,10 +211,10 @@ class EmulatingEngine:
         return self
 
     @property
-    def env(self):
+    def env(self) -> dict[str, str]:
         return dict(os.environ, DOCKER_HOST=self.host)
 
-    def load_base(self, image, as_tag, scratch):
+    def load_base(self, image: images.Image, as_tag: str, scratch: Path) -> None:
         """The mirror's image for `arch` into this engine, as `as_tag`, through
         a file: the engine has no way to the mirror (its namespace does not
         reach this machine's loopback)."""
@@ -231,7 +232,9 @@ class EmulatingEngine:
         finally:
             archive.unlink(missing_ok=True)
 
-    def build(self, image, target, digest, context, build_args=(), labels=None, classic=True):
+    def build(self, image: images.Image, target: images.Image, digest: str, context: Path,
+              build_args: Iterable[tuple[str, str]] = (), labels: Mapping[str, str] | None = None,
+              classic: bool = True) -> None:
         """Build `context` for `arch` and push it as `target`. `classic`: the
         classic builder, for recipes whose bases load_base put here (BuildKit,
         0.8 in Engine 20.10, takes a base for another CPU from a registry only)."""
@@ -252,7 +255,7 @@ class EmulatingEngine:
         images.push(local, target, f"pushing {image.hub_ref} for {self.arch}")
         subprocess.run(["docker", "rmi", local], capture_output=True)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         try:
             services.stop(self.name)
             remove_empty_cgroups(f"intro-to-docker-{self.arch}")
@@ -260,7 +263,7 @@ class EmulatingEngine:
             self.lock.close()
 
 
-def remove_empty_cgroups(parent_name):
+def remove_empty_cgroups(parent_name: str) -> None:
     """The cgroups runc made under --cgroup-parent, once empty (rmdir removes no other)."""
     for parent in Path("/sys/fs/cgroup").glob(f"*/{parent_name}"):
         for cgroup in sorted(parent.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [parent]:
@@ -270,7 +273,8 @@ def remove_empty_cgroups(parent_name):
                 pass
 
 
-def build_on_rootfs(emulating, image, target, digest, tarball, dockerfile, scratch, labels=None):
+def build_on_rootfs(emulating: EmulatingEngine, image: images.Image, target: images.Image, digest: str, tarball: Path,
+                    dockerfile: Path, scratch: Path, labels: Mapping[str, str] | None = None) -> None:
     """Build, on the emulating engine, a recipe whose base (ARG BASE) is a
     root file system tarball. The recipe runs as written, after a first
     stage that unpacks the tarball: BuildKit reads a local base for another
@@ -291,12 +295,12 @@ def build_on_rootfs(emulating, image, target, digest, tarball, dockerfile, scrat
 BASE_TAG = "intro-to-docker-build/base:python-alpine"  # the registry recipe's base, in the emulating engine
 
 
-def ensure_registry(arch, base_digest, emulating, scratch):
+def ensure_registry(arch: str, base_digest: str, emulating: EmulatingEngine, scratch: Path) -> None:
     """registry:2's stand-in for `arch` (its recipe RUNs apt-get), on the emulating engine."""
     mirror = images.apt_mirror()
     digest = images.recipe_hash(images.REGISTRY.inputs + SOURCES, base_digest, arch, mirror)
 
-    def build(target):
+    def build(target: images.Image) -> None:
         emulating.load_base(images.PYTHON_ALPINE, BASE_TAG, scratch)
         emulating.build(images.REGISTRY, target, digest, images.RECIPES / "registry",
                         [("BASE", BASE_TAG), ("APT_MIRROR", mirror)])
@@ -304,12 +308,12 @@ def ensure_registry(arch, base_digest, emulating, scratch):
     join(images.REGISTRY, arch, digest, build)
 
 
-def ensure_workshop(arch, base_digest, emulating, scratch):
+def ensure_workshop(arch: str, base_digest: str, emulating: EmulatingEngine, scratch: Path) -> None:
     """The workshop image for `arch`, from examples/ (its recipe RUNs pip), on the emulating engine."""
     workshop = images.workshop_image()
     digest = images.recipe_hash(workshop.inputs + SOURCES, base_digest, arch)
 
-    def build(target):
+    def build(target: images.Image) -> None:
         # examples/Dockerfile names its base itself: the same name, in the emulating engine.
         emulating.load_base(images.PYTHON_ALPINE, f"python:{images.PINNED_PYTHON}-alpine", scratch)
         emulating.build(workshop, target, digest, images.REPO_ROOT / "examples")
@@ -317,7 +321,7 @@ def ensure_workshop(arch, base_digest, emulating, scratch):
     join(workshop, arch, digest, build)
 
 
-def ensure(choice=DEFAULT):
+def ensure(choice: str = DEFAULT) -> None:
     """The images `choice` names (CHOICES), for the other CPU too."""
     if choice not in CHOICES:
         raise BringupError(f"MULTIARCH={choice!r}: choose one of {', '.join(CHOICES)}")
@@ -333,6 +337,7 @@ def ensure(choice=DEFAULT):
             say(f"    note: images for this machine's CPU only: {reason}")
             return
         raise BringupError(f"{reason}; `MULTIARCH=none` serves images for this machine's CPU alone")
+    assert arch is not None  # why_not gives a reason when there is no other CPU
     if choice == "all":
         set_up_emulation()
     with images.scratch_folder() as scratch:

@@ -5,6 +5,9 @@ import json
 import signal
 import socket
 import subprocess
+import types
+from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from . import images, registry, roomca, roomstore, services
 from .progress import BringupError, say
@@ -17,11 +20,11 @@ REMINDER = ("After the event, take the mirror entry and the room's certificate o
             "organizers' page has the steps for each system.")
 
 
-def snippet(address):
+def snippet(address: str) -> str:
     return json.dumps({"registry-mirrors": [f"https://{registry.host_port(address, registry.PORT)}"]}, indent=2)
 
 
-def allowlist(only=()):
+def allowlist(only: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(repository, tag) of every image the pages use, each tag and alias;
     `only`: names among them (e.g. hello-world, python:alpine) to serve alone."""
     pairs = [(image.repository, tag) for image in (*images.PUBLIC_IMAGES, images.workshop_image())
@@ -37,7 +40,7 @@ def allowlist(only=()):
     return [known[name] for name in wanted]
 
 
-def check_local_address(address):
+def check_local_address(address: str) -> None:
     """The address must be one of this machine's: refuse anything else before starting."""
     try:
         parsed = ipaddress.ip_address(address)
@@ -57,7 +60,7 @@ def check_local_address(address):
                                "(see `ip -brief address` for the ones it has)")
 
 
-def check_fit_for_a_room(address, served):
+def check_fit_for_a_room(address: str, served: Iterable[roomstore.Served]) -> None:
     """Refuse to serve images that trust a private CA of this machine to a
     LAN: every attendee's container would trust whoever holds that CA's key.
     Every tag the room serves is read (an alias may name another image). A
@@ -80,11 +83,11 @@ class Stop(Exception):
     """SIGTERM or SIGHUP: stop serving, as Ctrl-C does."""
 
 
-def _stop(signum, frame):
+def _stop(signum: int, frame: types.FrameType | None) -> NoReturn:
     raise Stop()
 
 
-def serve(address, only=()):
+def serve(address: str, only: Sequence[str] = ()) -> None:
     check_local_address(address)
     if address == registry.LOOPBACK:
         registry.ensure_running()
@@ -111,7 +114,7 @@ def serve(address, only=()):
         say("stopped the LAN mirror")
 
 
-def announce(address, served):
+def announce(address: str, served: Sequence[roomstore.Served]) -> None:
     where = registry.host_port(address, registry.PORT)
     say(f"\nThe mirror serves {len(served)} tags, read-only, on https://{where}: "
         f"{', '.join(image.reference for image in served)} (access log: {services.log_file(ROOM)}). "
@@ -133,5 +136,5 @@ def announce(address, served):
     say("\nPress Ctrl-C to stop serving on the LAN address.")
 
 
-def stop():
+def stop() -> bool:
     return registry.stop(ROOM)

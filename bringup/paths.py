@@ -13,6 +13,7 @@ import pwd
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 from .progress import BringupError, say
 
@@ -205,20 +206,20 @@ def write_private(path: Path, data: str | bytes, mode: int = SECRET_MODE) -> Pat
     return path
 
 
-def open_log(path: Path):
+def open_log(path: Path) -> BinaryIO:
     """`path` opened for appending (binary), created 0600; never through a link,
     and never a file another user made."""
     return _open_checked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab")
 
 
-def open_private(path: Path):
+def open_private(path: Path) -> BinaryIO:
     """A file bring-up wrote, opened for reading (binary): a regular file of
     ours in a folder of ours, never through a link. FileNotFoundError when
     there is none."""
     return _open_checked(path, os.O_RDONLY, "rb")
 
 
-def _open_checked(path: Path, flags: int, mode: str):
+def _open_checked(path: Path, flags: int, mode: Literal["ab", "rb"]) -> BinaryIO:
     """`path` in a folder of ours, opened without following a link, and
     checked to be a regular file of ours that others cannot write."""
     path = Path(path)
@@ -253,3 +254,12 @@ def rotate(path: Path, limit: int) -> bool:
         return False
     os.replace(path, path.with_name(path.name + ".1"))
     return True
+
+
+def only_match(folder: Path, pattern: str, made_by: str) -> Path:
+    """The first file under `folder` matching `pattern`, or an error saying
+    that `made_by` did not produce it (not a bare StopIteration)."""
+    found = next(folder.glob(pattern), None)
+    if found is None:
+        raise BringupError(f"{made_by} left no {pattern} in {folder}")
+    return found

@@ -2,18 +2,20 @@
 import contextlib
 import sys
 import time
+from collections.abc import Iterator
+from typing import NoReturn
 
 
 class BringupError(Exception):
     """A fault bring-up cannot get past; its text is the one message shown."""
 
 
-def say(text):
+def say(text: str) -> None:
     print(text, flush=True)
 
 
 @contextlib.contextmanager
-def step(what):
+def step(what: str) -> Iterator[None]:
     say(f"==> {what} ...")
     start = time.monotonic()
     yield
@@ -22,6 +24,6 @@ def step(what):
         say(f"    {what}: done in {took:.1f} s")
 
 
-def fail(message):
+def fail(message: str) -> NoReturn:
     print(f"bringup: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(1)

@@ -7,6 +7,7 @@ with (made for that run, kept in a folder of ours) may push: another
 program on this machine cannot slip an image of its own under a workshop
 name."""
 import base64
+import http.client
 import ipaddress
 import json
 import os
@@ -17,7 +18,9 @@ import ssl
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import bcrypt
 from doctester.docker.registry_config import registry_config
@@ -41,7 +44,7 @@ OCI_INDEX = INDEX_TYPES[1]
 MANIFEST_TYPES = ", ".join(IMAGE_MANIFEST_TYPES + INDEX_TYPES)
 
 
-def host_port(host, port):
+def host_port(host: str, port: int) -> str:
     """host:port as a URL or a registry reference writes it: an IPv6 address in brackets."""
     try:
         return f"[{host}]:{port}" if ipaddress.ip_address(host).version == 6 else f"{host}:{port}"
@@ -49,7 +52,9 @@ def host_port(host, port):
         return f"{host}:{port}"
 
 
-def config_text(address, room=False, storage_folder=None, tls=None, htpasswd=None):
+def config_text(address: str, room: bool = False, storage_folder: str | os.PathLike[str] | None = None,
+                tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+                htpasswd: str | os.PathLike[str] | None = None) -> str:
     """Every instance but the writer (`htpasswd`: its password file) is
     read-only. The room's instance (make mirror) serves its own storage
     (roomstore) over HTTPS (`tls`: certificate and key files), and its
@@ -64,7 +69,7 @@ def config_text(address, room=False, storage_folder=None, tls=None, htpasswd=Non
     return json.dumps(config, indent=2)
 
 
-def answers(base_url=MIRROR_URL, timeout=2, cafile=None):
+def answers(base_url: str = MIRROR_URL, timeout: float = 2, cafile: str | None = None) -> bool:
     """Whether a registry answers at base_url (https: trusting only `cafile`);
     one that asks for a password answers too."""
     try:
@@ -76,17 +81,18 @@ def answers(base_url=MIRROR_URL, timeout=2, cafile=None):
         return False
 
 
-def _open(request, timeout, cafile=None):
+def _open(request: str | urllib.request.Request, timeout: float, cafile: str | None = None) -> http.client.HTTPResponse:
     """urlopen without any proxy the environment names: our registries are
     on this machine (a proxy would reach its own loopback, and see the
     writer's password)."""
-    handlers = [urllib.request.ProxyHandler({})]
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
     if cafile:
         handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
-    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
+    # typeshed types what an opener returns as Any; for our http(s) URLs it is an HTTPResponse.
+    return cast(http.client.HTTPResponse, urllib.request.build_opener(*handlers).open(request, timeout=timeout))
 
 
-def listens(pid, port):
+def listens(pid: int, port: int) -> bool:
     """Whether process `pid` itself holds the listening TCP socket on `port`
     (not some other program that took the port first)."""
     try:
@@ -106,15 +112,18 @@ def listens(pid, port):
     return False
 
 
-def port_in_use(host, port):
+def port_in_use(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(1)
         return sock.connect_ex((host, port)) == 0
 
 
-def ensure_running(name="registry", host=LOOPBACK, room=False, storage_folder=None, tls=None, cafile=None,
-                   port=None, htpasswd=None):
+def ensure_running(name: str = "registry", host: str = LOOPBACK, room: bool = False,
+                   storage_folder: str | os.PathLike[str] | None = None,
+                   tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+                   cafile: str | None = None, port: int | None = None,
+                   htpasswd: str | os.PathLike[str] | None = None) -> bool:
     """Start our registry on host:5000 (or `port`) unless it already runs;
     refuse a port that something else holds."""
     program = shutil.which("docker-registry") or PROGRAM
@@ -148,7 +157,7 @@ def ensure_running(name="registry", host=LOOPBACK, room=False, storage_folder=No
     return True
 
 
-def stop(name="registry"):
+def stop(name: str = "registry") -> bool:
     return services.stop(name)
 
 
@@ -157,10 +166,11 @@ class Writer:
     made for it, which `docker login` hands to a client configuration of its
     own (never the user's ~/.docker); both are gone when it stops."""
 
-    def __init__(self):
-        self.env, self.password = None, None
+    def __init__(self) -> None:
+        self.env: dict[str, str] | None = None
+        self.password: str | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Writer":
         self.password = secrets.token_urlsafe(24)
         paths.ensure()
         # A writer a killed run left knows another password: never reused.
@@ -183,35 +193,36 @@ class Writer:
             raise
         return self
 
-    def authorization(self):
+    def authorization(self) -> dict[str, str]:
         """The header a client other than docker sends (tests)."""
         token = base64.b64encode(f"{WRITER_USER}:{self.password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         stop(WRITER)
         shutil.rmtree(self.client_config, ignore_errors=True)
         (paths.RUN / f"{WRITER}.htpasswd").unlink(missing_ok=True)
 
 
-def _get_json(url, accept=None, timeout=5):
+def _get_json(url: str, accept: str | None = None, timeout: float = 5) -> Any:
     return _get_json_and_digest(url, accept, timeout)[0]
 
 
-def _get_json_and_digest(url, accept=None, timeout=5):
+def _get_json_and_digest(url: str, accept: str | None = None, timeout: float = 5) -> tuple[Any, str | None]:
     """The JSON at url, and the digest the registry names it by (a manifest's)."""
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with _open(request, timeout=timeout) as response:
         return json.load(response), response.headers.get("Docker-Content-Digest")
 
 
-def _registry_error(error, base_url, reference):
+def _registry_error(error: Exception, base_url: str, reference: str) -> BringupError:
     if isinstance(error, urllib.error.HTTPError):
         return BringupError(f"the mirror at {base_url} answered {error.code} for {reference}")
     return BringupError(f"cannot read {reference} from the mirror at {base_url}: {error}")
 
 
-def platform_manifest(repository, tag, arch, base_url=MIRROR_URL):
+def platform_manifest(repository: str, tag: str, arch: str, base_url: str = MIRROR_URL
+                      ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     """(digest, manifest, config) of repository:tag for linux/`arch`: the
     tag's own manifest, or its index's entry for that platform; None when the
     mirror has neither (no tag, or an index without that platform, or an
@@ -234,10 +245,14 @@ def platform_manifest(repository, tag, arch, base_url=MIRROR_URL):
         raise _registry_error(error, base_url, f"{repository}:{tag}") from None
     if config.get("architecture", arch) != arch:
         return None
+    if digest is None:  # the distribution registry always names it; another server may not
+        raise BringupError(f"the mirror at {base_url} named no digest (Docker-Content-Digest) for "
+                           f"{repository}:{tag}")
     return digest, manifest, config
 
 
-def image_labels(repository, tag, base_url=MIRROR_URL, arch=None):
+def image_labels(repository: str, tag: str, base_url: str = MIRROR_URL, arch: str | None = None
+                 ) -> dict[str, str] | None:
     """Labels of repository:tag (for linux/`arch` when it is an index; by
     default this machine's) as stored in the mirror, or None if it is not there."""
     found = platform_manifest(repository, tag, arch or host.debian_arch(), base_url)
@@ -246,7 +261,8 @@ def image_labels(repository, tag, base_url=MIRROR_URL, arch=None):
     return (found[2].get("config") or {}).get("Labels") or {}
 
 
-def put_index(repository, tag, entries, authorization):
+def put_index(repository: str, tag: str, entries: Iterable[tuple[str | None, str]],
+              authorization: Mapping[str, str]) -> str:
     """Make repository:tag an OCI index of manifests already in the
     repository: `entries` are (digest, arch) pairs. Through the writer; return
     the index's digest."""
@@ -269,7 +285,7 @@ def put_index(repository, tag, entries, authorization):
                            f"({error.code}: {error.read()[:300]!r})") from None
 
 
-def manifest_digest(repository, tag, base_url=MIRROR_URL):
+def manifest_digest(repository: str, tag: str, base_url: str = MIRROR_URL) -> str | None:
     """The digest the mirror serves for repository:tag, or None if it has none."""
     request = urllib.request.Request(f"{base_url}/v2/{repository}/manifests/{tag}", method="HEAD",
                                      headers={"Accept": MANIFEST_TYPES})

@@ -10,10 +10,12 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import paths
@@ -26,17 +28,17 @@ CA_DAYS = 365                 # a season of workshops; then a new CA
 SERVER_DAYS = 7               # the mirror's certificate: one event
 
 
-def _key_pem(key):
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
 
-def _name(common_name):
+def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Intro to Docker room"),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _check_private(path):
+def _check_private(path: Path) -> None:
     """A key must be a regular file of this user that nobody else can read."""
     try:
         info = os.lstat(path)
@@ -52,7 +54,7 @@ def _check_private(path):
                            f"Remove {FOLDER} to make a new CA, and have attendees trust the new one")
 
 
-def ensure_ca(now=None):
+def ensure_ca(now: datetime.datetime | None = None) -> None:
     """The room CA, made if there is none; refused if its key is missing or readable by others."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     paths.private_folder(FOLDER)
@@ -92,11 +94,12 @@ def ensure_ca(now=None):
     paths.write_private(CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
-def server_certificate(address, now=None):
+def server_certificate(address: str, now: datetime.datetime | None = None) -> tuple[Path, Path]:
     """(certificate, key) files for the mirror on `address`, signed by the room CA."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ensure_ca(now)
-    ca_key = serialization.load_pem_private_key(_read(CA_KEY), password=None)
+    # Any kind of private key to the loader; the room CA's (ensure_ca makes it) is one that signs certificates.
+    ca_key = cast(CertificateIssuerPrivateKeyTypes, serialization.load_pem_private_key(_read(CA_KEY), password=None))
     ca = x509.load_pem_x509_certificate(_read(CA_CERT))
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (x509.CertificateBuilder().subject_name(_name(f"room mirror {address}")).issuer_name(ca.subject)
@@ -116,12 +119,12 @@ def server_certificate(address, now=None):
     return cert_path, key_path
 
 
-def fingerprint(path=None):
+def fingerprint(path: str | os.PathLike[str] | None = None) -> str:
     """SHA-256 of the CA file as attendees receive it: what `sha256sum`,
     `shasum -a 256` and PowerShell's `Get-FileHash` print for it."""
     return hashlib.sha256(_read(Path(path or CA_CERT))).hexdigest().upper()
 
 
-def _read(path):
+def _read(path: Path) -> bytes:
     with paths.open_private(path) as stream:
         return stream.read()

@@ -13,7 +13,9 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import paths
 from .progress import BringupError
@@ -27,25 +29,25 @@ INDEX_TYPES = {"application/vnd.docker.distribution.manifest.list.v2+json",
 @dataclass(frozen=True)
 class Served:
     reference: str   # repository:tag, as attendees pull it
-    labels: dict     # of the image's config (the private-CA label among them)
+    labels: dict[str, str]  # of the image's config (the private-CA label among them)
 
 
-def _blob(root, digest):
+def _blob(root: Path, digest: str) -> Path:
     algorithm, hexdigest = digest.split(":", 1)
     if algorithm != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
         raise BringupError(f"the mirror's storage names a blob {digest!r} that is not a sha256 digest")
     return root.joinpath(*V2, "blobs", "sha256", hexdigest[:2], hexdigest, "data")
 
 
-def _link(root, repository, *parts):
+def _link(root: Path, repository: str, *parts: str) -> Path:
     return root.joinpath(*V2, "repositories", repository, *parts, "link")
 
 
-def _digest_path(digest):
+def _digest_path(digest: str) -> list[str]:
     return digest.split(":", 1)
 
 
-def _read_verified(path, digest=None):
+def _read_verified(path: Path, digest: str | None = None) -> bytes:
     """The bytes of a file bring-up's registry wrote: a regular file of ours,
     never read through a link; with `digest`, refused unless its content has
     that sha256 (a blob someone swapped is not served)."""
@@ -72,10 +74,10 @@ class Copier:
 
     MAX_DEPTH = 2  # an index, then its manifests: nothing deeper is an image
 
-    def __init__(self, source, target, trusted):
+    def __init__(self, source: Path, target: Path, trusted: Mapping[str, str]) -> None:
         self.source, self.target, self.trusted = source, target, trusted
 
-    def _put_blob(self, digest):
+    def _put_blob(self, digest: str) -> None:
         source, target = _blob(self.source, digest), _blob(self.target, digest)
         if target.exists():
             return
@@ -86,12 +88,12 @@ class Copier:
         except OSError:  # another file system: a copy then
             target.write_bytes(_read_verified(source, digest))
 
-    def _put_link(self, repository, digest, *parts):
+    def _put_link(self, repository: str, digest: str, *parts: str) -> None:
         link = _link(self.target, repository, *parts)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.write_text(digest)
 
-    def _manifest(self, repository, digest, depth=0):
+    def _manifest(self, repository: str, digest: str, depth: int = 0) -> dict[str, str]:
         """Copy one manifest (an index with its manifests); return its config's
         labels (of an index: a label any of its images carries)."""
         if depth >= self.MAX_DEPTH:
@@ -101,7 +103,7 @@ class Copier:
             self._put_blob(digest)
             self._put_link(repository, digest, "_manifests", "revisions", *_digest_path(digest))
             if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
-                labels = {}
+                labels: dict[str, str] = {}
                 for entry in manifest.get("manifests", []):
                     for key, value in self._manifest(repository, entry["digest"], depth + 1).items():
                         labels[key] = labels.get(key) or value  # a label one image carries is never hidden
@@ -115,7 +117,7 @@ class Copier:
                                f"wrote ({error!r}): run `make images` again") from None
         return (config.get("config") or {}).get("Labels") or {}
 
-    def tag(self, repository, tag):
+    def tag(self, repository: str, tag: str) -> Served:
         """Copy repository:tag; return what it serves, or raise naming it if absent."""
         current = _link(self.source, repository, "_manifests", "tags", tag, "current")
         if not current.exists():
@@ -132,7 +134,8 @@ class Copier:
         return Served(f"{repository.removeprefix('library/')}:{tag}", labels)
 
 
-def fill(allowed, trusted, source=None, target=None):
+def fill(allowed: Iterable[tuple[str, str]], trusted: Mapping[str, str], source: Path | None = None,
+         target: Path | None = None) -> list[Served]:
     """Make the room's storage anew from (repository, tag) pairs, each only
     as the manifest `trusted` ({"repository:tag": digest}: what bring-up
     pushed) names; return what it serves."""

@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from doctester.core.procfs import stat_fields
 
@@ -24,46 +26,54 @@ from .progress import BringupError, say
 LOG_LIMIT = 10 * 1024 * 1024  # bytes of log kept per service before it is rotated
 
 
-def pid_file(name):
+class Identity(TypedDict):
+    """What a pid file records (as JSON), and what identity() reads of a live process."""
+    pid: int
+    cmdline: list[str]
+    start: int | None
+    boot: str | None
+
+
+def pid_file(name: str) -> Path:
     return paths.RUN / f"{name}.pid"
 
 
-def log_file(name):
+def log_file(name: str) -> Path:
     return paths.RUN / f"{name}.log"
 
 
-def _cmdline(pid):
+def _cmdline(pid: int) -> list[str]:
     try:
         return [part.decode() for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
     except OSError:
         return []
 
 
-def _start_time(pid):
+def _start_time(pid: int) -> int | None:
     """When the process started, in clock ticks since boot (/proc/PID/stat, field 22)."""
     fields = stat_fields(pid)
     return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
 
 
-def _boot_id():
+def _boot_id() -> str | None:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return None
 
 
-def identity(pid, cmdline=None):
+def identity(pid: int, cmdline: list[str] | None = None) -> Identity:
     """What makes a live process this one and no other: command line, start time, boot."""
     return {"pid": pid, "cmdline": cmdline or _cmdline(pid), "start": _start_time(pid), "boot": _boot_id()}
 
 
-def record(name, pid, argv=None):
+def record(name: str, pid: int, argv: Sequence[str] | None = None) -> None:
     """Write the pid file. `argv`: the command line we started, which right
     after the start /proc may not show yet."""
     paths.write_private(pid_file(name), json.dumps(identity(pid, [str(a) for a in argv] if argv else None)) + "\n")
 
 
-def running_pid(name):
+def running_pid(name: str) -> int | None:
     """The pid of our `name` service if the process its pid file names is
     alive and is still that process (same command line, start time, boot)."""
     try:
@@ -77,14 +87,15 @@ def running_pid(name):
     return None
 
 
-def last_lines(path, count=20):
+def last_lines(path: Path, count: int = 20) -> str:
     try:
         return "\n".join(paths.read_private(path).splitlines()[-count:])
     except (OSError, BringupError):
         return "(no log)"
 
 
-def start(name, argv, ready, timeout, shows_as=None):
+def start(name: str, argv: Sequence[str], ready: Callable[[], bool], timeout: float,
+          shows_as: Sequence[str] | None = None) -> int:
     """Start `argv` in the background, logging to RUN/name.log, and wait until
     `ready()` is true. On failure the process is stopped and its log quoted.
     `shows_as`: the command line the process has once running, when `argv`
@@ -92,9 +103,13 @@ def start(name, argv, ready, timeout, shows_as=None):
     paths.ensure()
     paths.rotate(log_file(name), LOG_LIMIT)  # keep one old log (name.log.1), bounded
     log = paths.open_log(log_file(name))
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    log.close()
+    try:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as error:
+        raise BringupError(f"cannot start {name}: {argv[0]}: {error.strerror}") from None
+    finally:
+        log.close()
     record(name, proc.pid, shows_as or argv)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,7 +128,7 @@ def start(name, argv, ready, timeout, shows_as=None):
                        f"last lines of {log_file(name)}:\n{last_lines(log_file(name))}")
 
 
-def stop(name, timeout=30):
+def stop(name: str, timeout: float = 30) -> bool:
     """Stop our `name` service, if it runs; return True when one was stopped."""
     pid = running_pid(name)
     if pid is None:

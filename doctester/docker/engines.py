@@ -266,7 +266,7 @@ class ExistingEngine(PageEngine):
         kill_descendants(pid)
 
     def finish_page(self) -> list[str]:
-        problems = restore(self.docker, self.before)
+        problems = restore(self.docker, self.before, self.run.label)
         if not problems:
             self.snapshot_file.unlink(missing_ok=True)
         return problems
@@ -275,13 +275,14 @@ class ExistingEngine(PageEngine):
         return {**self.docker.versions(), "mode": "existing"}
 
 
-def restore(docker: DockerCLI, before: Snapshot) -> list[str]:
+def restore(docker: DockerCLI, before: Snapshot, run_label: str = RUN_LABEL) -> list[str]:
     """Remove what a page made beside the snapshot; put back what it removed,
     the images it moved aside included. Returns problems. A doc-test
-    sandbox, or its network, that came meanwhile is another run's: kept."""
+    sandbox, or its network, that came meanwhile (`run_label` on it) is
+    another run's: kept."""
     containers, networks = docker.container_ids(), docker.networks()
     # Listed after the objects: whatever of those is a sandbox is in here.
-    label = f"label={RUN_LABEL}"
+    label = f"label={run_label}"
     others = set(docker.lines("ps", "-a", "--no-trunc", "--filter", label, "--format", "{{.ID}}")
                  + docker.lines("network", "ls", "--no-trunc", "--filter", label, "--format", "{{.ID}}"))
     problems = docker.remove_containers([c for c in containers if c not in before.containers and c not in others])

@@ -26,9 +26,10 @@ from typing import IO, Any
 
 from ..core.report import write_atomically
 from .dockerstate import DockerCLI, already_gone
+from .identity import run_label
 
 KINDS = ("container", "volume", "network")  # removed in this order
-RUN_LABEL = "org.intro-to-docker.doctest.run"
+RUN_LABEL = run_label()  # the default; a run takes its own from doc_label_namespace
 DEFAULT_STATE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"
 
 
@@ -36,11 +37,13 @@ RUN_ID = re.compile(r"\d+-[0-9a-f]{6}")
 
 
 class Run:
-    def __init__(self, state_dir: str | os.PathLike[str], docker: Iterable[str] = ("docker",)) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], docker: Iterable[str] = ("docker",),
+                 label: str = RUN_LABEL) -> None:
         self.root = Path(state_dir) / "runs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.docker = list(docker)
+        self.label = label  # the key of the label, valued with this run's id, on every object it creates
         self.objects: list[dict[str, str]] = []
         # The folder is made, locked and written outside runs/, then moved in
         # whole: a run folder without its lock held is never seen there, so
@@ -63,11 +66,12 @@ class Run:
 
     def _save(self) -> None:
         write_atomically(self.dir / "objects.json",
-                         json.dumps({"pid": os.getpid(), "docker": self.docker, "objects": self.objects}, indent=1))
+                         json.dumps({"pid": os.getpid(), "docker": self.docker, "label": self.label,
+                                     "objects": self.objects}, indent=1))
 
     def release(self) -> list[str]:
         """Remove what this run created, then its folder. Returns problems."""
-        problems = remove_objects(self.docker, self.objects)
+        problems = remove_objects(self.docker, self.objects, label=self.label)
         if not problems:
             shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
@@ -78,22 +82,22 @@ LISTING = {"container": ["ps", "-a", "--format", "{{.Names}}"], "volume": ["volu
            "network": ["network", "ls", "--format", "{{.Name}}"]}
 
 
-def labelled(docker: Iterable[str], kind: str, run_id: str) -> set[str]:
+def labelled(docker: Iterable[str], kind: str, run_id: str, label: str = RUN_LABEL) -> set[str]:
     """Names of the objects of `kind` that carry this run's label."""
-    result = DockerCLI(docker).run(*LISTING[kind][:-2], "--filter", f"label={RUN_LABEL}={run_id}",
+    result = DockerCLI(docker).run(*LISTING[kind][:-2], "--filter", f"label={label}={run_id}",
                                    *LISTING[kind][-2:], check=False, timeout=120)
     return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
 def remove_objects(docker: Iterable[str], objects: Sequence[dict[str, Any]],
-                   run_id: str | None = None) -> list[str]:
+                   run_id: str | None = None, label: str = RUN_LABEL) -> list[str]:
     """Remove the objects named; with `run_id` (a dead run's record, which a
-    page could have rewritten), only those that carry that run's label."""
+    page could have rewritten), only those whose `label` has that run's id."""
     problems: list[str] = []
     for kind in KINDS:
         names = [o["name"] for o in objects if o["kind"] == kind]
         if names and run_id is not None:
-            names = sorted(set(names) & labelled(docker, kind, run_id))
+            names = sorted(set(names) & labelled(docker, kind, run_id, label))
         if not names:
             continue
         argv = {"container": ["rm", "-f", "-v"], "volume": ["volume", "rm", "-f"],
@@ -130,32 +134,44 @@ def dead_runs(state_dir: str | os.PathLike[str]) -> list[tuple[Path, IO[str]]]:
 
 
 def reap(state_dir: str | os.PathLike[str], recover: Callable[[Path], list[str]] = lambda folder: [],
-         docker: Iterable[str] = ("docker",)) -> tuple[list[str], list[str]]:
+         docker: Iterable[str] = ("docker",), label: str = RUN_LABEL) -> tuple[list[str], list[str]]:
     """Remove what dead runs left behind; returns (what was reaped, problems).
     `recover(folder)` first puts back what a dead run had changed outside its
     own objects (images an existing-engine run had moved aside). The command
-    run is `docker`, never one a record names."""
+    run is `docker`, never one a record names; an object is removed only if
+    it carries `label` (the runs' own, from the same doc_label_namespace)
+    with the dead run's id."""
     reaped: list[str] = []
     problems: list[str] = []
     for folder, lock in dead_runs(state_dir):
         with contextlib.closing(lock):
-            problems += _reap_one(folder, recover, reaped, list(docker))
+            problems += _reap_one(folder, recover, reaped, list(docker), label)
     _clear_staging(state_dir)
     return reaped, problems
 
 
 def _reap_one(folder: Path, recover: Callable[[Path], list[str]], reaped: list[str],
-              docker: list[str]) -> list[str]:
-    """Reap one dead run whose lock the caller holds; returns problems."""
+              docker: list[str], label: str) -> list[str]:
+    """Reap one dead run whose lock the caller holds; returns problems. A
+    run whose record names another label (a project with another
+    doc_label_namespace, sharing the state folder) is left to its own
+    project's runs: reaped here, its objects would not be found by label
+    and its record would be lost."""
+    try:
+        record = json.loads((folder / "objects.json").read_text())
+    except (OSError, ValueError):
+        record = {}
+    if isinstance(record, dict) and record.get("label", label) != label:
+        return []
     trouble = recover(folder)
     if trouble:
         return trouble
     try:
-        objects = json.loads((folder / "objects.json").read_text())["objects"]
-    except (OSError, ValueError, KeyError, TypeError):
+        objects = record["objects"]
+    except (KeyError, TypeError):
         objects = []
     objects = [o for o in objects if isinstance(o, dict) and o.get("kind") in KINDS and isinstance(o.get("name"), str)]
-    trouble = remove_objects(docker, objects, run_id=folder.name)
+    trouble = remove_objects(docker, objects, run_id=folder.name, label=label)
     if trouble:
         return trouble
     try:

@@ -25,6 +25,7 @@ from .dockerstate import EngineError
 from .provider import MODES, EngineProvider
 from .sandbox import Limits, parse_size
 from .ownership import DEFAULT_STATE
+from .identity import DEFAULT_HOSTNAME, DEFAULT_LABEL_NAMESPACE, DEFAULT_SANDBOX_IMAGE
 
 if TYPE_CHECKING:
     from ..core.pagerun import PageRun
@@ -35,7 +36,14 @@ STORES = {"overlay2": None, "containerd": {"containerd-snapshotter": True}}
 OPTIONS = [
     ("engine", "private (pages run on Docker engines the run starts and owns) or existing "
                "(the reachable daemon; env DOCTEST_ENGINE overrides)", "private", MODES),
-    ("sandbox_image", "the image of the private engines", "intro-to-docker/doctest-sandbox:latest", None),
+    ("sandbox_image", "the image of the private engines (python -m doctester.docker.sandbox_image build "
+                      "builds one)", DEFAULT_SANDBOX_IMAGE, None),
+    ("sandbox_hostname", "the hostname of the private engines' sandboxes, which the pages' shells see",
+     DEFAULT_HOSTNAME, None),
+    ("label_namespace", "the prefix of the labels on what runs create on the outer engine (NAMESPACE.doctest.run) "
+                        "and on sandbox images (NAMESPACE.role); reaping finds a killed run's objects by it, "
+                        "so keep it the same for every run that shares a state_dir", DEFAULT_LABEL_NAMESPACE,
+     None),
     ("image_store", "the private engines' image store: overlay2 (the classic one) or containerd (as on fresh "
                     "Docker Desktop installs)", "overlay2", STORES),
     ("mirror_storage", "a registry's storage folder, served read-only to the private engines as their "
@@ -81,7 +89,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_doctester_annotation_keys() -> list[AnnotationKey]:
-    return [rules.OTHER_ENGINE, portability.NOT_PORTABLE]
+    return [rules.OTHER_ENGINE, portability.NOT_PORTABLE, checkpoints.CHECKPOINT]
 
 
 def pytest_doctester_block_kinds() -> list[BlockKind]:
@@ -97,17 +105,33 @@ def pytest_configure(config: pytest.Config) -> None:
     PORTABLE["globs"] = tuple(read_options(config, OPTIONS)["portable_pages"].split())
 
 
-def pytest_doctester_journey_page_end(config: pytest.Config, page: Page, run: PageRun) -> None:
-    """The journey's record: where this page left the reader's engine and folder."""
+def journey_record(config: pytest.Config) -> checkpoints.JourneyRecord | None:
+    """This run's record of where the journey leaves the reader, if it keeps one."""
     path = read_options(config, OPTIONS)["journey_record"]
     if not path:
-        return
+        return None
     record = config.stash.get(JOURNEY_RECORD, None)
     if record is None:
         settings = doc_run(config).settings
         record = config.stash[JOURNEY_RECORD] = checkpoints.JourneyRecord(
             settings.root / path, settings.root, settings.copy, settings.copy_ignore)
-    record.add(page, run.environment, run.workspace)
+    return record
+
+
+def pytest_doctester_journey_page_end(config: pytest.Config, page: Page, run: PageRun) -> None:
+    """The journey's record: where this page left the reader's engine and folder."""
+    record = journey_record(config)
+    if record is not None:
+        record.add(page, run.environment, run.workspace)
+
+
+def pytest_doctester_journey_block_start(config: pytest.Config, page: Page, block: Block, run: PageRun) -> None:
+    """A block that checks a step within its page (`checkpoint=try-it`): the
+    record of where the steps before it left the reader, under that name."""
+    step = block.options.extra.get(checkpoints.CHECKPOINT.name)
+    record = journey_record(config)
+    if step and record is not None:
+        record.add(page, run.environment, run.workspace, step=step)
 
 
 def is_portable_page(path: str | os.PathLike[str]) -> bool:
@@ -158,7 +182,9 @@ def pytest_doctester_environment(config: pytest.Config, worker: str) -> Provider
                           values["sandbox_image"],
                           os.path.expanduser(values["mirror_storage"]) if values["mirror_storage"] else None,
                           existing_ok, features=STORES[values["image_store"]],
-                          no_engine_hint=values["no_engine_hint"], limits=limits)
+                          no_engine_hint=values["no_engine_hint"], limits=limits,
+                          label_namespace=values["label_namespace"] or DEFAULT_LABEL_NAMESPACE,
+                          hostname=values["sandbox_hostname"] or DEFAULT_HOSTNAME)
 
 
 def pytest_doctester_page_group(page: Page) -> str | None:

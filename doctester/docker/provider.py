@@ -12,7 +12,8 @@ from ..core.signals import uninterrupted
 from . import ownership
 from .dockerstate import EngineError
 from .engines import ExistingEngine, PrivateEngine, recover_existing
-from .sandbox import Limits, Sandbox
+from .identity import DEFAULT_HOSTNAME, DEFAULT_LABEL_NAMESPACE, run_label
+from .sandbox import Limits, Sandbox, build_hint
 
 MODES = ("private", "existing")
 
@@ -21,7 +22,8 @@ class EngineProvider:
     def __init__(self, mode: str, state_dir: str | os.PathLike[str], worker: str, sandbox_image: str,
                  mirror_storage: str | os.PathLike[str] | None = None, existing_ok: bool = False,
                  features: dict[str, Any] | None = None, no_engine_hint: str = "",
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, label_namespace: str = DEFAULT_LABEL_NAMESPACE,
+                 hostname: str = DEFAULT_HOSTNAME) -> None:
         if mode not in MODES:
             raise EngineError(f"unknown doc engine {mode!r}: use one of {', '.join(MODES)}")
         self.mode, self.state_dir, self.worker = mode, Path(state_dir), worker
@@ -29,6 +31,8 @@ class EngineProvider:
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.existing_ok, self.features, self.no_engine_hint = existing_ok, features, no_engine_hint
         self.limits = limits or Limits.for_machine(1)
+        # What reaping looks for is what this run labels its objects with.
+        self.run_label, self.hostname = run_label(label_namespace), hostname
         self.engine: PrivateEngine | ExistingEngine | None = None
         self.run: ownership.Run | None = None
         self.reaped: list[str] = []
@@ -52,23 +56,23 @@ class EngineProvider:
             message = (result.stderr.strip().splitlines() or ["no answer"])[-1]
             if "No such image" in message:
                 raise EngineError(f"the private engines' image {self.sandbox_image} is missing: "
-                                  "build it with `make images`")
+                                  f"build it ({build_hint(self.sandbox_image)})")
             raise EngineError(f"no Docker daemon answers ({message}). {self.no_engine_hint}")
         return f"{self.mode}|{self.features}|{result.stdout.strip()}"
 
     def get(self) -> PrivateEngine | ExistingEngine:
         if self.engine is None:
             with uninterrupted():
-                self.reaped, problems = ownership.reap(self.state_dir, recover_existing)
+                self.reaped, problems = ownership.reap(self.state_dir, recover_existing, label=self.run_label)
                 if problems:
                     raise EngineError("could not reap what an earlier, killed run left:\n  "
                                       + "\n  ".join(problems))
-                self.run = ownership.Run(self.state_dir)
+                self.run = ownership.Run(self.state_dir, label=self.run_label)
             if self.mode == "existing":
                 self.engine = ExistingEngine(self.run, self.existing_ok)
             else:
                 sandbox = Sandbox(self.run, self.worker, self.sandbox_image, self.limits,
-                                  self.mirror_storage, self.features)
+                                  self.mirror_storage, self.features, hostname=self.hostname)
                 try:
                     sandbox.start()
                 except BaseException:

@@ -1,4 +1,4 @@
-"""A private Docker engine for a test worker: an attendee's laptop in a box.
+"""A private Docker engine for a test worker: a reader's machine in a box.
 
 The sandbox is a container of the outer engine (the user's Docker, Docker
 Desktop, or the one bring-up started), and holds nothing the machine grants
@@ -32,14 +32,15 @@ from subprocess import CompletedProcess
 from typing import Any
 
 from .dockerstate import DockerCLI, EngineError
-from .ownership import RUN_LABEL, Run
+from .identity import DEFAULT_HOSTNAME
+from .ownership import Run
 from .registry_config import registry_config
 
 # The bounding set newuidmap needs to map the engine's namespace (the reader
 # itself has no effective capability).
 CAPABILITIES = ("SETUID", "SETGID", "SYS_ADMIN", "DAC_OVERRIDE")
 # The reader's uid, and the 65536 uids its engine maps its containers' users
-# to (recipes/sandbox/Dockerfile). The outer engine does not remap them, so
+# to (sandbox_recipe/Dockerfile). The outer engine does not remap them, so
 # they are uids of the machine: the reader's is in the range Debian reserves
 # and never allocates (65000-65533; it must stay below 65536, since a build
 # context the Docker SDK sends carries the reader's uid into the engine's
@@ -153,11 +154,16 @@ def hardening_flags(limits: Limits) -> list[str]:
             "--log-driver", "none"]
 
 
+def build_hint(image: str) -> str:
+    """How to build a missing sandbox image (doctester.docker.sandbox_image)."""
+    return f"`python -m doctester.docker.sandbox_image build --tag {image}`, or as your project builds it"
+
+
 class Sandbox:
     def __init__(self, run: Run, worker: str, image: str, limits: Limits,
                  mirror_storage: str | os.PathLike[str] | None = None, features: dict[str, Any] | None = None,
-                 outer: Sequence[str] = ("docker",)) -> None:
-        self.run, self.image, self.limits = run, image, limits
+                 outer: Sequence[str] = ("docker",), hostname: str = DEFAULT_HOSTNAME) -> None:
+        self.run, self.image, self.limits, self.hostname = run, image, limits, hostname
         self.name = f"doctest-{run.id}-{worker}"
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.features = features
@@ -168,17 +174,17 @@ class Sandbox:
     def start(self) -> None:
         if self.outer.run("image", "inspect", self.image, check=False).returncode != 0:
             raise EngineError(f"the sandbox image {self.image} is missing on the outer engine: "
-                              "build it with `make images`")
+                              f"build it ({build_hint(self.image)})")
         started = time.monotonic()
         self.etc.mkdir(parents=True)
         mirror = self.mirror_storage is not None and self.mirror_storage.is_dir()
         (self.etc / "daemon.json").write_text(json.dumps(
             daemon_config(upstream_nameservers(), mirror, self.features), indent=1))
-        label = ["--label", f"{RUN_LABEL}={self.run.id}"]
+        label = ["--label", f"{self.run.label}={self.run.id}"]
         self.run.record("network", self.name)
         self._create_network(label)
         self.run.record("container", self.name)
-        argv = ["run", "-d", "--init", "--name", self.name, *label, "--hostname", "laptop",
+        argv = ["run", "-d", "--init", "--name", self.name, *label, "--hostname", self.hostname,
                 "--network", self.name, *hardening_flags(self.limits), "-v", f"{self.etc}:/etc/doctest:ro"]
         if mirror:
             registry = registry_config(MIRROR_ADDRESS, MIRROR_STORAGE)

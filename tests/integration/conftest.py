@@ -5,6 +5,7 @@ import docker
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from doctester.docker.identity import Identity
 from tests.conftest import missing
 
 
@@ -23,9 +24,12 @@ def client(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def sandbox_image(pytestconfig):
-    """The private engines' image, as this project's pytest.ini names it for its doc tests."""
-    return pytestconfig.getini("doc_sandbox_image")
+def identity(pytestconfig):
+    """This project's names for its doc tests' sandboxes (pytest.ini: the
+    image, the labels, the hostname): a test that starts a sandbox itself
+    labels it as the runs do, so reaping finds it."""
+    return Identity(pytestconfig.getini("doc_label_namespace"), pytestconfig.getini("doc_sandbox_image"),
+                    pytestconfig.getini("doc_sandbox_hostname"))
 
 
 def sh(*argv, check=True, timeout=300, **kwargs):

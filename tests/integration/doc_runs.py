@@ -11,10 +11,17 @@ from pathlib import Path
 
 import docker.errors
 
-from doctester.docker.ownership import RUN_LABEL
+from doctester.docker.identity import Identity
+from doctester.docker.ownership import RUN_LABEL as DEFAULT_RUN_LABEL
 from tests.conftest import ROOT
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
+# The label this project's runs put on their sandboxes, from its pytest.ini
+# (doc_label_namespace). The wheel's test (test_installed_elsewhere) runs
+# another project, with the harness's neutral default, meanwhile: a live
+# run's objects carry one of the two.
+RUN_LABEL = Identity.from_ini(ROOT / "pytest.ini").run_label
+RUN_LABELS = tuple(dict.fromkeys((RUN_LABEL, DEFAULT_RUN_LABEL)))
 
 
 def run_pages(*pages, extra=(), report=None, timeout=300):
@@ -52,7 +59,7 @@ def daemon_state(client):
     runs (other tests' meanwhile); a dead run's sandbox and network count.
     Each kind is listed in one call: what goes meanwhile is no error."""
     def kept(labels):
-        return RUN_LABEL not in (labels or {}) or not owner_alive(labels[RUN_LABEL])
+        return not any(label in (labels or {}) and owner_alive(labels[label]) for label in RUN_LABELS)
     return ({c["Id"] for c in client.api.containers(all=True) if kept(c["Labels"])},
             sorted(t for i in client.api.images() for t in i["RepoTags"] or () if t != "<none>:<none>"),
             {v["Name"] for v in client.api.volumes()["Volumes"] or () if kept(v.get("Labels"))},

@@ -17,7 +17,8 @@ from doctester.docker.workspace import SandboxWorkspace
 from tests.conftest import ROOT
 
 RECORD = json.loads((ROOT / "examples" / "check-record.json").read_text())
-CHAPTERS = {c["name"]: c for c in RECORD["chapters"]}
+CHAPTERS = {c["name"]: c for c in RECORD["chapters"] if not c.get("step")}
+TRY_ITS = {c["name"]: c for c in RECORD["chapters"] if c.get("step") == "try-it"}
 BASE = "python:alpine"  # every recorded tag is made from it: small, and it has `sleep`
 EMPTY = r"""
 ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null
@@ -30,10 +31,11 @@ done
 
 
 @pytest.fixture(scope="module")
-def engine(client, sandbox_image):
-    run = ownership.Run(DEFAULT_STATE)
+def engine(client, identity):
+    run = ownership.Run(DEFAULT_STATE, label=identity.run_label)
     try:
-        sandbox = Sandbox(run, "check", sandbox_image, Limits.for_machine(1), paths.REGISTRY_DATA)
+        sandbox = Sandbox(run, "check", identity.sandbox_image, Limits.for_machine(1), paths.REGISTRY_DATA,
+                          hostname=identity.hostname)
         sandbox.start()
         sandbox.docker.run("pull", "-q", BASE)
         yield sandbox
@@ -86,9 +88,9 @@ class Reader:
     def tags(self):
         return {t.removesuffix(":latest") for t in self.docker.tags()} | set(self.docker.tags())
 
-    def check(self, chapter):
-        result = self.sandbox.run_script(f'cd {shlex.quote(self.folder)} && python3 examples/check.py "$1"', chapter,
-                                 check=False, timeout=120)
+    def check(self, chapter, *more):
+        result = self.sandbox.run_script(f'cd {shlex.quote(self.folder)} && python3 examples/check.py "$@"', chapter,
+                                         *more, check=False, timeout=120)
         assert result.stderr == "", result.stderr  # never a traceback
         return result.returncode, result.stdout
 
@@ -204,3 +206,22 @@ def test_a_mistyped_tag_is_recognised(reader, name):
     short = typo.removesuffix(":latest")
     assert any(f"looks like a mistyped tag of it: `docker tag {short} {image.removesuffix(':latest')}`" in line
                for line in off(output)), output
+
+
+def test_after_a_try_it_its_answer_is_required(reader):
+    """A reader who did the Try it passes its check; one who skipped it is told
+    what the answer makes, though the chapter's own check lets it be missing."""
+    name = "dockerfile"
+    answer = [i for i in TRY_ITS[name]["images"] if not i["optional"] and i["optional"] !=
+              next((c["optional"] for c in CHAPTERS[name]["images"] if c["tag"] == i["tag"]), False)]
+    assert answer, "the record's Try it of 'Writing a Dockerfile' makes no image the chapter lets be missing"
+    reader.as_after(TRY_ITS[name])
+    code, output = reader.check(name, "--try-it")
+    assert code == 0, output
+    assert output.rstrip().endswith("All as the Try it leaves it: on with the chapter.")
+    reader.docker.run("rmi", "-f", answer[0]["tag"])
+    code, output = reader.check(name, "--try-it")
+    assert code == 1
+    assert any(line.startswith(f"image `{answer[0]['tag'].removesuffix(':latest')}` is missing")
+               for line in off(output)), output
+    assert reader.check(name)[0] == 0  # the chapter's own check: a skipped Try it is fine

@@ -2,16 +2,23 @@
 installed into a fresh virtual environment outside the repository, run on
 that project's own layout and ini. Its good page passes, its stale one fails
 at the line, and nothing is collected before it is configured."""
+import os
 import shutil
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 import pytest
 
+from doctester.docker.identity import Identity
 from tests.conftest import ROOT
 
 OTHER = ROOT / "tests" / "fixtures" / "other-project"
+# The other project keeps the harness's neutral labels and hostname; its
+# sandboxes run from the image this checkout's `make images` built (a project
+# of its own would build one: python -m doctester.docker.sandbox_image build).
+SANDBOX_IMAGE = Identity.from_ini(ROOT / "pytest.ini").sandbox_image
 
 
 def sh(*argv, cwd, timeout=600):
@@ -43,7 +50,8 @@ def installed(tmp_path_factory):
 
 def run(installed, *args):
     python, project = installed
-    return sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=project)
+    return sh(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", f"doc_sandbox_image={SANDBOX_IMAGE}",
+              *args, cwd=project)
 
 
 @pytest.mark.usefixtures("client")  # the page runs on a private engine
@@ -96,3 +104,15 @@ def test_a_hook_that_raises_is_one_usage_error_naming_it(installed, tmp_path):
     assert result.returncode == 4
     assert "doctester: the hook pytest_doctester_normalizers raised RuntimeError: boom" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_wheel_carries_the_sandbox_recipe_and_its_build_command(installed):
+    python, project = installed
+    shown = sh(str(python), "-m", "doctester.docker.sandbox_image", "recipe", cwd=project)
+    recipe = Path(shown.stdout.strip())
+    assert shown.returncode == 0 and ROOT not in recipe.parents, shown.stdout + shown.stderr  # the installed copy
+    assert sorted(p.name for p in recipe.iterdir()) == ["Dockerfile", "sandbox-engine", "sandbox-init"]
+    assert all(os.access(recipe / name, os.X_OK) for name in ("sandbox-engine", "sandbox-init"))
+    printed = sh(str(python), "-m", "doctester.docker.sandbox_image", "build", "--print", "--tag", "other/sandbox",
+                 cwd=project)
+    assert printed.returncode == 0 and printed.stdout.split()[-1] == str(recipe), printed.stdout + printed.stderr

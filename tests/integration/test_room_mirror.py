@@ -25,11 +25,11 @@ from tests.integration.conftest import sh
 
 
 @pytest.fixture(scope="module")
-def laptop(client, sandbox_image):
+def laptop(client, identity):
     """A private engine on a network of its own: the attendee's laptop."""
-    run = ownership.Run(DEFAULT_STATE)
+    run = ownership.Run(DEFAULT_STATE, label=identity.run_label)
     try:
-        sandbox = Sandbox(run, "room", sandbox_image, Limits.for_machine(1))
+        sandbox = Sandbox(run, "room", identity.sandbox_image, Limits.for_machine(1), hostname=identity.hostname)
         sandbox.start()
         network = client.networks.get(sandbox.name)
         # The engine gives the network's first address to this machine's side of the bridge.

@@ -13,6 +13,7 @@ import pytest
 from bringup import engine, host, images, organizer, paths, registry, services
 from bringup.__main__ import stop_all
 from bringup.progress import BringupError
+from doctester.docker import sandbox_image
 from tests.conftest import ROOT
 
 
@@ -179,7 +180,13 @@ def test_each_sandbox_has_a_recipe_of_its_own():
     argv = images.sandbox_build_argv(engine_28, "d1g", "http://mirror.example/debian", "python@sha256:d")
     assert argv[argv.index("-t") + 1] == "intro-to-docker/doctest-sandbox:engine-28"
     assert {"SUITE=forky", "APT_MIRROR=http://mirror.example/debian", "BASE=python@sha256:d"} <= set(argv)
-    assert f"{images.RECIPE_LABEL}=d1g" in argv and argv[-1] == str(images.RECIPES / "sandbox")
+    assert f"{images.RECIPE_LABEL}=d1g" in argv and argv[-1] == str(sandbox_image.RECIPE)
+    # The harness's own build command (the recipe in its package), with this project's labels.
+    assert argv == sandbox_image.build_argv(engine_28.reference, "python@sha256:d", suite="forky",
+                                            apt_mirror="http://mirror.example/debian",
+                                            label_namespace="org.intro-to-docker",
+                                            labels={images.RECIPE_LABEL: "d1g"}, pull=True, quiet=True)
+    assert images.SANDBOX_ROLE_LABEL == "org.intro-to-docker.role=doctest-sandbox" in argv
 
 
 def _fake_docker_images(monkeypatch, local, dangling=(), in_use=()):
