@@ -1,7 +1,6 @@
 """The room's board of checks: where each attendee who asks shares the result
-of `examples/check.py CHAPTER --share http://ADDRESS:PORT --as NAME`.
-
-    python -m bringup.checkboard [--listen 192.168.1.20] [--port 8700]
+of `examples/check.py CHAPTER --share http://ADDRESS:PORT --as NAME`. The
+room's server (bringup.roomserver, `make room`) serves it.
 
 Attendees post to /api/checks; the organizers read one page, at a secret
 address printed at the start, that groups the seats by chapter and by what
@@ -15,7 +14,6 @@ runs no script.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import collections
 import hashlib
@@ -31,9 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import waitress
 
-from .organizer import check_local_address
 from .progress import BringupError
 
 RECORD = Path(__file__).resolve().parent.parent / "examples" / "check-record.json"
@@ -55,10 +51,6 @@ HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 ]
-SERVER_SETTINGS: dict[str, Any] = {
-    "threads": 4, "connection_limit": 200, "channel_timeout": 10, "cleanup_interval": 5,
-    "max_request_header_size": 8 * 1024, "max_request_body_size": MAX_BODY,
-}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -209,7 +201,7 @@ class App:
         token, _, view = rest.partition("/")
         if prefix or not token:
             raise Refused("404 Not Found", "no such page")
-        if not hmac.compare_digest(token.encode(), self.token.encode()):
+        if not same_secret(token, self.token):
             raise Refused("403 Forbidden", "a wrong board address")
         if method not in ("GET", "HEAD"):
             raise Refused("405 Method Not Allowed", "the board is read-only")
@@ -230,46 +222,19 @@ def load_record(path: Path) -> dict[str, Any]:
     raise BringupError(f"{path} is not the workshop's check record: run `make journey` and `make check-record`")
 
 
+def new_token() -> str:
+    """The secret part of the organizers' addresses."""
+    return secrets.token_urlsafe(18)
+
+
+def same_secret(given: str, secret: str) -> bool:
+    """Compared in constant time, so the time taken tells nothing of the secret."""
+    return hmac.compare_digest(given.encode(), secret.encode())
+
+
 def served_hosts(address: str, port: int) -> list[str]:
     shown = f"[{address}]" if ":" in address else address
     hosts = [f"{shown}:{port}"]
     if address in ("127.0.0.1", "::1"):
         hosts += [f"localhost:{port}"]
     return hosts
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bringup.checkboard", description=__doc__.split("\n")[0])
-    parser.add_argument("--listen", default="127.0.0.1", help="an address of this machine (default: loopback)")
-    parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--record", type=Path, default=RECORD)
-    options = parser.parse_args(argv)
-    try:
-        check_local_address(options.listen)
-        board = Board(load_record(options.record))
-        token = secrets.token_urlsafe(18)
-        app = App(board, token, served_hosts(options.listen, options.port))
-        try:
-            server = waitress.create_server(app, host=options.listen, port=options.port, **SERVER_SETTINGS)
-        except OSError as error:
-            raise BringupError(f"cannot serve on {options.listen}:{options.port} ({error.strerror}): another "
-                               f"program holds the port; give another with PORT=...") from None
-    except BringupError as error:
-        print(f"checkboard: {error}", file=sys.stderr)
-        return 2
-    base = f"http://{served_hosts(options.listen, options.port)[0]}"
-    print(f"The room's board of checks is up. Attendees add to their check:\n"
-          f"    --share {base} --as SEAT   (SEAT: a seat number or a name they pick)\n"
-          f"The organizers' page (keep this address to yourselves):\n    {base}/board/{token}\n"
-          f"Ctrl-C stops the board, which keeps nothing.", flush=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -69,6 +69,16 @@ class Run:
                          json.dumps({"pid": os.getpid(), "docker": self.docker, "label": self.label,
                                      "objects": self.objects}, indent=1))
 
+    def release_some(self, name: str) -> list[str]:
+        """Remove this run's objects called `name` now, and drop them from its
+        record once gone (a room recycling one seat). Returns problems."""
+        mine = [o for o in self.objects if o["name"] == name]
+        problems = remove_objects(self.docker, mine, label=self.label)
+        if not problems:
+            self.objects = [o for o in self.objects if o["name"] != name]
+            self._save()
+        return problems
+
     def release(self) -> list[str]:
         """Remove what this run created, then its folder. Returns problems."""
         problems = remove_objects(self.docker, self.objects, label=self.label)

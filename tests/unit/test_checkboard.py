@@ -12,9 +12,10 @@ import urllib.request
 
 import pytest
 
-from bringup import checkboard
+from bringup import checkboard, roomserver
+from bringup.roomserver import RoomServer
 from tests.conftest import ROOT
-from tests.unit.conftest import waitress_server
+from tests.unit.conftest import room_server
 
 spec = importlib.util.spec_from_file_location("workshop_check", ROOT / "examples" / "check.py")
 check = importlib.util.module_from_spec(spec)
@@ -22,16 +23,21 @@ spec.loader.exec_module(check)
 
 RECORD = json.loads((ROOT / "examples" / "check-record.json").read_text())
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+SITE = ROOT / "tests" / "fixtures" / "room-site"
 
 
 @contextlib.contextmanager
-def board(**settings):
-    """(base URL, organizers' URL, log lines) of a board on a port of its own."""
+def board():
+    """(base URL, organizers' URL, log lines) of the board, served by the
+    room's server (without seats) on 127.0.0.1, a port of its own."""
     log = []
-    app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", [], log.append)
-    with waitress_server(app, **{**checkboard.SERVER_SETTINGS, **settings}) as server:
-        app.hosts = set(checkboard.served_hosts("127.0.0.1", server.effective_port))
-        base = f"http://127.0.0.1:{server.effective_port}"
+    with socket.socket() as probe:  # a free port, for the Host allowlist
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hosts = set(checkboard.served_hosts("127.0.0.1", port))
+    app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", hosts, log.append)
+    with room_server(RoomServer(None, app, "s3cret-token", hosts, SITE, SITE, log.append), port):
+        base = f"http://127.0.0.1:{port}"
         yield base, f"{base}/board/s3cret-token", log
 
 
@@ -184,16 +190,15 @@ def test_a_bad_post_is_refused_logged_in_one_line_and_changes_nothing(body, cont
 def test_an_oversized_post_is_refused_before_it_is_read():
     with board() as (base, organizers, log):
         status, _ = post(base, b"{" + b" " * (checkboard.MAX_BODY + 10) + b"}")
-        # waitress itself answers 413 past max_request_body_size; the app, when the length is declared
         assert status == 413
         assert state(organizers)["seats"] == 0
 
 
 def test_a_wrong_board_address_is_refused_and_logged():
     with board() as (base, organizers, log):
-        for wrong in (base + "/board/s3cret-tokeX", base + "/board/", base + "/", base + "/board/s3cret-token/x"):
+        for wrong in (base + "/board/s3cret-tokeX", base + "/board/", base + "/board/s3cret-token/x"):
             assert status_of(wrong)[0] in (403, 404)
-        assert len(log) == 4 and "403 Forbidden a wrong board address" in log[0]
+        assert len(log) == 3 and "403 Forbidden a wrong board address" in log[0]
         assert status_of(organizers, data=b"", method="POST")[0] == 405
 
 
@@ -226,8 +231,8 @@ def test_a_full_board_refuses_new_seats_but_not_known_ones():
     board_.post("10.9.9.9", json.dumps({**GOOD, "name": "s7"}).encode())
 
 
-def test_the_board_serves_only_an_address_of_this_machine(capsys):
-    assert checkboard.main(["--listen", "192.0.2.1", "--port", "0"]) == 2
+def test_the_room_serves_only_an_address_of_this_machine(capsys):
+    assert roomserver.main(["--listen", "192.0.2.1", "--site", str(SITE)]) == 2
     assert "not an address of this machine" in capsys.readouterr().err
 
 
@@ -235,5 +240,6 @@ def test_a_busy_port_is_one_message(capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        assert checkboard.main(["--port", str(taken.getsockname()[1])]) == 2
-    assert "another program holds the port" in capsys.readouterr().err
+        assert roomserver.main(["--port", str(taken.getsockname()[1]), "--site", str(SITE)]) == 2
+    err = capsys.readouterr().err
+    assert "another program holds the port" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,434 @@
+"""The room's server: the workshop's site, the seats' terminals and the
+board of checks, on one address of the organizer's machine.
+
+    python -m bringup.roomserver --listen 192.168.1.20 --seats 8
+
+- `/` and below: the built site (`make build`), as the site image serves it
+  (the same CSP); for a browser signed in to a seat, each page also loads
+  the terminal panel (seat-web/).
+- `/c/SECRET`: a login card's address; signs the browser in to that seat.
+- `/seat/ws`: the seat's terminal, over a WebSocket of the same origin.
+- `/api/checks`, `/board/TOKEN`: the board of checks (bringup.checkboard).
+- `/cards/TOKEN`: the login cards, one per seat, to print.
+
+Everything a browser sends is input from a stranger: a wrong secret is 403
+and one logged line, frames are bounded, a burst of reconnects is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import io
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from doctester.docker.identity import Identity, ini_settings
+from doctester.docker.ownership import DEFAULT_STATE, Run, reap
+from doctester.docker.sandbox import GIB, Limits, parse_size
+
+from . import checkboard, paths
+from .organizer import check_local_address
+from .progress import BringupError, say
+from .room import Card, Room, SeatSettings, check_count
+from .seats import Seat, Terminal
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "site"
+SEAT_WEB = ROOT / "build" / "seat-web"
+CARDS_FILE = ROOT / "build" / "room-cards.html"
+PID_FILE_NAME = "room.pid"
+PORT = 8700
+COOKIE = "seat"
+MAX_FRAME = 64 * 1024         # bytes of one WebSocket message from a browser
+MAX_INPUT = 16 * 1024         # characters of input in one message
+MAX_QUEUED = 1 << 20          # bytes of output waiting for a slow browser before it is dropped
+CONNECTS_PER_10S = 10         # openings of one seat's terminal
+SEAT_TAGS = ('<link rel="stylesheet" href="/seat/static/xterm.css">'
+             '<link rel="stylesheet" href="/seat/static/seat.css">'
+             '<script src="/seat/static/xterm.js" defer></script>'
+             '<script src="/seat/static/addon-fit.js" defer></script>'
+             '<script src="/seat/static/seat.js" defer></script>')
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def site_headers(site: Path) -> list[tuple[str, str]]:
+    """The site image's own headers (site-image/serve.py: a CSP allowing the
+    theme's inline scripts by hash), so a page behaves as it does there."""
+    spec = importlib.util.spec_from_file_location("site_serve", ROOT / "site-image" / "serve.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    headers: list[tuple[str, str]] = module.security_headers(site)
+    return headers
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Log:
+    """One line per refusal, at most one a second for the same reason and client."""
+
+    def __init__(self, sink: Callable[[str], None] = to_stderr) -> None:
+        self.last: dict[tuple[str, str], float] = {}
+        self.sink = sink
+
+    def refused(self, request: web.Request, reason: str) -> None:
+        key = (request.remote or "?", reason)
+        now = time.monotonic()
+        if now - self.last.get(key, -10) >= 1:
+            self.last[key] = now
+            self.sink(f"{time.strftime('%H:%M:%S')} refused {key[0]} {request.method} {request.path[:60]!r}: "
+                      f"{reason}")
+        if len(self.last) > 10000:
+            self.last.clear()
+
+
+class Connection:
+    """A browser attached to a seat's terminal: output queued in order, a
+    browser too slow to take it is dropped (it reconnects to the scrollback)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws, self.queue = ws, asyncio.Queue[bytes]()
+        self.queued = 0
+
+    def send(self, data: bytes) -> None:
+        self.queued += len(data)
+        if self.queued > MAX_QUEUED:
+            asyncio.ensure_future(self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow"))
+            return
+        self.queue.put_nowait(data)
+
+    async def pump(self) -> None:
+        while True:
+            data = await self.queue.get()
+            self.queued -= len(data)
+            await self.ws.send_bytes(data)
+
+
+class RoomServer:
+    def __init__(self, room: Room | None, board: checkboard.App, token: str, hosts: set[str], site: Path,
+                 seat_web: Path, log: Callable[[str], None] = to_stderr) -> None:
+        self.room, self.board, self.token, self.hosts = room, board, token, hosts
+        self.site, self.seat_web = site.resolve(), seat_web
+        self.headers = site_headers(site)
+        self.log = Log(log)
+        self.attached: dict[str, Connection] = {}
+        self.connects: dict[str, list[float]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.guard], client_max_size=checkboard.MAX_BODY)
+        app.router.add_get("/c/{secret}", self.login)
+        app.router.add_get("/seat/ws", self.terminal)
+        app.router.add_get("/cards/{token}", self.cards)
+        app.router.add_route("*", "/api/checks", self.checks)
+        app.router.add_route("*", "/board/{rest:.*}", self.checks)
+        if self.seat_web.is_dir():
+            app.router.add_static("/seat/static/", self.seat_web, follow_symlinks=False)
+        app.router.add_get("/{path:.*}", self.page)
+        return app
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.host not in self.hosts:
+            self.log.refused(request, "421 Misdirected Request: a Host this room is not served as")
+            return web.Response(status=421, text="a Host this room is not served as\n")
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            self.add_headers(error)
+            raise
+        if not isinstance(response, web.WebSocketResponse):
+            self.add_headers(response)
+        return response
+
+    def add_headers(self, response: web.StreamResponse) -> None:
+        for name, value in self.headers:
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Cache-Control", "no-store")
+
+    def card_of(self, request: web.Request) -> Card | None:
+        secret = request.cookies.get(COOKIE, "")
+        return self.room.card(secret) if self.room is not None and secret else None
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        card = self.room.card(request.match_info["secret"]) if self.room is not None else None
+        if card is None:
+            self.log.refused(request, "403: no card has this secret")
+            raise web.HTTPForbidden(text="This card is not one of this room's. Check its address, or ask "
+                                         "the organizers for a card.\n")
+        response = web.HTTPFound("/")
+        response.set_cookie(COOKIE, card.secret, httponly=True, samesite="Strict", path="/",
+                            secure=request.secure)
+        say(f"room: {card.name} signed in from {request.remote}")
+        return response
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        relative = request.match_info["path"]
+        target = (self.site / relative).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(self.site) or not target.is_file():
+            raise web.HTTPNotFound(text="no such page\n")
+        if target.suffix == ".html" and self.card_of(request) is not None:
+            text = target.read_text(encoding="utf-8").replace("</head>", SEAT_TAGS + "</head>", 1)
+            return web.Response(text=text, content_type="text/html")
+        return web.FileResponse(target)
+
+    async def cards(self, request: web.Request) -> web.StreamResponse:
+        if not checkboard.same_secret(request.match_info["token"], self.token) or self.room is None:
+            self.log.refused(request, "403: a wrong cards address")
+            raise web.HTTPForbidden(text="a wrong address\n")
+        return web.Response(text=cards_page(self.room.cards, f"{request.scheme}://{request.host}"),
+                            content_type="text/html")
+
+    async def checks(self, request: web.Request) -> web.StreamResponse:
+        """The board of checks (a WSGI app) answering through this server."""
+        body = await request.read() if request.can_read_body else b""
+        environ = {"REQUEST_METHOD": request.method, "PATH_INFO": request.path, "HTTP_HOST": request.host,
+                   "REMOTE_ADDR": request.remote or "?", "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        if "Origin" in request.headers:
+            environ["HTTP_ORIGIN"] = request.headers["Origin"]
+        answer: dict[str, Any] = {}
+        chunks = self.board(environ, lambda status, headers: answer.update(status=status, headers=headers))
+        status = int(answer["status"].split()[0])
+        headers = {k: v for k, v in answer["headers"] if k.lower() != "content-length"}
+        return web.Response(status=status, body=b"".join(chunks) if status != 204 else None, headers=headers)
+
+    def too_many_connects(self, card: Card) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.connects.get(card.name, []) if now - t < 10]
+        self.connects[card.name] = recent + [now]
+        return len(recent) >= CONNECTS_PER_10S
+
+    async def terminal(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Origin") != f"{request.scheme}://{request.host}":
+            self.log.refused(request, "403: a WebSocket from another origin")
+            raise web.HTTPForbidden(text="another origin\n")
+        card = self.card_of(request)
+        if card is not None and self.too_many_connects(card):
+            self.log.refused(request, f"429: {card.name} reconnects more than {CONNECTS_PER_10S} times in 10 s")
+            raise web.HTTPTooManyRequests(text="too many reconnects; wait a few seconds\n")
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20)
+        await ws.prepare(request)
+        if card is None or self.room is None:
+            self.log.refused(request, "4401: a terminal without a seat's card")
+            await ws.close(code=4401, message=b"signed out")
+            return ws
+        seat = await self.room.seat_for(card)
+        assert seat.terminal is not None
+        await self.attach(card, seat, seat.terminal, ws, request)
+        return ws
+
+    async def attach(self, card: Card, seat: Seat, terminal: Terminal, ws: web.WebSocketResponse,
+                     request: web.Request) -> None:
+        previous = self.attached.get(card.name)
+        if previous is not None:
+            await previous.ws.close(code=4409, message=b"opened in another tab")
+        connection = self.attached[card.name] = Connection(ws)
+        await ws.send_str(json.dumps({"type": "hello", "seat": card.name}))
+        await ws.send_bytes(bytes(terminal.scrollback))
+        terminal.listener = connection.send
+        pump = asyncio.ensure_future(connection.pump())
+        try:
+            async for message in ws:
+                seat.last_used = time.monotonic()
+                if message.type == WSMsgType.TEXT:
+                    self.command(request, terminal, message.data)
+                elif message.type == WSMsgType.BINARY:
+                    terminal.write(message.data[:MAX_INPUT])
+                elif message.type == WSMsgType.ERROR:
+                    self.log.refused(request, f"closed: {ws.exception()}")
+        finally:
+            pump.cancel()
+            if self.attached.get(card.name) is connection:
+                del self.attached[card.name]
+                terminal.listener = None
+
+    def command(self, request: web.Request, terminal: Terminal, text: str) -> None:
+        try:
+            message = json.loads(text)
+            kind = message["type"]
+            if kind == "input" and isinstance(message["data"], str) and len(message["data"]) <= MAX_INPUT:
+                terminal.write(message["data"].encode("utf-8", "replace"))
+            elif kind == "resize" and all(isinstance(message[k], int) for k in ("cols", "rows")) \
+                    and 2 <= message["cols"] <= 500 and 1 <= message["rows"] <= 200:
+                terminal.resize(message["rows"], message["cols"])
+            else:
+                raise ValueError(f"a {str(kind)[:20]!r} message out of bounds")
+        except (ValueError, KeyError, TypeError) as error:
+            self.log.refused(request, f"ignored a terminal message: {str(error)[:80]}")
+
+
+def cards_page(cards: list[Card], base: str) -> str:
+    """One card per seat: its name, address and a QR code of the address, to print and cut."""
+    import html
+
+    import segno
+
+    items = []
+    for card in cards:
+        url = f"{base}/c/{card.secret}"
+        svg = segno.make(url, error="m").svg_inline(scale=4, title=f"{card.name}: {url}")
+        items.append(f'<article class="card"><h2>{html.escape(card.name)}</h2>{svg}'
+                     f"<p><code>{html.escape(url)}</code></p><p>Open this address in your browser: the workshop, "
+                     "with a terminal of your own beside it. Keep the card to yourself: it is your seat's "
+                     "only key.</p></article>")
+    style = ("body{font-family:system-ui,sans-serif}.card{display:inline-block;width:17rem;margin:.5rem;"
+             "padding:1rem;border:1px dashed #555;vertical-align:top;break-inside:avoid}code{font-size:.85rem;"
+             "word-break:break-all}")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Login cards</title>'
+            f"<style>{style}</style></head><body><h1>Login cards</h1>{''.join(items)}</body></html>")
+
+
+def pid_file() -> Path:
+    return paths.RUN / PID_FILE_NAME
+
+
+def state_dir() -> Path:
+    return Path(ini_settings(ROOT / "pytest.ini").get("state_dir") or DEFAULT_STATE).expanduser()
+
+
+def options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bringup.roomserver", description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", choices=["serve", "stop"], default="serve")
+    parser.add_argument("--listen", default="127.0.0.1", help="an address of this machine (default: loopback)")
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--seats", type=int, default=0, help="login cards, each a seat (default 0: no seats)")
+    parser.add_argument("--warm", type=int, default=2, help="seats started ahead of their card (default 2)")
+    parser.add_argument("--seat-memory", default="2g", help="memory of one seat, its files included (default 2g)")
+    parser.add_argument("--idle", type=float, default=1800, help="seconds unused before a seat is given back")
+    parser.add_argument("--site", type=Path, default=SITE)
+    parser.add_argument("--seat-web", type=Path, default=SEAT_WEB)
+    return parser.parse_args(argv)
+
+
+def make_room(args: argparse.Namespace) -> Room | None:
+    """The seats' room (None without seats), after reaping what a killed room left."""
+    if not args.seats:
+        return None
+    memory = parse_size(args.seat_memory) or 2 * GIB
+    check_count(args.seats, memory, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    if not (args.seat_web / "seat.js").is_file():
+        raise BringupError(f"{args.seat_web} holds no terminal for the seats: run `make seat-web` (or `make room`)")
+    identity = Identity.from_ini(ROOT / "pytest.ini")
+    reaped, problems = reap(state_dir(), label=identity.run_label)
+    if problems:
+        raise BringupError("what a killed room left could not be removed: " + "; ".join(problems))
+    if reaped:
+        say(f"room: removed what a killed run left ({', '.join(reaped)})")
+    run = Run(state_dir(), label=identity.run_label)
+    settings = SeatSettings(identity.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
+                            identity.hostname, max(0, min(args.warm, args.seats)), args.idle)
+    return Room(run, args.seats, settings)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    check_local_address(args.listen)
+    if not (args.site / "index.html").is_file():
+        raise BringupError(f"{args.site} holds no built site: run `make build` (or `make room`)")
+    token = checkboard.new_token()
+    hosts = set(checkboard.served_hosts(args.listen, args.port))
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), token, hosts)
+    running = running_room()
+    if running:
+        raise BringupError(f"a room is already running here (pid {running}): `make room-stop` stops it")
+    room = make_room(args)
+    runner: web.AppRunner | None = None
+    try:
+        server = RoomServer(room, board, token, hosts, args.site, args.seat_web)
+        runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, args.listen, args.port).start()
+        except OSError as error:
+            raise BringupError(f"cannot serve on {args.listen}:{args.port} ({error.strerror}): another program "
+                               "holds the port; give another with ROOM_PORT=...") from None
+        paths.write_private(pid_file(), f"{os.getpid()}\n")
+        tasks = []
+        if room is not None:
+            tasks += [asyncio.ensure_future(room.keep_warm()),
+                      asyncio.ensure_future(room.give_back_idle(lambda card: card.name in server.attached))]
+        announce(args, token, room)
+        stopped = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
+        await stopped.wait()
+        for task in tasks:
+            task.cancel()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if room is not None:
+            problems = await asyncio.to_thread(room.close)
+            say("room: every seat removed" if not problems else "room: " + "; ".join(problems))
+        if running_room() == os.getpid():
+            pid_file().unlink(missing_ok=True)
+    return 0
+
+
+def announce(args: argparse.Namespace, token: str, room: Room | None) -> None:
+    base = f"http://{checkboard.served_hosts(args.listen, args.port)[0]}"
+    lines = [f"The room is served on {base}: the workshop's site for everyone on this network.",
+             f"The board of checks (organizers only): {base}/board/{token}",
+             f"Attendees add to their check: --share {base} --as SEAT"]
+    if room is not None:
+        paths.write_private(CARDS_FILE, cards_page(room.cards, base))
+        lines += [f"{len(room.cards)} login cards, to print and cut: {CARDS_FILE} (also {base}/cards/{token})"]
+        lines += [f"  {card.name}: {base}/c/{card.secret}" for card in room.cards]
+    lines += ["Ctrl-C (or `make room-stop`) stops the room and removes every seat."]
+    print("\n".join(lines), flush=True)
+
+
+def running_room() -> int:
+    """The pid of the room server this machine runs (its pid file names a live one), or 0."""
+    try:
+        pid = int(paths.read_private(pid_file()).strip())
+        running = b"bringup.roomserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, BringupError):
+        return 0
+    return pid if running else 0
+
+
+def stop() -> int:
+    """Stop a running room (it removes its seats), then reap what a killed one left."""
+    pid = running_room()
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 120
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        say(f"room: stopped the room server (pid {pid})")
+    pid_file().unlink(missing_ok=True)
+    identity = Identity.from_ini(ROOT / "pytest.ini")
+    reaped, problems = reap(state_dir(), label=identity.run_label)
+    if reaped:
+        say(f"room: removed what a killed run left ({', '.join(reaped)})")
+    for problem in problems:
+        say(f"room: {problem}")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = options(argv)
+    try:
+        if args.command == "stop":
+            return stop()
+        return asyncio.run(serve(args))
+    except BringupError as error:
+        print(f"room: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

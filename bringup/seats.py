@@ -1,0 +1,165 @@
+"""Seats: an attendee's laptop in a box, for those whose own cannot run Docker.
+
+A seat is the doc tests' sandbox (doctester.docker.sandbox: an unprivileged
+reader, a rootless engine of its own, the room's mirror read-only inside,
+bounded memory, pids, CPU share and disk) with three things more:
+
+- its way out is closed to everything of the room but the internet: the
+  sandbox's own network namespace drops what it sends to private, shared,
+  link-local and multicast addresses (the LAN, this machine through its
+  bridge, the other seats), except DNS to this machine's resolvers;
+- the workshop's folder, with `examples/`, in the reader's home;
+- one login shell under a pseudo-terminal, kept with its scrollback while
+  the attendee's browser comes and goes.
+
+Seats are recorded by an `ownership.Run` before they exist, so a seat server
+killed with SIGKILL leaves records that `make room-stop` (or the next doc-test
+run) reaps.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ptyprocess import PtyProcess  # type: ignore[import-untyped]  # pexpect's own pty library, untyped
+
+from doctester.docker.ownership import Run
+from doctester.docker.sandbox import Limits, Sandbox, upstream_nameservers
+from doctester.docker.workspace import SandboxWorkspace
+
+from .progress import BringupError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCROLLBACK = 256 * 1024        # bytes of a seat's output kept for a browser that comes back
+READ_SIZE = 64 * 1024
+# Where a seat may not send: every address that is not the internet's.
+CLOSED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+             "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
+CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96")
+
+
+def egress_rules(nameservers: list[str]) -> dict[str, list[list[str]]]:
+    """iptables / ip6tables rules (argv after the command) for a seat's
+    OUTPUT chain: loopback and DNS to `nameservers` pass, the closed ranges
+    are refused, everything else (the internet) passes."""
+    rules: dict[str, list[list[str]]] = {"iptables": [], "ip6tables": []}
+    for command in rules:
+        rules[command].append(["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"])
+    for server in nameservers:
+        command = "ip6tables" if ipaddress.ip_address(server).version == 6 else "iptables"
+        for protocol in ("udp", "tcp"):
+            rules[command].append(["-A", "OUTPUT", "-d", server, "-p", protocol, "--dport", "53", "-j", "ACCEPT"])
+    for command, closed in (("iptables", CLOSED_V4), ("ip6tables", CLOSED_V6)):
+        for network in closed:
+            rules[command].append(["-A", "OUTPUT", "-d", network, "-j", "REJECT"])
+    return rules
+
+
+def close_egress(sandbox: Sandbox) -> None:
+    """Apply egress_rules in the sandbox's own network namespace (never the
+    machine's), from outside it: the reader cannot change them."""
+    missing = [tool for tool in ("nsenter", "iptables", "ip6tables") if shutil.which(tool) is None]
+    if missing:
+        raise BringupError(f"seats need {', '.join(missing)} to close a seat's way to the LAN: "
+                           "apt-get install util-linux iptables")
+    pid = sandbox.outer.run("inspect", "-f", "{{.State.Pid}}", sandbox.name).stdout.strip()
+    if not pid.isdigit() or pid == "0":
+        raise BringupError(f"the seat {sandbox.name} is not running")
+    for command, rules in egress_rules(upstream_nameservers()).items():
+        for rule in rules:
+            result = subprocess.run(["nsenter", "-t", pid, "-n", command, "-w", *rule], capture_output=True,
+                                    text=True, timeout=30)
+            if result.returncode:
+                raise BringupError(f"closing the seat's way out failed: {command} {' '.join(rule)}: "
+                                   f"{result.stderr.strip()}")
+
+
+class Terminal:
+    """A login shell in a seat under a pseudo-terminal, and its recent output.
+    Output goes to the attached listener (a browser's socket), if any."""
+
+    def __init__(self, argv: list[str], loop: asyncio.AbstractEventLoop) -> None:
+        self.argv, self.loop = argv, loop
+        self.scrollback = bytearray()
+        self.listener: Callable[[bytes], None] | None = None
+        self.process: PtyProcess | None = None
+        self.size = (24, 80)
+
+    def start(self) -> None:
+        self.process = PtyProcess.spawn(self.argv, dimensions=self.size)
+        self.loop.add_reader(self.process.fd, self._read)
+
+    def _read(self) -> None:
+        assert self.process is not None
+        try:
+            data: bytes = self.process.read(READ_SIZE)
+        except EOFError:  # the shell ended (`exit`): a new one, in the same seat
+            self.loop.remove_reader(self.process.fd)
+            self.process.close()
+            self._keep(b"\r\n[the shell ended; a new one starts]\r\n")
+            self.start()
+            return
+        self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
+        self.scrollback += data
+        del self.scrollback[:-SCROLLBACK]
+        if self.listener is not None:
+            self.listener(data)
+
+    def write(self, data: bytes) -> None:
+        if self.process is not None and self.process.isalive():
+            self.process.write(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.size = (rows, cols)
+        if self.process is not None and self.process.isalive():
+            self.process.setwinsize(rows, cols)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.loop.remove_reader(self.process.fd)
+            self.process.terminate(force=True)
+            self.process.close()
+            self.process = None
+
+
+@dataclass
+class Seat:
+    """A started sandbox with the workshop's folder; its terminal once a card takes it."""
+    sandbox: Sandbox
+    workspace: SandboxWorkspace
+    started: float
+    last_used: float
+    terminal: Terminal | None = None
+
+    def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop) -> Terminal:
+        """The login shell, in the workshop's folder, for the card called `card`."""
+        if self.terminal is None:
+            argv = self.sandbox.exec_argv("bash", "-l", interactive=True, workdir=self.workspace.workdir,
+                                          env={"HOME": str(self.workspace.tmp), "TERM": "xterm-256color",
+                                               "WORKSHOP_SEAT": card})
+            self.terminal = Terminal(argv, loop)
+            self.terminal.start()
+        return self.terminal
+
+    def close(self) -> None:
+        if self.terminal is not None:
+            self.terminal.close()
+
+
+def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage: Path | None,
+               hostname: str) -> Seat:
+    """Start a seat (blocking: call it in a thread)."""
+    started = time.monotonic()
+    sandbox = Sandbox(run, f"seat{number}", image, limits, mirror_storage, hostname=hostname)
+    sandbox.start()
+    close_egress(sandbox)
+    workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
+    return Seat(sandbox, workspace, started, time.monotonic())
