@@ -11,6 +11,7 @@ SERVE_ADDR := 127.0.0.1:8765
 LISTEN := 127.0.0.1
 ONLY :=
 ROOM_PORT := 8700
+SEATS := 0
 # Which images `make images` also makes for the room's second CPU (arm64
 # beside amd64; amd64 on an arm64 machine): hello-world (the default:
 # seconds), all (what `make mirror` asks for: about 15 min the first time
@@ -61,8 +62,14 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
-room: venv ## organizers: the room's board of checks, which attendees feed with `check.py CHAPTER --share ...`, e.g. `make room LISTEN=192.168.1.20` (ROOM_PORT=8700)
-	$(PY) -m bringup.checkboard --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))'
+room: venv build seat-web $(if $(filter-out 0,$(value SEATS)),images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700)
+	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))'
+
+room-stop: venv ## stop the room (it removes its seats) and remove what a killed room left
+	$(PY) -m bringup.roomserver stop
+
+seat-web: ## fetch xterm.js from the npm registry (pinned, lock file) and gather the seats' terminal into build/seat-web
+	@bash seat-web/build.sh build/seat-web
 
 lint: venv ## ruff on the Python code, and mypy --strict on the doc tester (core and Docker profile; both set up in pyproject.toml)
 	$(VENV)/bin/ruff check .

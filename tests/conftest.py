@@ -1,5 +1,7 @@
+import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,27 @@ def pytest_cmdline_main(config):
     if (bare and getattr(config.option, "numprocesses", False) is None and not config.option.usepdb
             and not hasattr(config, "workerinput")):
         config.option.numprocesses = 2 * (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def room_server(server, port):
+    """The room's aiohttp server (bringup.roomserver.RoomServer) on
+    127.0.0.1:`port`, on an event loop of its own in a thread, while the
+    block runs; yields the loop (for coroutines the test must run there)."""
+    import asyncio
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

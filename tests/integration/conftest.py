@@ -49,7 +49,7 @@ def sh(*argv, check=True, timeout=300, **kwargs):
 # tests go one at a time, each with all its parameters.
 OUTER_ENGINE = {"test_bringup_engine.py", "test_multiarch.py", "test_private_engines.py", "test_rest_image.py",
                 "test_site_image.py"}
-ONE_UNIT = {"test_check_real.py", "test_escapes.py", "test_installed_elsewhere.py", "test_room_mirror.py",
+ONE_UNIT = {"test_check_real.py", "test_seats.py", "test_escapes.py", "test_installed_elsewhere.py", "test_room_mirror.py",
             "test_zensical.py"}
 
 

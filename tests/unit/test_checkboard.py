@@ -15,7 +15,7 @@ import pytest
 from bringup import checkboard, roomserver
 from bringup.roomserver import RoomServer
 from tests.conftest import ROOT
-from tests.unit.conftest import room_server
+from tests.conftest import room_server
 
 spec = importlib.util.spec_from_file_location("workshop_check", ROOT / "examples" / "check.py")
 check = importlib.util.module_from_spec(spec)

@@ -64,7 +64,7 @@ def printed_args(tmp_path, target, *assignments, environ=()):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines()
-              if "bringup mirror" in line or "serve --dev-addr" in line or "bringup.checkboard" in line]
+              if "bringup mirror" in line or "serve --dev-addr" in line or "bringup.roomserver" in line]
     (tmp_path / "venv" / "bin").mkdir(parents=True, exist_ok=True)
     (tmp_path / "venv" / "bin" / "mkdocs").write_text(f"#!/bin/sh\nexec {printer} \"$@\"\n")
     (tmp_path / "venv" / "bin" / "mkdocs").chmod(0o755)
@@ -100,11 +100,11 @@ def test_serve_addr_reaches_mkdocs_as_one_argument(tmp_path):
 def test_the_rooms_board_gets_listen_and_its_port_as_one_argument_each(tmp_path, template):
     marker = tmp_path / "ran"
     hostile = template.format(marker=marker)
-    args = printed_args(tmp_path, "room", f"LISTEN={hostile}", f"ROOM_PORT={hostile}")
-    assert not marker.exists(), "part of LISTEN or ROOM_PORT ran"
-    assert args == ["-m", "bringup.checkboard", "--listen", hostile, "--port", hostile]
+    args = printed_args(tmp_path, "room", f"LISTEN={hostile}", f"ROOM_PORT={hostile}", f"SEATS={hostile}")
+    assert not marker.exists(), "part of LISTEN, ROOM_PORT or SEATS ran"
+    assert args == ["-m", "bringup.roomserver", "--listen", hostile, "--port", hostile, "--seats", hostile]
 
 
 def test_the_rooms_board_takes_nothing_from_the_environment(tmp_path):
-    assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80"}) == \
-        ["-m", "bringup.checkboard", "--listen", "127.0.0.1", "--port", "8700"]
+    assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80", "SEATS": "50"}) == \
+        ["-m", "bringup.roomserver", "--listen", "127.0.0.1", "--port", "8700", "--seats", "0"]

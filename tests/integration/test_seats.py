@@ -1,0 +1,226 @@
+"""Seats on the real engine: the room's server with two login cards, each a
+sandbox of its own, driven as a browser drives it (a WebSocket of the same
+origin, signed in by the card's cookie). A seat runs Docker; it cannot see
+another seat's containers nor reach this machine through its network; a
+wrong card is refused; a room server killed with SIGKILL leaves nothing
+after `make room-stop`."""
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import aiohttp
+import pytest
+
+from bringup import checkboard, paths
+from bringup.room import Room, SeatSettings
+from bringup.roomserver import RoomServer
+from doctester.docker.ownership import Run
+from doctester.docker.sandbox import GIB, Limits
+from tests.conftest import ROOT, room_server
+
+SITE = ROOT / "tests" / "fixtures" / "room-site"
+PROMPT_TIMEOUT = 120
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def room(client, identity, tmp_path_factory):
+    """(base URL, the Room, refusal log) of a room with two cards, one seat warm."""
+    state = tmp_path_factory.mktemp("room-state")
+    run = Run(state, label=identity.run_label)
+    settings = SeatSettings(identity.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
+                            identity.hostname, warm=1, idle=3600)
+    the_room = Room(run, 2, settings)
+    port = free_port()
+    hosts = set(checkboard.served_hosts("127.0.0.1", port))
+    log = []
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t0ken", hosts, log.append)
+    try:
+        with room_server(RoomServer(the_room, board, "t0ken", hosts, SITE, SITE, log.append), port) as loop:
+            warm = asyncio.run_coroutine_threadsafe(the_room.keep_warm(), loop)
+            yield f"http://127.0.0.1:{port}", the_room, log, loop
+            the_room.closed = True
+            warm.cancel()
+    finally:
+        assert the_room.close() == []
+
+
+class Terminal:
+    """A browser's side of a seat's terminal."""
+
+    def __init__(self, base, secret):
+        self.base, self.secret, self.output = base, secret, b""
+
+    async def __aenter__(self):
+        self.session = aiohttp.ClientSession(cookies={"seat": self.secret})
+        self.ws = await self.session.ws_connect(self.base + "/seat/ws", origin=self.base, max_msg_size=1 << 22,
+                                                timeout=aiohttp.ClientWSTimeout(ws_close=10))
+        hello = await self.ws.receive(timeout=PROMPT_TIMEOUT)
+        self.hello = json.loads(hello.data)
+        # Wide enough that no command typed here wraps: its echo is one line.
+        await self.ws.send_str(json.dumps({"type": "resize", "cols": 400, "rows": 50}))
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.ws.close()
+        await self.session.close()
+
+    async def run(self, command, until, timeout=PROMPT_TIMEOUT):
+        """Type `command`, read until `until` shows up in the output after it;
+        the command's own echo must not hold `until` (write `echo do''ne`)."""
+        assert until not in command
+        mark = len(self.output)
+        await self.ws.send_str(json.dumps({"type": "input", "data": command + "\r"}))
+        deadline = time.monotonic() + timeout
+        while until not in self.output[mark:].decode(errors="replace"):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {until!r} after {command!r}:\n{self.output[mark:].decode(errors='replace')}"
+            message = await self.ws.receive(timeout=left)
+            assert message.type == aiohttp.WSMsgType.BINARY, message
+            self.output += message.data
+        return self.output[mark:].decode(errors="replace")
+
+
+def test_a_card_opens_a_seat_that_runs_docker(room):
+    base, the_room, _, _ = room
+    card = the_room.cards[0]
+
+    async def scenario():
+        async with Terminal(base, card.secret) as terminal:
+            assert terminal.hello == {"type": "hello", "seat": card.name}
+            shown = await terminal.run("docker run --rm hello-world", "Hello from Docker!")
+            assert "Hello from Docker!" in shown
+            where = await terminal.run("pwd; ls examples/check.py; echo se''at=$WORKSHOP_SEAT", f"seat={card.name}")
+            assert "/intro-to-docker" in where and "examples/check.py" in where
+    asyncio.run(scenario())
+
+
+def test_a_browser_that_comes_back_gets_the_same_shell_and_its_scrollback(room):
+    base, the_room, _, _ = room
+    card = the_room.cards[0]
+
+    async def scenario():
+        async with Terminal(base, card.secret) as first:
+            await first.run("export KEPT=kept-$((6 * 7)); echo expo''rted", "exported")
+        async with Terminal(base, card.secret) as again:
+            replay = await again.ws.receive(timeout=30)
+            assert b"export KEPT=kept-" in replay.data  # the scrollback, replayed
+            assert "kept-42" in await again.run("echo $KEPT", "kept-42")
+    asyncio.run(scenario())
+
+
+def test_one_seat_cannot_see_another_seats_containers_nor_reach_this_machine(room):
+    base, the_room, _, _ = room
+    first, second = the_room.cards
+    # A listener on the gateway of the first seat's own network (a network the
+    # room made): without the seat's rules, the seat would reach it.
+    async def scenario():
+        async with Terminal(base, first.secret) as a, Terminal(base, second.secret) as b:
+            await a.run("docker run -d --name only-in-first python:alpine sleep 300 && echo sta''rted", "started")
+            listed = await b.run("docker ps -a --format '{{.Names}}'; echo listed''-all", "listed-all")
+            assert "only-in-first" not in listed
+            gateway = first_gateway(the_room)
+            with socket.socket() as listener:
+                listener.bind((gateway, 0))
+                listener.listen(4)
+                listener.settimeout(0.5)
+                port = listener.getsockname()[1]
+                probe = (f"python3 -c \"import socket; socket.create_connection(('{gateway}', {port}), 5)\" "
+                         "2>&1 | tail -1; echo pro''bed")
+                answer = await a.run(probe, "probed")
+                assert "Connection refused" in answer or "timed out" in answer, answer
+                with pytest.raises(socket.timeout):
+                    listener.accept()  # nothing from the seat arrived
+                # The control: a container on the same network, without the seat's rules, gets through.
+                control = subprocess.run(
+                    ["docker", "run", "--rm", "--network", the_room.cards[0].seat.sandbox.name, "python:alpine",
+                     "python", "-c", f"import socket; socket.create_connection(('{gateway}', {port}), 5)"],
+                    capture_output=True, text=True, timeout=120)
+                assert control.returncode == 0, control.stderr
+                listener.accept()[0].close()
+            await a.run("docker rm -f only-in-first >/dev/null; echo remo''ved", "removed")
+    asyncio.run(scenario())
+
+
+def first_gateway(the_room):
+    seat = the_room.cards[0].seat
+    network = subprocess.run(["docker", "inspect", seat.sandbox.name, "--format",
+                              f"{{{{(index .NetworkSettings.Networks \"{seat.sandbox.name}\").Gateway}}}}"],
+                             capture_output=True, text=True, check=True)
+    assert network.stdout.strip(), "the seat's network has no gateway"
+    return network.stdout.strip()
+
+
+def test_a_wrong_card_and_a_foreign_origin_are_refused_and_logged(room):
+    base, _, log, _ = room
+    before = len(log)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(base + "/c/not-a-card-secret", timeout=10)
+    assert refused.value.code == 403
+
+    async def foreign():
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as error:
+                await session.ws_connect(base + "/seat/ws", origin="http://evil.example")
+            return error.value.status
+    assert asyncio.run(foreign()) == 403
+    assert any("no card has this secret" in line for line in log[before:])
+    assert any("another origin" in line for line in log[before:])
+
+
+def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identity, tmp_path):
+    """The real program, on a port of its own: its seat outlives a SIGKILL
+    until `python -m bringup.roomserver stop` (make room-stop) reaps it."""
+    web = tmp_path / "seat-web"
+    web.mkdir()
+    (web / "seat.js").write_text("")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bringup.roomserver", "--seats", "1", "--warm", "1",
+                               "--port", str(port), "--site", str(SITE), "--seat-web", str(web)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        seats = set()
+        while not seats and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(1)
+            seats = {name for name in docker_names() if name.startswith(f"doctest-{server.pid}-")}
+        assert seats, f"no seat started: {server.stdout.read() if server.poll() is not None else ''}"
+        ready = wait_running(seats, deadline)
+        assert ready, "the seat did not start"
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    assert {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}, "the seat went with the server"
+    stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}
+
+
+def docker_names():
+    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                            check=True)
+    return set(listed.stdout.split())
+
+
+def wait_running(names, deadline):
+    while time.monotonic() < deadline:
+        states = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", *names], capture_output=True,
+                                text=True)
+        if states.returncode == 0 and set(states.stdout.split()) == {"true"}:
+            return True
+        time.sleep(1)
+    return False
