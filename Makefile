@@ -29,7 +29,7 @@ export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SO
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser journey-and-browser site site-image zensical test bench clean
+.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser journey-and-browser site site-image zensical test bench clean room room-stop seat-web
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -138,10 +138,10 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 
-browser: venv browser-deps ## test the built site in headless Chromium (screenshots in build/screenshots)
+browser: venv browser-deps seat-web ## test the built site in headless Chromium (screenshots in build/screenshots)
 	$(PY) -m pytest tests/browser -q -n $(shell nproc) --require browser
 
-journey-and-browser: images browser-deps ## the journey and the browser tests at once (what `make test` runs): Chromium in a network namespace of its own, as root
+journey-and-browser: images browser-deps seat-web ## the journey and the browser tests at once (what `make test` runs): Chromium in a network namespace of its own, as root
 	@bash scripts/journey-and-browser
 
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/

@@ -170,7 +170,7 @@ class RoomServer:
         response.set_cookie(COOKIE, card.secret, httponly=True, samesite="Strict", path="/",
                             secure=request.secure)
         say(f"room: {card.name} signed in from {request.remote}")
-        return response
+        raise response
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         relative = request.match_info["path"]

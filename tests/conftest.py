@@ -83,11 +83,14 @@ def room_server(server, port):
     from aiohttp import web
 
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    thread.start()  # everything on that loop, in its thread: the caller's may have a loop running (Playwright)
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+
+    async def start():
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
     try:
         yield loop
     finally:

@@ -1,0 +1,137 @@
+"""A seat as an attendee meets it: Chromium opens a login card, the site
+shows the Terminal, `docker run hello-world` typed there greets, a page's
+"Run in my terminal" runs its block there, and the page with the panel open
+is still readable by everyone (axe). A real seat on the real engine, served
+by the room's server on loopback."""
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from bringup import checkboard, paths
+from bringup.room import Room, SeatSettings
+from bringup.roomserver import SEAT_WEB, RoomServer
+from doctester.docker.identity import Identity
+from doctester.docker.ownership import Run
+from doctester.docker.sandbox import GIB, Limits
+from tests.browser.conftest import RULE_SETS
+from tests.conftest import ROOT, missing, room_server
+
+GREETING = "Hello from Docker!"
+
+
+def engine_answers():
+    return subprocess.run(["docker", "version"], capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def room_url(pytestconfig, tmp_path_factory):
+    """(the room's address, its one card) : the site built for that address,
+    the seats' terminal (`make seat-web`), one seat started ahead."""
+    if not engine_answers():
+        missing(pytestconfig, "docker", "a seat needs a Docker engine and the sandbox image: `make images`")
+    if not (SEAT_WEB / "seat.js").is_file():
+        missing(pytestconfig, "browser", f"{SEAT_WEB} is missing: `make seat-web`")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    site = tmp_path_factory.mktemp("room-site")
+    built = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mkdocs"), "build", "--strict", "--quiet",
+                            "--site-dir", str(site)], cwd=ROOT, capture_output=True, text=True,
+                           env=dict(os.environ, SITE_URL=url + "/"))
+    assert built.returncode == 0, built.stderr
+    project = Identity.from_ini(ROOT / "pytest.ini")
+    run = Run(tmp_path_factory.mktemp("room-state"), label=project.run_label)
+    room = Room(run, 1, SeatSettings(project.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
+                                     project.hostname, warm=1, idle=3600))
+    hosts = set(checkboard.served_hosts("127.0.0.1", port))
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", hosts, lambda _: None)
+    try:
+        with room_server(RoomServer(room, board, "t", hosts, site, SEAT_WEB, lambda _: None), port) as loop:
+            warm = asyncio.run_coroutine_threadsafe(room.keep_warm(), loop)
+            yield url, room.cards[0]
+            room.closed = True
+            warm.cancel()
+    finally:
+        assert room.close() == []
+
+
+@pytest.fixture
+def seat_page(browser, room_url):
+    url, card = room_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/c/{card.secret}", wait_until="networkidle")
+    yield page, url
+    context.close()
+    assert not [e for e in errors if "sourceMappingURL" not in e and ".map" not in e], errors
+
+
+def open_panel(page):
+    toggle = page.get_by_role("button", name="Terminal", exact=True)
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    page.wait_for_function("() => document.querySelector('.xterm-rows') && "
+                           "/\\$ *$/m.test(document.querySelector('.xterm-rows').innerText)", timeout=60000)
+
+
+def test_a_card_opens_the_site_with_a_terminal_that_runs_docker(seat_page):
+    page, url = seat_page
+    assert page.url == url + "/"
+    open_panel(page)
+    page.locator(".xterm-helper-textarea").focus()
+    page.keyboard.type("docker run --rm hello-world\n")
+    page.wait_for_function(f"() => document.querySelector('.xterm-rows').innerText.includes({GREETING!r})",
+                           timeout=120000)
+
+
+def test_run_in_my_terminal_types_a_pages_block(seat_page):
+    page, url = seat_page
+    page.goto(url + "/first-container/", wait_until="networkidle")
+    open_panel(page)
+    page.locator(".xterm-helper-textarea").focus()
+    page.keyboard.type("clear\n")  # the screen shows only what follows (the rows are the visible ones)
+    page.wait_for_function(f"() => !document.querySelector('.xterm-rows').innerText.includes({GREETING!r})",
+                           timeout=30000)
+    page.get_by_role("button", name="Run in my terminal: docker run hello-world", exact=True).first.click()
+    page.wait_for_function(f"() => document.querySelector('.xterm-rows').innerText.includes({GREETING!r})",
+                           timeout=120000)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_panel_open_leaves_the_page_readable_by_everyone(browser, room_url, scheme):
+    url, card = room_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/c/{card.secret}", wait_until="networkidle")
+        page.goto(url + "/first-container/", wait_until="networkidle")
+        open_panel(page)
+        results = Axe().run(page, options={"runOnly": {"type": "tag", "values": RULE_SETS},
+                                           "resultTypes": ["violations"]})
+        violations = results.response["violations"]
+        assert not violations, [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations]
+    finally:
+        context.close()
+
+
+def test_without_a_card_the_site_is_the_static_site(browser, room_url):
+    url, _ = room_url
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url + "/first-container/", wait_until="networkidle")
+        assert page.locator("script[src*='/seat/static/']").count() == 0
+        assert page.get_by_role("button", name="Run in my terminal").count() == 0
+        refused = page.goto(url + "/c/not-a-card")
+        assert refused.status == 403
+    finally:
+        context.close()
