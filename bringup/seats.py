@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import shutil
 import subprocess
 import time
@@ -38,6 +39,7 @@ from .progress import BringupError
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCROLLBACK = 256 * 1024        # bytes of a seat's output kept for a browser that comes back
 READ_SIZE = 64 * 1024
+PENDING = 256 * 1024           # bytes typed that the shell has not read yet
 # Where a seat may not send: every address that is not the internet's.
 CLOSED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
              "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
@@ -89,18 +91,26 @@ class Terminal:
         self.scrollback = bytearray()
         self.listener: Callable[[bytes], None] | None = None
         self.process: PtyProcess | None = None
+        self.pending = bytearray()
         self.size = (24, 80)
 
     def start(self) -> None:
         self.process = PtyProcess.spawn(self.argv, dimensions=self.size)
+        self.pending = bytearray()
+        # Never block the server's one thread on a full terminal: what the
+        # shell has not read yet waits here, and is written when it can be.
+        os.set_blocking(self.process.fd, False)
         self.loop.add_reader(self.process.fd, self._read)
 
     def _read(self) -> None:
         assert self.process is not None
         try:
             data: bytes = self.process.read(READ_SIZE)
+        except BlockingIOError:
+            return
         except EOFError:  # the shell ended (`exit`): a new one, in the same seat
             self.loop.remove_reader(self.process.fd)
+            self.loop.remove_writer(self.process.fd)
             self.process.close()
             self._keep(b"\r\n[the shell ended; a new one starts]\r\n")
             self.start()
@@ -114,8 +124,27 @@ class Terminal:
             self.listener(data)
 
     def write(self, data: bytes) -> None:
-        if self.process is not None and self.process.isalive():
-            self.process.write(data)
+        """Type `data`; beyond PENDING bytes not yet read by the shell, input is dropped."""
+        if self.process is None or len(self.pending) + len(data) > PENDING:
+            return
+        was_empty = not self.pending
+        self.pending += data
+        if was_empty:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self.process is not None
+        try:
+            written = os.write(self.process.fd, self.pending)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the shell is gone; _read starts the next one
+            written = len(self.pending)
+        del self.pending[:written]
+        if self.pending:
+            self.loop.add_writer(self.process.fd, self._flush)
+        else:
+            self.loop.remove_writer(self.process.fd)
 
     def resize(self, rows: int, cols: int) -> None:
         self.size = (rows, cols)
@@ -125,6 +154,7 @@ class Terminal:
     def close(self) -> None:
         if self.process is not None:
             self.loop.remove_reader(self.process.fd)
+            self.loop.remove_writer(self.process.fd)
             self.process.terminate(force=True)
             self.process.close()
             self.process = None
@@ -142,7 +172,9 @@ class Seat:
     def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop) -> Terminal:
         """The login shell, in the workshop's folder, for the card called `card`."""
         if self.terminal is None:
-            argv = self.sandbox.exec_argv("bash", "-l", interactive=True, workdir=self.workspace.workdir,
+            # No XON/XOFF: Ctrl-S would freeze the terminal with no sign of why (as a browser shows it).
+            argv = self.sandbox.exec_argv("bash", "-c", "stty -ixon; exec bash -l", interactive=True,
+                                          workdir=self.workspace.workdir,
                                           env={"HOME": str(self.workspace.tmp), "TERM": "xterm-256color",
                                                "WORKSHOP_SEAT": card})
             self.terminal = Terminal(argv, loop)

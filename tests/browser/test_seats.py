@@ -16,7 +16,7 @@ from bringup import checkboard, paths
 from bringup.room import Room, SeatSettings
 from bringup.roomserver import SEAT_WEB, RoomServer
 from doctester.docker.identity import Identity
-from doctester.docker.ownership import Run
+from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.sandbox import GIB, Limits
 from tests.browser.conftest import RULE_SETS
 from tests.conftest import ROOT, missing, room_server
@@ -46,7 +46,8 @@ def room_url(pytestconfig, tmp_path_factory):
                            env=dict(os.environ, SITE_URL=url + "/"))
     assert built.returncode == 0, built.stderr
     project = Identity.from_ini(ROOT / "pytest.ini")
-    run = Run(tmp_path_factory.mktemp("room-state"), label=project.run_label)
+    # The doc tests' state folder: a test run killed midway leaves records the next run reaps.
+    run = Run(DEFAULT_STATE, label=project.run_label)
     room = Room(run, 1, SeatSettings(project.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
                                      project.hostname, warm=1, idle=3600))
     hosts = set(checkboard.served_hosts("127.0.0.1", port))

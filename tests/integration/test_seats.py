@@ -21,7 +21,7 @@ import pytest
 from bringup import checkboard, paths
 from bringup.room import Room, SeatSettings
 from bringup.roomserver import RoomServer
-from doctester.docker.ownership import Run
+from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.sandbox import GIB, Limits
 from tests.conftest import ROOT, room_server
 
@@ -38,8 +38,8 @@ def free_port():
 @pytest.fixture(scope="module")
 def room(client, identity, tmp_path_factory):
     """(base URL, the Room, refusal log) of a room with two cards, one seat warm."""
-    state = tmp_path_factory.mktemp("room-state")
-    run = Run(state, label=identity.run_label)
+    # The doc tests' state folder: a test run killed midway leaves records the next run reaps.
+    run = Run(DEFAULT_STATE, label=identity.run_label)
     settings = SeatSettings(identity.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
                             identity.hostname, warm=1, idle=3600)
     the_room = Room(run, 2, settings)
@@ -82,7 +82,8 @@ class Terminal:
         the command's own echo must not hold `until` (write `echo do''ne`)."""
         assert until not in command
         mark = len(self.output)
-        await self.ws.send_str(json.dumps({"type": "input", "data": command + "\r"}))
+        if command:
+            await self.ws.send_str(json.dumps({"type": "input", "data": command + "\r"}))
         deadline = time.monotonic() + timeout
         while until not in self.output[mark:].decode(errors="replace"):
             left = deadline - time.monotonic()
@@ -224,3 +225,46 @@ def wait_running(names, deadline):
             return True
         time.sleep(1)
     return False
+
+
+def test_bad_frames_and_a_storm_of_reconnects_leave_the_seat_working(room):
+    """An oversized frame, resizes out of bounds, JSON that is not a message,
+    binary garbage, 50 reconnects in a second: each refused or ignored with
+    a logged line (at most one a second for the same reason), and the seat
+    answers afterwards."""
+    base, the_room, log, _ = room
+    card = the_room.cards[1]
+    before = len(log)
+
+    async def scenario():
+        async with Terminal(base, card.secret) as terminal:
+            for bad in ({"type": "resize", "cols": 0, "rows": 0}, {"type": "resize", "cols": 10000, "rows": 10000},
+                        {"type": "launch", "data": "x"}, {"type": "input", "data": 7}):
+                await terminal.ws.send_str(json.dumps(bad))
+            await terminal.ws.send_str("{not json")
+            # Garbage typed: its Ctrl-D ends the shell, and the seat starts another.
+            await terminal.ws.send_bytes(bytes(range(256)) * 4 + b"\x03\r")
+            assert "a new one starts" in await terminal.run("", "a new one starts", timeout=30)
+            await asyncio.sleep(2)
+            assert "still-here" in await terminal.run("echo still''-here", "still-here")
+            await terminal.ws.send_str(json.dumps({"type": "input", "data": "x" * (70 * 1024)}))
+            closed = await terminal.ws.receive(timeout=30)
+            assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            assert terminal.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        statuses = []
+        async with aiohttp.ClientSession(cookies={"seat": card.secret}) as session:
+            for _ in range(50):
+                try:
+                    ws = await session.ws_connect(base + "/seat/ws", origin=base)
+                    statuses.append(101)
+                    await ws.close()
+                except aiohttp.WSServerHandshakeError as error:
+                    statuses.append(error.status)
+        assert statuses.count(429) >= 40, statuses
+        await asyncio.sleep(10)  # the window of reconnects passes
+        async with Terminal(base, card.secret) as again:
+            assert "answers" in await again.run("echo ans''wers", "answers")
+    asyncio.run(scenario())
+    lines = log[before:]
+    assert sum("reconnects more than" in line for line in lines) <= 3, lines  # one a second, not fifty
+    assert any("ignored a terminal message" in line for line in lines), lines
