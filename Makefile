@@ -12,6 +12,7 @@ LISTEN := 127.0.0.1
 ONLY :=
 ROOM_PORT := 8700
 SEATS := 0
+SEAT_MEMORY := 2g
 # Which images `make images` also makes for the room's second CPU (arm64
 # beside amd64; amd64 on an arm64 machine): hello-world (the default:
 # seconds), all (what `make mirror` asks for: about 15 min the first time
@@ -63,7 +64,7 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
 room: venv build seat-web $(if $(filter-out 0,$(value SEATS)),images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700)
-	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))'
+	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))'
 
 room-stop: venv ## stop the room (it removes its seats) and remove what a killed room left
 	$(PY) -m bringup.roomserver stop

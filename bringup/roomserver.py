@@ -33,6 +33,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from doctester.docker.identity import Identity, ini_settings
 from doctester.docker.ownership import DEFAULT_STATE, Run, reap
+from doctester.docker.dockerstate import EngineError
 from doctester.docker.sandbox import GIB, Limits, parse_size
 
 from . import checkboard, paths
@@ -317,7 +318,10 @@ def make_room(args: argparse.Namespace) -> Room | None:
     """The seats' room (None without seats), after reaping what a killed room left."""
     if not args.seats:
         return None
-    memory = parse_size(args.seat_memory) or 2 * GIB
+    try:
+        memory = parse_size(args.seat_memory) or 2 * GIB
+    except EngineError as error:
+        raise BringupError(str(error).replace("doc_sandbox_memory", "SEAT_MEMORY")) from None
     check_count(args.seats, memory, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     if not (args.seat_web / "seat.js").is_file():
         raise BringupError(f"{args.seat_web} holds no terminal for the seats: run `make seat-web` (or `make room`)")

@@ -100,11 +100,14 @@ def test_serve_addr_reaches_mkdocs_as_one_argument(tmp_path):
 def test_the_rooms_board_gets_listen_and_its_port_as_one_argument_each(tmp_path, template):
     marker = tmp_path / "ran"
     hostile = template.format(marker=marker)
-    args = printed_args(tmp_path, "room", f"LISTEN={hostile}", f"ROOM_PORT={hostile}", f"SEATS={hostile}")
-    assert not marker.exists(), "part of LISTEN, ROOM_PORT or SEATS ran"
-    assert args == ["-m", "bringup.roomserver", "--listen", hostile, "--port", hostile, "--seats", hostile]
+    args = printed_args(tmp_path, "room", f"LISTEN={hostile}", f"ROOM_PORT={hostile}", f"SEATS={hostile}",
+                        f"SEAT_MEMORY={hostile}")
+    assert not marker.exists(), "part of LISTEN, ROOM_PORT, SEATS or SEAT_MEMORY ran"
+    assert args == ["-m", "bringup.roomserver", "--listen", hostile, "--port", hostile, "--seats", hostile,
+                    "--seat-memory", hostile]
 
 
 def test_the_rooms_board_takes_nothing_from_the_environment(tmp_path):
-    assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80", "SEATS": "50"}) == \
-        ["-m", "bringup.roomserver", "--listen", "127.0.0.1", "--port", "8700", "--seats", "0"]
+    assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80", "SEATS": "50",
+                                                   "SEAT_MEMORY": "64g"}) == \
+        ["-m", "bringup.roomserver", "--listen", "127.0.0.1", "--port", "8700", "--seats", "0", "--seat-memory", "2g"]
