@@ -63,7 +63,7 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
-room: venv build seat-web $(if $(filter-out 0,$(value SEATS)),images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700)
+room: venv build $(if $(filter-out 0,$(value SEATS)),seat-web images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700)
 	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))'
 
 room-stop: venv ## stop the room (it removes its seats) and remove what a killed room left

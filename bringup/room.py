@@ -41,6 +41,14 @@ class SeatSettings:
     hostname: str
     warm: int            # started seats kept ready for cards opened for the first time
     idle: float          # seconds
+    room: tuple[str, int] | None = None  # the room server's LAN address and port, which seats may reach
+
+    @property
+    def room_url(self) -> str | None:
+        if self.room is None:
+            return None
+        address, port = self.room
+        return f"http://{f'[{address}]' if ':' in address else address}:{port}"
 
 
 class Room:
@@ -66,7 +74,7 @@ class Room:
         self.starting += 1
         try:
             seat = await asyncio.to_thread(self.starter, self.run, next(self.numbers), s.image, s.limits,
-                                           s.mirror_storage, s.hostname)
+                                           s.mirror_storage, s.hostname, s.room)
         finally:
             self.starting -= 1
         return seat
@@ -77,7 +85,7 @@ class Room:
             seat = self.warm.pop(0) if self.warm else await self._start()
             if card.seat is None:
                 card.seat = seat
-                seat.open_terminal(card.name, asyncio.get_running_loop())
+                seat.open_terminal(card.name, asyncio.get_running_loop(), self.settings.room_url)
             else:  # two first openings at once: keep the other one's seat for the pool
                 self.warm.append(seat)
         card.seat.last_used = time.monotonic()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import ipaddress
 import io
 import json
 import os
@@ -332,8 +333,11 @@ def make_room(args: argparse.Namespace) -> Room | None:
     if reaped:
         say(f"room: removed what a killed run left ({', '.join(reaped)})")
     run = Run(state_dir(), label=identity.run_label)
+    # A seat reaches the room's server (the board of checks) only on a LAN address: loopback is the machine's own.
+    lan = not ipaddress.ip_address(args.listen).is_loopback
     settings = SeatSettings(identity.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
-                            identity.hostname, max(0, min(args.warm, args.seats)), args.idle)
+                            identity.hostname, max(0, min(args.warm, args.seats)), args.idle,
+                            (args.listen, args.port) if lan else None)
     return Room(run, args.seats, settings)
 
 
@@ -341,16 +345,13 @@ async def serve(args: argparse.Namespace) -> int:
     check_local_address(args.listen)
     if not (args.site / "index.html").is_file():
         raise BringupError(f"{args.site} holds no built site: run `make build` (or `make room`)")
-    token = checkboard.new_token()
+    token, cards_token = checkboard.new_token(), checkboard.new_token()  # the board's page, the cards' page
     hosts = set(checkboard.served_hosts(args.listen, args.port))
     board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), token, hosts)
-    running = running_room()
-    if running:
-        raise BringupError(f"a room is already running here (pid {running}): `make room-stop` stops it")
     room = make_room(args)
     runner: web.AppRunner | None = None
     try:
-        server = RoomServer(room, board, token, hosts, args.site, args.seat_web)
+        server = RoomServer(room, board, cards_token, hosts, args.site, args.seat_web)
         runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -358,12 +359,15 @@ async def serve(args: argparse.Namespace) -> int:
         except OSError as error:
             raise BringupError(f"cannot serve on {args.listen}:{args.port} ({error.strerror}): another program "
                                "holds the port; give another with ROOM_PORT=...") from None
+        running = running_room()
+        if running:
+            raise BringupError(f"a room is already running here (pid {running}): `make room-stop` stops it")
         paths.write_private(pid_file(), f"{os.getpid()}\n")
         tasks = []
         if room is not None:
             tasks += [asyncio.ensure_future(room.keep_warm()),
                       asyncio.ensure_future(room.give_back_idle(lambda card: card.name in server.attached))]
-        announce(args, token, room)
+        announce(args, token, cards_token, room)
         stopped = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
@@ -381,14 +385,15 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def announce(args: argparse.Namespace, token: str, room: Room | None) -> None:
+def announce(args: argparse.Namespace, token: str, cards_token: str, room: Room | None) -> None:
     base = f"http://{checkboard.served_hosts(args.listen, args.port)[0]}"
     lines = [f"The room is served on {base}: the workshop's site for everyone on this network.",
              f"The board of checks (organizers only): {base}/board/{token}",
-             f"Attendees add to their check: --share {base} --as SEAT"]
+             f"Attendees add to their check: --share {base} --as A-NAME-OF-THEIR-OWN"]
     if room is not None:
         paths.write_private(CARDS_FILE, cards_page(room.cards, base))
-        lines += [f"{len(room.cards)} login cards, to print and cut: {CARDS_FILE} (also {base}/cards/{token})"]
+        lines += [f"{len(room.cards)} login cards, to print and cut: {CARDS_FILE} "
+                  f"(also {base}/cards/{cards_token}: it opens every seat, keep it to yourselves)"]
         lines += [f"  {card.name}: {base}/c/{card.secret}" for card in room.cards]
     lines += ["Ctrl-C (or `make room-stop`) stops the room and removes every seat."]
     print("\n".join(lines), flush=True)

@@ -46,13 +46,17 @@ CLOSED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254
 CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96")
 
 
-def egress_rules(nameservers: list[str]) -> dict[str, list[list[str]]]:
+def egress_rules(nameservers: list[str], room: tuple[str, int] | None = None) -> dict[str, list[list[str]]]:
     """iptables / ip6tables rules (argv after the command) for a seat's
-    OUTPUT chain: loopback and DNS to `nameservers` pass, the closed ranges
-    are refused, everything else (the internet) passes."""
+    OUTPUT chain: loopback, DNS to `nameservers` and TCP to the room's server
+    pass, the closed ranges are refused, everything else (the internet) passes."""
     rules: dict[str, list[list[str]]] = {"iptables": [], "ip6tables": []}
     for command in rules:
         rules[command].append(["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"])
+    if room is not None:
+        address, port = room
+        command = "ip6tables" if ipaddress.ip_address(address).version == 6 else "iptables"
+        rules[command].append(["-A", "OUTPUT", "-d", address, "-p", "tcp", "--dport", str(port), "-j", "ACCEPT"])
     for server in nameservers:
         command = "ip6tables" if ipaddress.ip_address(server).version == 6 else "iptables"
         for protocol in ("udp", "tcp"):
@@ -63,7 +67,7 @@ def egress_rules(nameservers: list[str]) -> dict[str, list[list[str]]]:
     return rules
 
 
-def close_egress(sandbox: Sandbox) -> None:
+def close_egress(sandbox: Sandbox, room: tuple[str, int] | None = None) -> None:
     """Apply egress_rules in the sandbox's own network namespace (never the
     machine's), from outside it: the reader cannot change them."""
     missing = [tool for tool in ("nsenter", "iptables", "ip6tables") if shutil.which(tool) is None]
@@ -73,7 +77,7 @@ def close_egress(sandbox: Sandbox) -> None:
     pid = sandbox.outer.run("inspect", "-f", "{{.State.Pid}}", sandbox.name).stdout.strip()
     if not pid.isdigit() or pid == "0":
         raise BringupError(f"the seat {sandbox.name} is not running")
-    for command, rules in egress_rules(upstream_nameservers()).items():
+    for command, rules in egress_rules(upstream_nameservers(), room).items():
         for rule in rules:
             result = subprocess.run(["nsenter", "-t", pid, "-n", command, "-w", *rule], capture_output=True,
                                     text=True, timeout=30)
@@ -169,14 +173,16 @@ class Seat:
     last_used: float
     terminal: Terminal | None = None
 
-    def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop) -> Terminal:
-        """The login shell, in the workshop's folder, for the card called `card`."""
+    def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop, room_url: str | None = None) -> Terminal:
+        """The login shell, in the workshop's folder, for the card called
+        `card` (WORKSHOP_SEAT; WORKSHOP_ROOM, where its check shares, if set)."""
         if self.terminal is None:
+            env = {"HOME": str(self.workspace.tmp), "TERM": "xterm-256color", "WORKSHOP_SEAT": card}
+            if room_url:
+                env["WORKSHOP_ROOM"] = room_url
             # No XON/XOFF: Ctrl-S would freeze the terminal with no sign of why (as a browser shows it).
             argv = self.sandbox.exec_argv("bash", "-c", "stty -ixon; exec bash -l", interactive=True,
-                                          workdir=self.workspace.workdir,
-                                          env={"HOME": str(self.workspace.tmp), "TERM": "xterm-256color",
-                                               "WORKSHOP_SEAT": card})
+                                          workdir=self.workspace.workdir, env=env)
             self.terminal = Terminal(argv, loop)
             self.terminal.start()
         return self.terminal
@@ -187,11 +193,11 @@ class Seat:
 
 
 def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage: Path | None,
-               hostname: str) -> Seat:
+               hostname: str, room: tuple[str, int] | None = None) -> Seat:
     """Start a seat (blocking: call it in a thread)."""
     started = time.monotonic()
     sandbox = Sandbox(run, f"seat{number}", image, limits, mirror_storage, hostname=hostname)
     sandbox.start()
-    close_egress(sandbox)
+    close_egress(sandbox, room)
     workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
     return Seat(sandbox, workspace, started, time.monotonic())

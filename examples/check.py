@@ -171,7 +171,7 @@ def chapter_of(record, name, step=None):
         raise CannotCheck(f"there is no chapter {name!r}; the chapters are: {chapter_names(record)}")
     python = "py" if os.name == "nt" else "python3"
     raise CannotCheck(f"the Try it of {name!r} leaves nothing the check can see: check the chapter instead, "
-                      f"`{python} examples/check.py {name}`. Chapters whose Try it it checks: "
+                      f"`{python} examples/check.py {name}`. Chapters with a Try it check: "
                       f"{chapter_names(record, 'try-it')}")
 
 

@@ -419,6 +419,6 @@ def test_a_chapter_whose_try_it_leaves_nothing_says_to_check_the_chapter(worksho
     code, lines = check_with(workshop, good_state(), chapter="background", try_it=True)
     assert code == 2 and len(lines) == 1
     assert "the Try it of 'background' leaves nothing the check can see" in lines[0]
-    assert lines[0].endswith("Chapters whose Try it it checks: dockerfile")
+    assert lines[0].endswith("Chapters with a Try it check: dockerfile")
     code, lines = check_with(workshop, good_state(), chapter="dockerfiles", try_it=True)
     assert lines == ["check.py: there is no chapter 'dockerfiles'; the chapters are: background, dockerfile"]

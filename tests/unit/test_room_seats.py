@@ -32,8 +32,8 @@ class FakeSeat:
         self.last_used = time.monotonic()
         self.terminal, self.closed = None, False
 
-    def open_terminal(self, card, loop):
-        self.terminal = SimpleNamespace(card=card)
+    def open_terminal(self, card, loop, room_url=None):
+        self.terminal = SimpleNamespace(card=card, room_url=room_url)
         return self.terminal
 
     def close(self):
@@ -105,3 +105,13 @@ def test_a_seats_network_refuses_every_address_but_the_internets():
     for public in ("151.101.0.223", "8.8.8.8"):
         assert not any(ipaddress.ip_address(public) in ipaddress.ip_network(n) for n in CLOSED_V4), public
     assert any(ipaddress.ip_address("fe80::1") in ipaddress.ip_network(n) for n in CLOSED_V6)
+
+
+def test_a_seat_reaches_the_rooms_server_on_its_lan_address_and_nothing_else_there():
+    rules = egress_rules([], ("192.168.1.20", 8700))["iptables"]
+    allowed = [r for r in rules if r[-1] == "ACCEPT" and "-d" in r]
+    assert allowed == [["-A", "OUTPUT", "-d", "192.168.1.20", "-p", "tcp", "--dport", "8700", "-j", "ACCEPT"]]
+    assert rules.index(allowed[0]) < min(i for i, r in enumerate(rules) if r[-1] == "REJECT")
+    settings = rooms.SeatSettings("image", Limits(GIB, 64, 2), None, "laptop", 0, 60, ("192.168.1.20", 8700))
+    assert settings.room_url == "http://192.168.1.20:8700"
+    assert rooms.SeatSettings("image", Limits(GIB, 64, 2), None, "laptop", 0, 60).room_url is None
