@@ -37,6 +37,9 @@ from doctester.docker.workspace import SandboxWorkspace
 from .progress import BringupError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The first chapters' images, in a seat before its card opens it (what it
+# holds counts in its memory: the big `python` image is left to a pull).
+PRELOADED = ("hello-world", "python:alpine")
 SCROLLBACK = 256 * 1024        # bytes of a seat's output kept for a browser that comes back
 READ_SIZE = 64 * 1024
 PENDING = 256 * 1024           # bytes typed that the shell has not read yet
@@ -200,4 +203,6 @@ def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage
     sandbox.start()
     close_egress(sandbox, room)
     workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
+    for image in PRELOADED:  # from the mirror inside the seat: no network
+        sandbox.docker.run("pull", "-q", image, timeout=120)
     return Seat(sandbox, workspace, started, time.monotonic())
