@@ -21,7 +21,6 @@ import asyncio
 import importlib.util
 import ipaddress
 import io
-import json
 import os
 import signal
 import sys
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from doctester.docker.identity import Identity, ini_settings
 from doctester.docker.ownership import DEFAULT_STATE, Run, reap
@@ -41,19 +40,15 @@ from . import checkboard, paths
 from .organizer import check_local_address
 from .progress import BringupError, say
 from .room import Card, Room, SeatSettings, check_count
-from .seats import Seat, Terminal
+from .seatsocket import Log, SeatTerminals, to_stderr
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
 SEAT_WEB = ROOT / "build" / "seat-web"
 CARDS_FILE = ROOT / "build" / "room-cards.html"
-PID_FILE_NAME = "room.pid"
+PID_FILES = "room-*.pid"  # one per port a room serves on
 PORT = 8700
 COOKIE = "seat"
-MAX_FRAME = 64 * 1024         # bytes of one WebSocket message from a browser
-MAX_INPUT = 16 * 1024         # characters of input in one message
-MAX_QUEUED = 1 << 20          # bytes of output waiting for a slow browser before it is dropped
-CONNECTS_PER_10S = 10         # openings of one seat's terminal
 SEAT_TAGS = ('<link rel="stylesheet" href="/seat/static/xterm.css">'
              '<link rel="stylesheet" href="/seat/static/seat.css">'
              '<script src="/seat/static/xterm.js" defer></script>'
@@ -73,50 +68,6 @@ def site_headers(site: Path) -> list[tuple[str, str]]:
     return headers
 
 
-def to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-class Log:
-    """One line per refusal, at most one a second for the same reason and client."""
-
-    def __init__(self, sink: Callable[[str], None] = to_stderr) -> None:
-        self.last: dict[tuple[str, str], float] = {}
-        self.sink = sink
-
-    def refused(self, request: web.Request, reason: str) -> None:
-        key = (request.remote or "?", reason)
-        now = time.monotonic()
-        if now - self.last.get(key, -10) >= 1:
-            self.last[key] = now
-            self.sink(f"{time.strftime('%H:%M:%S')} refused {key[0]} {request.method} {request.path[:60]!r}: "
-                      f"{reason}")
-        if len(self.last) > 10000:
-            self.last.clear()
-
-
-class Connection:
-    """A browser attached to a seat's terminal: output queued in order, a
-    browser too slow to take it is dropped (it reconnects to the scrollback)."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws, self.queue = ws, asyncio.Queue[bytes]()
-        self.queued = 0
-
-    def send(self, data: bytes) -> None:
-        self.queued += len(data)
-        if self.queued > MAX_QUEUED:
-            asyncio.ensure_future(self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow"))
-            return
-        self.queue.put_nowait(data)
-
-    async def pump(self) -> None:
-        while True:
-            data = await self.queue.get()
-            self.queued -= len(data)
-            await self.ws.send_bytes(data)
-
-
 class RoomServer:
     def __init__(self, room: Room | None, board: checkboard.App, token: str, hosts: set[str], site: Path,
                  seat_web: Path, log: Callable[[str], None] = to_stderr) -> None:
@@ -124,8 +75,7 @@ class RoomServer:
         self.site, self.seat_web = site.resolve(), seat_web
         self.headers = site_headers(site)
         self.log = Log(log)
-        self.attached: dict[str, Connection] = {}
-        self.connects: dict[str, list[float]] = {}
+        self.terminals = SeatTerminals(room, self.log)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=checkboard.MAX_BODY)
@@ -207,69 +157,8 @@ class RoomServer:
         headers = {k: v for k, v in answer["headers"] if k.lower() != "content-length"}
         return web.Response(status=status, body=b"".join(chunks) if status != 204 else None, headers=headers)
 
-    def too_many_connects(self, card: Card) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self.connects.get(card.name, []) if now - t < 10]
-        self.connects[card.name] = recent + [now]
-        return len(recent) >= CONNECTS_PER_10S
-
     async def terminal(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Origin") != f"{request.scheme}://{request.host}":
-            self.log.refused(request, "403: a WebSocket from another origin")
-            raise web.HTTPForbidden(text="another origin\n")
-        card = self.card_of(request)
-        if card is not None and self.too_many_connects(card):
-            self.log.refused(request, f"429: {card.name} reconnects more than {CONNECTS_PER_10S} times in 10 s")
-            raise web.HTTPTooManyRequests(text="too many reconnects; wait a few seconds\n")
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20)
-        await ws.prepare(request)
-        if card is None or self.room is None:
-            self.log.refused(request, "4401: a terminal without a seat's card")
-            await ws.close(code=4401, message=b"signed out")
-            return ws
-        seat = await self.room.seat_for(card)
-        assert seat.terminal is not None
-        await self.attach(card, seat, seat.terminal, ws, request)
-        return ws
-
-    async def attach(self, card: Card, seat: Seat, terminal: Terminal, ws: web.WebSocketResponse,
-                     request: web.Request) -> None:
-        previous = self.attached.get(card.name)
-        if previous is not None:
-            await previous.ws.close(code=4409, message=b"opened in another tab")
-        connection = self.attached[card.name] = Connection(ws)
-        await ws.send_str(json.dumps({"type": "hello", "seat": card.name}))
-        await ws.send_bytes(bytes(terminal.scrollback))
-        terminal.listener = connection.send
-        pump = asyncio.ensure_future(connection.pump())
-        try:
-            async for message in ws:
-                seat.last_used = time.monotonic()
-                if message.type == WSMsgType.TEXT:
-                    self.command(request, terminal, message.data)
-                elif message.type == WSMsgType.BINARY:
-                    terminal.write(message.data[:MAX_INPUT])
-                elif message.type == WSMsgType.ERROR:
-                    self.log.refused(request, f"closed: {ws.exception()}")
-        finally:
-            pump.cancel()
-            if self.attached.get(card.name) is connection:
-                del self.attached[card.name]
-                terminal.listener = None
-
-    def command(self, request: web.Request, terminal: Terminal, text: str) -> None:
-        try:
-            message = json.loads(text)
-            kind = message["type"]
-            if kind == "input" and isinstance(message["data"], str) and len(message["data"]) <= MAX_INPUT:
-                terminal.write(message["data"].encode("utf-8", "replace"))
-            elif kind == "resize" and all(isinstance(message[k], int) for k in ("cols", "rows")) \
-                    and 2 <= message["cols"] <= 500 and 1 <= message["rows"] <= 200:
-                terminal.resize(message["rows"], message["cols"])
-            else:
-                raise ValueError(f"a {str(kind)[:20]!r} message out of bounds")
-        except (ValueError, KeyError, TypeError) as error:
-            self.log.refused(request, f"ignored a terminal message: {str(error)[:80]}")
+        return await self.terminals.handle(request, self.card_of(request))
 
 
 def cards_page(cards: list[Card], base: str) -> str:
@@ -293,8 +182,8 @@ def cards_page(cards: list[Card], base: str) -> str:
             f"<style>{style}</style></head><body><h1>Login cards</h1>{''.join(items)}</body></html>")
 
 
-def pid_file() -> Path:
-    return paths.RUN / PID_FILE_NAME
+def pid_file(port: int) -> Path:
+    return paths.RUN / PID_FILES.replace("*", str(port))
 
 
 def state_dir() -> Path:
@@ -305,7 +194,7 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bringup.roomserver", description=__doc__.split("\n")[0])
     parser.add_argument("command", nargs="?", choices=["serve", "stop"], default="serve")
     parser.add_argument("--listen", default="127.0.0.1", help="an address of this machine (default: loopback)")
-    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--port", type=int, help=f"default {PORT}; with stop: only the room on this port")
     parser.add_argument("--seats", type=int, default=0, help="login cards, each a seat (default 0: no seats)")
     parser.add_argument("--warm", type=int, default=2, help="seats started ahead of their card (default 2)")
     parser.add_argument("--seat-memory", default="2g", help="memory of one seat, its files included (default 2g)")
@@ -342,6 +231,7 @@ def make_room(args: argparse.Namespace) -> Room | None:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    args.port = PORT if args.port is None else args.port
     check_local_address(args.listen)
     if not (args.site / "index.html").is_file():
         raise BringupError(f"{args.site} holds no built site: run `make build` (or `make room`)")
@@ -359,14 +249,11 @@ async def serve(args: argparse.Namespace) -> int:
         except OSError as error:
             raise BringupError(f"cannot serve on {args.listen}:{args.port} ({error.strerror}): another program "
                                "holds the port; give another with ROOM_PORT=...") from None
-        running = running_room()
-        if running:
-            raise BringupError(f"a room is already running here (pid {running}): `make room-stop` stops it")
-        paths.write_private(pid_file(), f"{os.getpid()}\n")
+        paths.write_private(pid_file(args.port), f"{os.getpid()}\n")  # the port is ours: no other room holds it
         tasks = []
         if room is not None:
             tasks += [asyncio.ensure_future(room.keep_warm()),
-                      asyncio.ensure_future(room.give_back_idle(lambda card: card.name in server.attached))]
+                      asyncio.ensure_future(room.give_back_idle(lambda card: card.name in server.terminals.attached))]
         announce(args, token, cards_token, room)
         stopped = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -380,8 +267,8 @@ async def serve(args: argparse.Namespace) -> int:
         if room is not None:
             problems = await asyncio.to_thread(room.close)
             say("room: every seat removed" if not problems else "room: " + "; ".join(problems))
-        if running_room() == os.getpid():
-            pid_file().unlink(missing_ok=True)
+        if room_pid(pid_file(args.port)) == os.getpid():
+            pid_file(args.port).unlink(missing_ok=True)
     return 0
 
 
@@ -399,26 +286,28 @@ def announce(args: argparse.Namespace, token: str, cards_token: str, room: Room 
     print("\n".join(lines), flush=True)
 
 
-def running_room() -> int:
-    """The pid of the room server this machine runs (its pid file names a live one), or 0."""
+def room_pid(path: Path) -> int:
+    """The pid a room's pid file names, if that process is a live room server; else 0."""
     try:
-        pid = int(paths.read_private(pid_file()).strip())
+        pid = int(paths.read_private(path).strip())
         running = b"bringup.roomserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError, BringupError):
         return 0
     return pid if running else 0
 
 
-def stop() -> int:
-    """Stop a running room (it removes its seats), then reap what a killed one left."""
-    pid = running_room()
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 120
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        say(f"room: stopped the room server (pid {pid})")
-    pid_file().unlink(missing_ok=True)
+def stop(port: int | None = None) -> int:
+    """Stop the rooms running here, or the one on `port` (each removes its
+    seats), then reap what a killed one left."""
+    for path in [pid_file(port)] if port else sorted(paths.RUN.glob(PID_FILES)):
+        pid = room_pid(path)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 120
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            say(f"room: stopped the room server (pid {pid})")
+        path.unlink(missing_ok=True)
     identity = Identity.from_ini(ROOT / "pytest.ini")
     reaped, problems = reap(state_dir(), label=identity.run_label)
     if reaped:
@@ -432,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     args = options(argv)
     try:
         if args.command == "stop":
-            return stop()
+            return stop(args.port)
         return asyncio.run(serve(args))
     except BringupError as error:
         print(f"room: {error}", file=sys.stderr)

@@ -205,8 +205,8 @@ def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identi
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
     assert {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}, "the seat went with the server"
-    stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=300)
+    stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop", "--port", str(port)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}
 
