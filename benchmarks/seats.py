@@ -45,7 +45,9 @@ CHAPTER = ("docker run hello-world; docker run hello-world; docker run --rm hell
 
 async def open_terminal(base, card, two_at_a_time):
     async with two_at_a_time:
-        session = aiohttp.ClientSession(cookies={"seat": card.secret})
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with session.post(f"{base}/c/{card.secret}", headers={"Origin": base}, allow_redirects=False):
+            pass  # signed in, as the card's page does
         ws = await session.ws_connect(base + "/seat/ws", origin=base, max_msg_size=1 << 22)
     ws.session = session
     await ws.receive(timeout=120)  # hello

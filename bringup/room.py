@@ -59,6 +59,7 @@ class Room:
         self.warm: list[Seat] = []
         self.starting = 0
         self.numbers = iter(range(1, 1 << 30))
+        self.locks: dict[str, asyncio.Lock] = {}
         self.closed = False
 
     def card(self, secret: str) -> Card | None:
@@ -80,23 +81,24 @@ class Room:
         return seat
 
     async def seat_for(self, card: Card) -> Seat:
-        """The card's seat: its own, one from the warm pool, or a new one."""
-        if card.seat is None:
-            seat = self.warm.pop(0) if self.warm else await self._start()
+        """The card's seat: its own, one from the warm pool, or a new one.
+        Openings of one card wait for each other: a card never starts two."""
+        async with self.locks.setdefault(card.name, asyncio.Lock()):
             if card.seat is None:
+                seat = self.warm.pop(0) if self.warm else await self._start()
                 card.seat = seat
                 seat.open_terminal(card.name, asyncio.get_running_loop(), self.settings.room_url)
-            else:  # two first openings at once: keep the other one's seat for the pool
-                self.warm.append(seat)
-        card.seat.last_used = time.monotonic()
-        return card.seat
+            card.seat.last_used = time.monotonic()
+            return card.seat
 
     async def keep_warm(self) -> None:
         """Keep `warm` seats started, never more seats than cards."""
         while not self.closed:
             taken = sum(1 for c in self.cards if c.seat is not None)
             wanted = min(self.settings.warm, len(self.cards) - taken)
-            if len(self.warm) + self.starting < wanted:
+            if len(self.warm) > wanted:  # cards took seats of their own meanwhile: never more seats than cards
+                await asyncio.to_thread(self.end, self.warm.pop())
+            elif len(self.warm) + self.starting < wanted:
                 try:
                     self.warm.append(await self._start())
                 except Exception as error:  # noqa: BLE001  one line, then try again later

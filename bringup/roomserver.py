@@ -22,6 +22,8 @@ import importlib.util
 import ipaddress
 import io
 import os
+import resource
+import secrets
 import signal
 import sys
 import time
@@ -49,6 +51,7 @@ CARDS_FILE = ROOT / "build" / "room-cards.html"
 PID_FILES = "room-*.pid"  # one per port a room serves on
 PORT = 8700
 COOKIE = "seat"
+SESSIONS_PER_CARD = 4
 SEAT_TAGS = ('<link rel="stylesheet" href="/seat/static/xterm.css">'
              '<link rel="stylesheet" href="/seat/static/seat.css">'
              '<script src="/seat/static/xterm.js" defer></script>'
@@ -76,10 +79,12 @@ class RoomServer:
         self.headers = site_headers(site)
         self.log = Log(log)
         self.terminals = SeatTerminals(room, self.log)
+        self.sessions: dict[str, Card] = {}
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=checkboard.MAX_BODY)
-        app.router.add_get("/c/{secret}", self.login)
+        app.router.add_get("/c/{secret}", self.login_page)
+        app.router.add_post("/c/{secret}", self.login)
         app.router.add_get("/seat/ws", self.terminal)
         app.router.add_get("/cards/{token}", self.cards)
         app.router.add_route("*", "/api/checks", self.checks)
@@ -109,27 +114,51 @@ class RoomServer:
         response.headers.setdefault("Cache-Control", "no-store")
 
     def card_of(self, request: web.Request) -> Card | None:
-        secret = request.cookies.get(COOKIE, "")
-        return self.room.card(secret) if self.room is not None and secret else None
+        """The card a browser signed in with: its cookie is a session of its own, never the card's secret."""
+        return self.sessions.get(request.cookies.get(COOKIE, ""))
 
-    async def login(self, request: web.Request) -> web.StreamResponse:
+    def card_at(self, request: web.Request) -> Card:
         card = self.room.card(request.match_info["secret"]) if self.room is not None else None
         if card is None:
             self.log.refused(request, "403: no card has this secret")
             raise web.HTTPForbidden(text="This card is not one of this room's. Check its address, or ask "
                                          "the organizers for a card.\n")
-        response = web.HTTPFound("/")
-        response.set_cookie(COOKIE, card.secret, httponly=True, samesite="Strict", path="/",
-                            secure=request.secure)
+        return card
+
+    async def login_page(self, request: web.Request) -> web.StreamResponse:
+        """A card's address asks before signing in: a link from elsewhere cannot sign a browser into a seat."""
+        card = self.card_at(request)
+        return web.Response(text=login_page(card.name), content_type="text/html")
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        card = self.card_at(request)
+        # Browsers say where a request comes from (Sec-Fetch-Site); with this
+        # site's no-referrer policy, the Origin of its own form is "null".
+        fetched_from, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
+        if fetched_from in ("cross-site", "same-site") or (fetched_from is None and origin not in (
+                None, f"{request.scheme}://{request.host}")):
+            self.log.refused(request, "403: a sign-in sent from another site")
+            raise web.HTTPForbidden(text="Open your card's address yourself, and sign in there.\n")
+        session = secrets.token_urlsafe(24)
+        mine = [s for s, c in self.sessions.items() if c is card]
+        for old in mine[:-SESSIONS_PER_CARD + 1]:  # a few browsers per card, the oldest forgotten
+            del self.sessions[old]
+        self.sessions[session] = card
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, session, httponly=True, samesite="Strict", path="/", secure=request.secure)
         say(f"room: {card.name} signed in from {request.remote}")
         raise response
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         relative = request.match_info["path"]
-        target = (self.site / relative).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        if not target.is_relative_to(self.site) or not target.is_file():
+        try:  # a NUL or an overlong name is no page either
+            target = (self.site / relative).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            found = target.is_relative_to(self.site) and target.is_file()
+        except (ValueError, OSError):
+            found = False
+        if not found:
             raise web.HTTPNotFound(text="no such page\n")
         if target.suffix == ".html" and self.card_of(request) is not None:
             text = target.read_text(encoding="utf-8").replace("</head>", SEAT_TAGS + "</head>", 1)
@@ -159,6 +188,15 @@ class RoomServer:
 
     async def terminal(self, request: web.Request) -> web.StreamResponse:
         return await self.terminals.handle(request, self.card_of(request))
+
+
+def login_page(name: str) -> str:
+    """The page a card's address opens: one button that signs this browser in."""
+    import html
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+            f'<title>Sign in to {html.escape(name)}</title></head><body><main><h1>Your seat: {html.escape(name)}</h1><form method="post">'
+            f'<button type="submit">Sign in to {html.escape(name)}</button></form><p>The workshop opens with a '
+            f"terminal of your own beside it.</p></main></body></html>")
 
 
 def cards_page(cards: list[Card], base: str) -> str:
@@ -232,6 +270,9 @@ def make_room(args: argparse.Namespace) -> Room | None:
 
 async def serve(args: argparse.Namespace) -> int:
     args.port = PORT if args.port is None else args.port
+    # Every browser, terminal and seat holds descriptors: take all the system allows (the soft limit is often 1024).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     check_local_address(args.listen)
     if not (args.site / "index.html").is_file():
         raise BringupError(f"{args.site} holds no built site: run `make build` (or `make room`)")
@@ -242,6 +283,7 @@ async def serve(args: argparse.Namespace) -> int:
     runner: web.AppRunner | None = None
     try:
         server = RoomServer(room, board, cards_token, hosts, args.site, args.seat_web)
+        board.log = server.log.board_line
         runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:

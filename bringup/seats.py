@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,16 +44,39 @@ PRELOADED = ("hello-world", "python:alpine")
 SCROLLBACK = 256 * 1024        # bytes of a seat's output kept for a browser that comes back
 READ_SIZE = 64 * 1024
 PENDING = 256 * 1024           # bytes typed that the shell has not read yet
+QUICK_EXIT, RESTART_MAX = 2.0, 30.0  # seconds: a shell that lived less waits before the next, up to this
 # Where a seat may not send: every address that is not the internet's.
 CLOSED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-             "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
-CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96")
+             "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+             "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4")
+CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96", "2001:db8::/32",
+             "2001::/32", "2002::/16")  # the last two, Teredo and 6to4, carry IPv4 addresses inside
 
 
-def egress_rules(nameservers: list[str], room: tuple[str, int] | None = None) -> dict[str, list[list[str]]]:
+def host_networks(listing: str | None = None) -> list[str]:
+    """Every address of this machine and the network it is on (`ip -j addr`),
+    which a seat must not reach even when they are public (a venue LAN on
+    public or global addresses, the machine's own)."""
+    if listing is None:
+        listing = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, check=True).stdout
+    found: list[str] = []
+    for interface in json.loads(listing or "[]"):
+        for info in interface.get("addr_info", []):
+            try:
+                network = ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}")
+            except (KeyError, ValueError):
+                continue
+            if not network.ip.is_loopback:
+                found += [str(network.network), str(ipaddress.ip_network(network.ip))]
+    return sorted(set(found))
+
+
+def egress_rules(nameservers: list[str], room: tuple[str, int] | None = None,
+                 host: Sequence[str] = ()) -> dict[str, list[list[str]]]:
     """iptables / ip6tables rules (argv after the command) for a seat's
     OUTPUT chain: loopback, DNS to `nameservers` and TCP to the room's server
-    pass, the closed ranges are refused, everything else (the internet) passes."""
+    pass; the closed ranges and this machine's own networks (`host`) are
+    refused; everything else (the internet) passes."""
     rules: dict[str, list[list[str]]] = {"iptables": [], "ip6tables": []}
     for command in rules:
         rules[command].append(["-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT"])
@@ -64,8 +88,11 @@ def egress_rules(nameservers: list[str], room: tuple[str, int] | None = None) ->
         command = "ip6tables" if ipaddress.ip_address(server).version == 6 else "iptables"
         for protocol in ("udp", "tcp"):
             rules[command].append(["-A", "OUTPUT", "-d", server, "-p", protocol, "--dport", "53", "-j", "ACCEPT"])
-    for command, closed in (("iptables", CLOSED_V4), ("ip6tables", CLOSED_V6)):
-        for network in closed:
+    closed_networks = [ipaddress.ip_network(n) for n in (*CLOSED_V4, *CLOSED_V6)]
+    mine = [n for n in map(ipaddress.ip_network, host)  # those the fixed ranges do not hold already
+            if not any(n.version == c.version and n.subnet_of(c) for c in closed_networks)]  # type: ignore[arg-type]  # same version, checked first
+    for command, closed, version in (("iptables", CLOSED_V4, 4), ("ip6tables", CLOSED_V6, 6)):
+        for network in [*closed, *(str(n) for n in mine if n.version == version)]:
             rules[command].append(["-A", "OUTPUT", "-d", network, "-j", "REJECT"])
     return rules
 
@@ -80,7 +107,7 @@ def close_egress(sandbox: Sandbox, room: tuple[str, int] | None = None) -> None:
     pid = sandbox.outer.run("inspect", "-f", "{{.State.Pid}}", sandbox.name).stdout.strip()
     if not pid.isdigit() or pid == "0":
         raise BringupError(f"the seat {sandbox.name} is not running")
-    for command, rules in egress_rules(upstream_nameservers(), room).items():
+    for command, rules in egress_rules(upstream_nameservers(), room, host_networks()).items():
         for rule in rules:
             result = subprocess.run(["nsenter", "-t", pid, "-n", command, "-w", *rule], capture_output=True,
                                     text=True, timeout=30)
@@ -100,8 +127,12 @@ class Terminal:
         self.process: PtyProcess | None = None
         self.pending = bytearray()
         self.size = (24, 80)
+        self.started, self.delay, self.closed = 0.0, 0.0, False
 
     def start(self) -> None:
+        if self.closed:
+            return
+        self.started = time.monotonic()
         self.process = PtyProcess.spawn(self.argv, dimensions=self.size)
         self.pending = bytearray()
         # Never block the server's one thread on a full terminal: what the
@@ -119,8 +150,13 @@ class Terminal:
             self.loop.remove_reader(self.process.fd)
             self.loop.remove_writer(self.process.fd)
             self.process.close()
-            self._keep(b"\r\n[the shell ended; a new one starts]\r\n")
-            self.start()
+            self.process = None
+            # A shell that ends at once (a profile that exits) would restart without end: wait, longer each time.
+            lived = time.monotonic() - self.started
+            self.delay = 0.0 if lived > QUICK_EXIT else min(RESTART_MAX, max(1.0, self.delay * 2))
+            self._keep(b"\r\n[the shell ended; a new one starts" +
+                       (f" in {self.delay:.0f} s]".encode() if self.delay else b"]") + b"\r\n")
+            self.loop.call_later(self.delay, self.start)
             return
         self._keep(data)
 
@@ -159,6 +195,7 @@ class Terminal:
             self.process.setwinsize(rows, cols)
 
     def close(self) -> None:
+        self.closed = True
         if self.process is not None:
             self.loop.remove_reader(self.process.fd)
             self.loop.remove_writer(self.process.fd)
@@ -200,9 +237,13 @@ def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage
     """Start a seat (blocking: call it in a thread)."""
     started = time.monotonic()
     sandbox = Sandbox(run, f"seat{number}", image, limits, mirror_storage, hostname=hostname)
-    sandbox.start()
-    close_egress(sandbox, room)
-    workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
-    for image in PRELOADED:  # from the mirror inside the seat: no network
-        sandbox.docker.run("pull", "-q", image, timeout=120)
+    try:
+        sandbox.start()
+        close_egress(sandbox, room)
+        workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
+        for preloaded in PRELOADED:  # from the mirror inside the seat: no network
+            sandbox.docker.run("pull", "-q", preloaded, timeout=120)
+    except BaseException:
+        run.release_some(sandbox.name)  # a seat half made is not left running
+        raise
     return Seat(sandbox, workspace, started, time.monotonic())

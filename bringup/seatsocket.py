@@ -18,6 +18,7 @@ MAX_FRAME = 64 * 1024         # bytes of one WebSocket message from a browser
 MAX_INPUT = 16 * 1024         # characters of input in one message
 MAX_QUEUED = 1 << 20          # bytes of output waiting for a slow browser before it is dropped
 CONNECTS_PER_10S = 10         # openings of one seat's terminal
+LINES_PER_SECOND = 20         # refusals logged, in all
 
 
 def to_stderr(line: str) -> None:
@@ -25,21 +26,41 @@ def to_stderr(line: str) -> None:
 
 
 class Log:
-    """One line per refusal, at most one a second for the same reason and client."""
+    """One line per refusal: at most one a second for the same reason and
+    client, and LINES_PER_SECOND in all (what was left out is counted)."""
 
     def __init__(self, sink: Callable[[str], None] = to_stderr) -> None:
         self.last: dict[tuple[str, str], float] = {}
         self.sink = sink
+        self.second, self.lines, self.left_out = 0, 0, 0
 
-    def refused(self, request: web.Request, reason: str) -> None:
-        key = (request.remote or "?", reason)
+    def refused(self, request: web.Request, reason: str, detail: str = "") -> None:
+        """`reason`: a few fixed words (the key); `detail`: what the client sent, in the line only."""
+        client = request.remote or "?"
+        self.emit((client, reason), f"refused {client} {request.method} {request.path[:60]!r}: {reason}"
+                                    + (f" ({detail[:80]})" if detail else ""))
+
+    def emit(self, key: tuple[str, str], line: str) -> None:
         now = time.monotonic()
-        if now - self.last.get(key, -10) >= 1:
-            self.last[key] = now
-            self.sink(f"{time.strftime('%H:%M:%S')} refused {key[0]} {request.method} {request.path[:60]!r}: "
-                      f"{reason}")
-        if len(self.last) > 10000:
-            self.last.clear()
+        if now - self.last.get(key, -10) < 1:
+            return
+        if int(now) != self.second:
+            if self.left_out:
+                self.sink(f"{time.strftime('%H:%M:%S')} ({self.left_out} more refusals not logged)")
+            self.second, self.lines, self.left_out = int(now), 0, 0
+        if self.lines >= LINES_PER_SECOND:
+            self.left_out += 1
+            return
+        self.lines += 1
+        self.last[key] = now
+        if len(self.last) > 10000:  # forget the old keys, not the recent ones
+            self.last = {k: t for k, t in self.last.items() if now - t < 1}
+        self.sink(f"{time.strftime('%H:%M:%S')} {line}")
+
+    def board_line(self, line: str) -> None:
+        """The board of checks' own refusal lines, through the same limits."""
+        words = line.split()
+        self.emit((words[2] if len(words) > 2 else "?", line.rsplit(": ", 1)[-1][:40]), " ".join(words[1:]))
 
 
 class Connection:
@@ -114,7 +135,7 @@ class SeatTerminals:
                 elif message.type == WSMsgType.BINARY:
                     terminal.write(message.data[:MAX_INPUT])
                 elif message.type == WSMsgType.ERROR:
-                    self.log.refused(request, f"closed: {ws.exception()}")
+                    self.log.refused(request, "a terminal closed on an error", str(ws.exception()))
         finally:
             pump.cancel()
             if self.attached.get(card.name) is connection:
@@ -133,4 +154,4 @@ class SeatTerminals:
             else:
                 raise ValueError(f"a {str(kind)[:20]!r} message out of bounds")
         except (ValueError, KeyError, TypeError) as error:
-            self.log.refused(request, f"ignored a terminal message: {str(error)[:80]}")
+            self.log.refused(request, "ignored a terminal message", str(error))

@@ -49,9 +49,25 @@ PICKED_PORT = re.compile(r"^(?:3[2-9]\d{3}|[4-6]\d{4})$")  # host ports Docker p
 SKIPPED_TRY_IT = "not there, but only a Try it makes it: fine"
 SHARE_TIMEOUT = 2          # seconds the room's board may take, after the answer is printed
 SEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,23}")
+# The room's addresses, spelled out (what ipaddress calls private differs
+# between Python versions): the private ranges, shared address space,
+# link-local and loopback.
+ROOM_NETWORKS = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128")]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A board that answers with a redirect is not followed anywhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
 # The room's board is a neighbour on the LAN: a proxy set for the internet
-# must not stand between them, nor see what is sent.
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# must not stand between them, nor see what is sent, and no redirect may
+# lead what is sent elsewhere.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
 
 
 class CannotCheck(Exception):
@@ -385,8 +401,7 @@ def room_address(text):
                           f"http://192.168.1.20:8700 (an IP address), not {text!r}") from None
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         raise CannotCheck(f"--share takes an http:// address such as http://192.168.1.20:8700, not {text!r}")
-    in_room = address.is_private or address.is_loopback or address.is_link_local
-    if not in_room or address.is_unspecified or address.is_multicast:
+    if not any(address in network for network in ROOM_NETWORKS):
         raise CannotCheck(f"{address} is not an address in the room (a private or loopback one): the check "
                           "shares only with the room's own board")
     return f"{parts.scheme}://{parts.netloc}"
@@ -409,7 +424,7 @@ def share(room, name, chapter, step, results, opener=DIRECT, timeout=SHARE_TIMEO
     try:
         with opener.open(request, timeout=timeout):
             return f"Shared with the room's board as {name}."
-    except urllib.error.HTTPError as error:
+    except urllib.error.HTTPError as error:  # a redirect too: NoRedirect leaves it as an error
         return f"Not shared: the room's board answered {error.code} {error.reason} (the answer above stands)."
     except (OSError, ValueError):  # refused, unreachable, timed out
         return f"Not shared: the room's board at {room} did not answer (the answer above stands)."

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 import aiohttp
+import yarl
 import pytest
 
 from bringup import checkboard, paths
@@ -57,6 +58,14 @@ def room(client, identity, tmp_path_factory):
         assert the_room.close() == []
 
 
+async def signed_in(base, secret):
+    """A browser session signed in with a card, as its page's button does."""
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # the room is an IP address
+    async with session.post(f"{base}/c/{secret}", headers={"Origin": base}, allow_redirects=False) as answer:
+        assert answer.status == 303, await answer.text()
+    return session
+
+
 class Terminal:
     """A browser's side of a seat's terminal."""
 
@@ -64,7 +73,7 @@ class Terminal:
         self.base, self.secret, self.output = base, secret, b""
 
     async def __aenter__(self):
-        self.session = aiohttp.ClientSession(cookies={"seat": self.secret})
+        self.session = await signed_in(self.base, self.secret)
         self.ws = await self.session.ws_connect(self.base + "/seat/ws", origin=self.base, max_msg_size=1 << 22,
                                                 timeout=aiohttp.ClientWSTimeout(ws_close=10))
         hello = await self.ws.receive(timeout=PROMPT_TIMEOUT)
@@ -252,7 +261,7 @@ def test_bad_frames_and_a_storm_of_reconnects_leave_the_seat_working(room):
             assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
             assert terminal.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
         statuses = []
-        async with aiohttp.ClientSession(cookies={"seat": card.secret}) as session:
+        async with await signed_in(base, card.secret) as session:
             for _ in range(50):
                 try:
                     ws = await session.ws_connect(base + "/seat/ws", origin=base)
@@ -268,3 +277,26 @@ def test_bad_frames_and_a_storm_of_reconnects_leave_the_seat_working(room):
     lines = log[before:]
     assert sum("reconnects more than" in line for line in lines) <= 3, lines  # one a second, not fifty
     assert any("ignored a terminal message" in line for line in lines), lines
+
+
+def test_a_card_signs_in_only_from_its_own_page(room):
+    """A link or form from another site cannot sign a browser into a seat
+    (login CSRF), and the cookie is a session, not the card's secret."""
+    base, the_room, log, _ = room
+    card = the_room.cards[0]
+
+    async def scenario():
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.get(f"{base}/c/{card.secret}") as page:
+                assert page.status == 200 and f"Sign in to {card.name}" in await page.text()
+            assert not session.cookie_jar.filter_cookies(yarl.URL(base))  # opening the address signs nobody in
+            for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+                async with session.post(f"{base}/c/{card.secret}", headers=headers, allow_redirects=False) as r:
+                    assert r.status == 403
+            async with session.post(f"{base}/c/{card.secret}", headers={"Origin": base},
+                                    allow_redirects=False) as r:
+                assert r.status == 303
+            cookie = session.cookie_jar.filter_cookies(yarl.URL(base))["seat"].value
+            assert cookie and card.secret not in cookie
+    asyncio.run(scenario())
+    assert any("a sign-in sent from another site" in line for line in log)

@@ -129,6 +129,8 @@ def test_a_board_that_is_down_does_not_change_or_hold_up_the_answer(tmp_path):
     ("http://board.example:8700", "(an IP address), not"),
     ("ftp://192.168.1.20:8700", "takes an http:// address"),
     ("http://0.0.0.0:8700", "0.0.0.0 is not an address in the room"),
+    ("http://192.0.2.1:8700", "192.0.2.1 is not an address in the room"),
+    ("http://[2001:0:4136:e378::1]:8700", "2001:0:4136:e378::1 is not an address in the room"),  # Teredo
     ("http://user:pw@192.168.1.20:8700", "takes an http:// address"),
 ])
 def test_a_share_address_outside_the_room_is_refused_before_anything_is_read(tmp_path, room, expected):
@@ -243,3 +245,40 @@ def test_a_busy_port_is_one_message(capsys):
         assert roomserver.main(["--port", str(taken.getsockname()[1]), "--site", str(SITE)]) == 2
     err = capsys.readouterr().err
     assert "another program holds the port" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_board_that_redirects_is_not_followed(tmp_path):
+    """A redirect could send the check's result, by name, anywhere: it is not followed."""
+    import http.server
+    import threading
+
+    followed = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            followed.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Redirecting(Elsewhere):
+        def do_POST(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{elsewhere.server_address[1]}/leak")
+            self.end_headers()
+
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    board = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (elsewhere, board):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, lines = attendee(f"http://127.0.0.1:{board.server_address[1]}", "fig", "first-container",
+                               docker_with(), tmp_path)
+    finally:
+        for server in (elsewhere, board):
+            server.shutdown()
+            server.server_close()
+    assert lines[-1].startswith("Not shared: the room's board answered 302")
+    assert followed == []

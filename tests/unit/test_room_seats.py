@@ -115,3 +115,64 @@ def test_a_seat_reaches_the_rooms_server_on_its_lan_address_and_nothing_else_the
     settings = rooms.SeatSettings("image", Limits(GIB, 64, 2), None, "laptop", 0, 60, ("192.168.1.20", 8700))
     assert settings.room_url == "http://192.168.1.20:8700"
     assert rooms.SeatSettings("image", Limits(GIB, 64, 2), None, "laptop", 0, 60).room_url is None
+
+
+def test_openings_of_one_card_at_once_start_one_seat():
+    room = a_room(warm=0)
+    started = []
+    room.starter = lambda run, number, *rest: started.append(number) or FakeSeat(number)
+
+    async def scenario():
+        return await asyncio.gather(*(room.seat_for(room.cards[0]) for _ in range(10)))
+    seats = asyncio.run(scenario())
+    assert len(started) == 1 and len({id(s) for s in seats}) == 1 and room.warm == []
+
+
+def test_a_shell_that_ends_at_once_waits_longer_each_time():
+    from bringup.seats import RESTART_MAX, Terminal
+
+    class Loop:
+        def __init__(self):
+            self.later = []
+
+        def call_later(self, delay, callback):
+            self.later.append(delay)
+
+        def remove_reader(self, fd):
+            pass
+
+        def remove_writer(self, fd):
+            pass
+
+    class Ended:
+        fd = 3
+
+        def read(self, size):
+            raise EOFError
+
+        def close(self):
+            pass
+
+    terminal = Terminal(["bash"], Loop())
+    for _ in range(8):
+        terminal.process, terminal.started = Ended(), time.monotonic()  # it lived no time at all
+        terminal._read()
+    assert terminal.loop.later == [1.0, 2.0, 4.0, 8.0, 16.0, RESTART_MAX, RESTART_MAX, RESTART_MAX]
+    terminal.process, terminal.started = Ended(), time.monotonic() - 60  # one that lived: at once again
+    terminal._read()
+    assert terminal.loop.later[-1] == 0.0
+    assert b"a new one starts in 30 s" in terminal.scrollback
+
+
+def test_this_machines_own_networks_are_refused_even_when_public():
+    listing = """[{"ifname": "lo", "addr_info": [{"local": "127.0.0.1", "prefixlen": 8}]},
+                  {"ifname": "eth0", "addr_info": [{"local": "130.92.4.7", "prefixlen": 16},
+                                                  {"local": "2001:620:0:4::7", "prefixlen": 64},
+                                                  {"local": "192.168.1.20", "prefixlen": 24}]}]"""
+    from bringup.seats import host_networks
+    mine = host_networks(listing)
+    assert "130.92.0.0/16" in mine and "2001:620:0:4::/64" in mine and "127.0.0.0/8" not in mine
+    rules = egress_rules([], None, mine)
+    refused = {r[3] for command in rules.values() for r in command if r[-1] == "REJECT"}
+    assert {"130.92.0.0/16", "130.92.4.7/32", "2001:620:0:4::/64"} <= refused
+    assert "192.168.1.0/24" not in refused  # inside 192.168.0.0/16, refused already

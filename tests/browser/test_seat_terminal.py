@@ -62,6 +62,13 @@ def room_url(pytestconfig, tmp_path_factory):
         assert room.close() == []
 
 
+def sign_in(page, url, card):
+    """Open the card's address and press its one button, as an attendee does."""
+    page.goto(f"{url}/c/{card.secret}", wait_until="networkidle")
+    page.get_by_role("button", name=f"Sign in to {card.name}").click()
+    page.wait_for_url(url + "/", wait_until="networkidle")
+
+
 @pytest.fixture
 def seat_page(browser, room_url):
     url, card = room_url
@@ -70,7 +77,7 @@ def seat_page(browser, room_url):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{url}/c/{card.secret}", wait_until="networkidle")
+    sign_in(page, url, card)
     yield page, url
     context.close()
     assert not [e for e in errors if "sourceMappingURL" not in e and ".map" not in e], errors
@@ -113,7 +120,7 @@ def test_the_panel_open_leaves_the_page_readable_by_everyone(browser, room_url, 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     try:
-        page.goto(f"{url}/c/{card.secret}", wait_until="networkidle")
+        sign_in(page, url, card)
         page.goto(url + "/first-container/", wait_until="networkidle")
         open_panel(page)
         results = Axe().run(page, options={"runOnly": {"type": "tag", "values": RULE_SETS},
