@@ -39,6 +39,7 @@ MAX_SEATS = 400              # names the board keeps; a new one beyond is refuse
 MAX_ITEMS = 50               # things off in one post
 MAX_ITEM = 80                # characters of one of them
 POSTS_PER_MINUTE = 30        # from one address
+NAMES_PER_CLIENT = 3         # names one address may post as (a laptop, a seat: one each)
 REFRESH = 3                  # seconds between reloads of the organizers' page
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
          "li{margin:.2rem 0}.off{color:#a40000}.ok{color:#1b5e20}small{color:#555}")
@@ -80,6 +81,7 @@ class Board:
         self.order = list(self.titles)
         self.seats: dict[str, Check] = {}
         self.posts: dict[str, collections.deque[float]] = {}
+        self.names: dict[str, set[str]] = {}  # the names each address posted as
         self.clock = clock
         self.lock = threading.Lock()
 
@@ -113,8 +115,14 @@ class Board:
                 raise Refused("429 Too Many Requests", f"more than {POSTS_PER_MINUTE} posts a minute")
             if name not in self.seats and len(self.seats) >= MAX_SEATS:
                 raise Refused("429 Too Many Requests", f"the board holds {MAX_SEATS} seats already")
-            if len(self.posts) > 10 * MAX_SEATS:
-                self.posts = {client: recent}  # many addresses: forget the old windows rather than grow
+            names = self.names.setdefault(client, set())
+            if name not in names and len(names) >= NAMES_PER_CLIENT:
+                raise Refused("429 Too Many Requests", f"one address posts as {NAMES_PER_CLIENT} names at most")
+            if len(self.posts) > 10 * MAX_SEATS:  # many addresses: forget the quietest windows rather than grow
+                for quiet in sorted(self.posts, key=lambda c: self.posts[c][-1] if self.posts[c] else 0)[:MAX_SEATS]:
+                    del self.posts[quiet]
+                self.posts[client] = recent
+            names.add(name)
             recent.append(check.at)
             self.seats[name] = check
 

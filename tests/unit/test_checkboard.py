@@ -216,11 +216,17 @@ def test_the_organizers_page_escapes_and_runs_no_script(tmp_path):
 
 def test_one_address_posting_too_fast_is_slowed_down():
     with board() as (base, organizers, log):
-        answers = [post(base, json.dumps({**GOOD, "name": f"s{i}"}).encode())[0]
-                   for i in range(checkboard.POSTS_PER_MINUTE + 3)]
+        answers = [post(base, json.dumps(GOOD).encode())[0] for i in range(checkboard.POSTS_PER_MINUTE + 3)]
         assert answers.count(204) == checkboard.POSTS_PER_MINUTE and answers[-1] == 429
-        assert state(organizers)["seats"] == checkboard.POSTS_PER_MINUTE
+        assert state(organizers)["seats"] == 1
         assert len(log) == 3
+
+
+def test_one_address_cannot_post_as_every_seat():
+    with board() as (base, organizers, log):
+        answers = [post(base, json.dumps({**GOOD, "name": f"seat-{i}"}).encode())[0] for i in range(6)]
+        assert answers == [204] * checkboard.NAMES_PER_CLIENT + [429] * (6 - checkboard.NAMES_PER_CLIENT)
+        assert post(base, json.dumps({**GOOD, "name": "seat-0"}).encode())[0] == 204  # its own names still post
 
 
 def test_a_full_board_refuses_new_seats_but_not_known_ones():
