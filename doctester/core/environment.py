@@ -12,11 +12,11 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .terminal import SHELLS, Spawn, descendants
+from .terminal import SHELLS, Spawn, descendants, process_table
 
 SHELL = SHELLS["bash"]  # the default reader shell
 
@@ -34,15 +34,24 @@ class SetupError(Exception):
     """Preparing or reaching a page's environment failed; the message says why and what to do."""
 
 
-def kill_descendants(pid: int) -> None:
-    """End every process below `pid` on this machine: TERM, then KILL."""
+def signal_here(pids: Sequence[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def kill_descendants(pid: int, table: Callable[[], Mapping[int, int]] = process_table,
+                     send: Callable[[Sequence[int], signal.Signals], None] = signal_here) -> None:
+    """End every process below `pid`: TERM, half a second, then KILL, the
+    deepest first. On this machine by default; a profile whose processes
+    live elsewhere (a sandbox) gives its own process table and signal sender."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for child in reversed(descendants(pid)):
-            try:
-                os.kill(child, sig)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5 if sig == signal.SIGTERM else 0)
+        below = descendants(pid, table())
+        if below:
+            send(list(reversed(below)), sig)
+        time.sleep(0.5 if sig == signal.SIGTERM and below else 0)
 
 
 class Workspace:

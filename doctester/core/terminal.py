@@ -12,7 +12,7 @@ import re
 import secrets
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn, Union
 
@@ -69,13 +69,22 @@ def repl_output(text: str) -> str:
     return re.sub(r"\x1b\[\?2004h[\s\S]*$", "", text)  # the next prompt's set-up
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below pid, children first in the list's tail."""
-    parents: dict[int, list[int]] = {}
+def process_table() -> dict[int, int]:
+    """This machine's processes: pid -> parent pid (from /proc)."""
+    table: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         fields = stat_fields(entry.name) if entry.name.isdigit() else None
         if fields and fields[1].isdigit():
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+            table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int, table: Mapping[int, int] | None = None) -> list[int]:
+    """Every process below pid, children first in the list's tail; `table`
+    (pid -> parent pid) is this machine's unless another one's is given."""
+    parents: dict[int, list[int]] = {}
+    for child, parent in (process_table() if table is None else table).items():
+        parents.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):

@@ -5,6 +5,7 @@ and a clean-up that says what went wrong."""
 from __future__ import annotations
 
 import os
+import signal
 import re
 import shlex
 from collections.abc import Sequence
@@ -173,9 +174,18 @@ class PrivateEngine(PageEngine):
         return {}  # the fences run in the sandbox (python_runner), with its environment
 
     def kill_processes(self, pid: int) -> None:
-        """Every process below the page's shell, inside the sandbox."""
-        self.sandbox.run_script("k(){ for c in $(pgrep -P $1); do k $c $2; kill -$2 $c 2>/dev/null; done; }; "
-                        f"k {int(pid)} TERM; sleep 0.5; k {int(pid)} KILL", check=False, timeout=30)
+        """Every process below the page's shell, inside the sandbox (the core's
+        kill_descendants, on the sandbox's process table)."""
+        kill_descendants(pid, self._process_table, self._signal)
+
+    def _process_table(self) -> dict[int, int]:
+        listed = self.sandbox.run_script("ps -eo pid=,ppid=", check=False, timeout=30).stdout
+        return {int(pid): int(parent) for pid, parent in (line.split() for line in listed.splitlines())
+                if pid.isdigit() and parent.isdigit()}
+
+    def _signal(self, pids: Sequence[int], sig: signal.Signals) -> None:
+        self.sandbox.run_script('kill -s "$1" -- "${@:2}" 2>/dev/null; true', sig.name.removeprefix("SIG"),
+                                *map(str, pids), check=False, timeout=30)
 
     def finish_page(self) -> list[str]:
         if self.python_runner is not None:
