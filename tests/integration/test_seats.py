@@ -1,16 +1,13 @@
 """Seats on the real engine: the room's server with two login cards, each a
 sandbox of its own, driven as a browser drives it (a WebSocket of the same
-origin, signed in by the card's cookie). A seat runs Docker; it cannot see
+origin, signed in by the card's page). A seat runs Docker; it cannot see
 another seat's containers nor reach this machine through its network; a
-wrong card is refused; a room server killed with SIGKILL leaves nothing
-after `make room-stop`."""
+wrong card is refused (test_seats_reaped.py kills a room server). Each
+scenario has a time limit: a hang is a failure, not a stalled run."""
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -56,6 +53,11 @@ def room(client, identity, tmp_path_factory):
             warm.cancel()
     finally:
         assert the_room.close() == []
+
+
+def run_scenario(scenario, limit=300):
+    """Run a test's coroutine, failing (not hanging) past `limit` seconds."""
+    return asyncio.run(asyncio.wait_for(scenario(), limit))
 
 
 async def signed_in(base, secret):
@@ -114,7 +116,7 @@ def test_a_card_opens_a_seat_that_runs_docker(room):
             assert "Hello from Docker!" in shown
             where = await terminal.run("pwd; ls examples/check.py; echo se''at=$WORKSHOP_SEAT", f"seat={card.name}")
             assert "/intro-to-docker" in where and "examples/check.py" in where
-    asyncio.run(scenario())
+    run_scenario(scenario)
 
 
 def test_a_browser_that_comes_back_gets_the_same_shell_and_its_scrollback(room):
@@ -128,7 +130,7 @@ def test_a_browser_that_comes_back_gets_the_same_shell_and_its_scrollback(room):
             replay = await again.ws.receive(timeout=30)
             assert b"export KEPT=kept-" in replay.data  # the scrollback, replayed
             assert "kept-42" in await again.run("echo $KEPT", "kept-42")
-    asyncio.run(scenario())
+    run_scenario(scenario)
 
 
 def test_one_seat_cannot_see_another_seats_containers_nor_reach_this_machine(room):
@@ -155,13 +157,14 @@ def test_one_seat_cannot_see_another_seats_containers_nor_reach_this_machine(roo
                     listener.accept()  # nothing from the seat arrived
                 # The control: a container on the same network, without the seat's rules, gets through.
                 control = subprocess.run(
-                    ["docker", "run", "--rm", "--network", the_room.cards[0].seat.sandbox.name, "python:alpine",
+                    ["docker", "run", "--rm", "--network", the_room.cards[0].seat.sandbox.name,
+                     "--label", f"{the_room.run.label}={the_room.run.id}", "python:alpine",
                      "python", "-c", f"import socket; socket.create_connection(('{gateway}', {port}), 5)"],
                     capture_output=True, text=True, timeout=120)
                 assert control.returncode == 0, control.stderr
                 listener.accept()[0].close()
             await a.run("docker rm -f only-in-first >/dev/null; echo remo''ved", "removed")
-    asyncio.run(scenario())
+    run_scenario(scenario)
 
 
 def first_gateway(the_room):
@@ -186,54 +189,9 @@ def test_a_wrong_card_and_a_foreign_origin_are_refused_and_logged(room):
             with pytest.raises(aiohttp.WSServerHandshakeError) as error:
                 await session.ws_connect(base + "/seat/ws", origin="http://evil.example")
             return error.value.status
-    assert asyncio.run(foreign()) == 403
+    assert run_scenario(foreign) == 403
     assert any("no card has this secret" in line for line in log[before:])
     assert any("another origin" in line for line in log[before:])
-
-
-def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identity, tmp_path):
-    """The real program, on a port of its own: its seat outlives a SIGKILL
-    until `python -m bringup.roomserver stop` (make room-stop) reaps it."""
-    web = tmp_path / "seat-web"
-    web.mkdir()
-    (web / "seat.js").write_text("")
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bringup.roomserver", "--seats", "1", "--warm", "1",
-                               "--port", str(port), "--site", str(SITE), "--seat-web", str(web)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 180
-        seats = set()
-        while not seats and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(1)
-            seats = {name for name in docker_names() if name.startswith(f"doctest-{server.pid}-")}
-        assert seats, f"no seat started: {server.stdout.read() if server.poll() is not None else ''}"
-        ready = wait_running(seats, deadline)
-        assert ready, "the seat did not start"
-    finally:
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
-    assert {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}, "the seat went with the server"
-    stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop", "--port", str(port)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert not {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}
-
-
-def docker_names():
-    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
-                            check=True)
-    return set(listed.stdout.split())
-
-
-def wait_running(names, deadline):
-    while time.monotonic() < deadline:
-        states = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", *names], capture_output=True,
-                                text=True)
-        if states.returncode == 0 and set(states.stdout.split()) == {"true"}:
-            return True
-        time.sleep(1)
-    return False
 
 
 def test_bad_frames_and_a_storm_of_reconnects_leave_the_seat_working(room):
@@ -273,7 +231,7 @@ def test_bad_frames_and_a_storm_of_reconnects_leave_the_seat_working(room):
         await asyncio.sleep(10)  # the window of reconnects passes
         async with Terminal(base, card.secret) as again:
             assert "answers" in await again.run("echo ans''wers", "answers")
-    asyncio.run(scenario())
+    run_scenario(scenario)
     lines = log[before:]
     assert sum("reconnects more than" in line for line in lines) <= 3, lines  # one a second, not fifty
     assert any("ignored a terminal message" in line for line in lines), lines
@@ -298,5 +256,5 @@ def test_a_card_signs_in_only_from_its_own_page(room):
                 assert r.status == 303
             cookie = session.cookie_jar.filter_cookies(yarl.URL(base))["seat"].value
             assert cookie and card.secret not in cookie
-    asyncio.run(scenario())
+    run_scenario(scenario)
     assert any("a sign-in sent from another site" in line for line in log)

@@ -1,0 +1,66 @@
+"""The room server killed with SIGKILL: its seat outlives it until
+`make room-stop` (python -m bringup.roomserver stop --port) reaps it. Apart
+from tests/integration/test_seats.py because a dead run's seat counts on the
+outer engine until it is reaped: this module runs with the tests that
+compare the whole engine, one after the other."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT
+
+SITE = ROOT / "tests" / "fixtures" / "room-site"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identity, tmp_path):
+    """The real program, on a port of its own: its seat outlives a SIGKILL
+    until `python -m bringup.roomserver stop` (make room-stop) reaps it."""
+    web = tmp_path / "seat-web"
+    web.mkdir()
+    (web / "seat.js").write_text("")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bringup.roomserver", "--seats", "1", "--warm", "1",
+                               "--port", str(port), "--site", str(SITE), "--seat-web", str(web)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        seats = set()
+        while not seats and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(1)
+            seats = {name for name in docker_names() if name.startswith(f"doctest-{server.pid}-")}
+        assert seats, f"no seat started: {server.stdout.read() if server.poll() is not None else ''}"
+        ready = wait_running(seats, deadline)
+        assert ready, "the seat did not start"
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    assert {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}, "the seat went with the server"
+    stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop", "--port", str(port)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}
+
+
+def docker_names():
+    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+                            check=True)
+    return set(listed.stdout.split())
+
+
+def wait_running(names, deadline):
+    while time.monotonic() < deadline:
+        states = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", *names], capture_output=True,
+                                text=True)
+        if states.returncode == 0 and set(states.stdout.split()) == {"true"}:
+            return True
+        time.sleep(1)
+    return False
