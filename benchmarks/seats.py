@@ -17,7 +17,6 @@ how long the chapter took. Everything the room starts is removed at the end
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from bringup.roomserver import RoomServer  # noqa: E402
 from doctester.docker.identity import Identity  # noqa: E402
 from doctester.docker.ownership import DEFAULT_STATE, Run  # noqa: E402
 from doctester.docker.sandbox import GIB, Limits  # noqa: E402
-from tests.conftest import room_server  # noqa: E402
+from tests.conftest import free_port, room_server  # noqa: E402
 
 PROJECT = Identity.from_ini(ROOT / "pytest.ini")
 SITE = ROOT / "tests" / "fixtures" / "room-site"
@@ -121,11 +120,9 @@ def one_room(count, keys):
     settings = SeatSettings(PROJECT.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
                             PROJECT.hostname, warm=0, idle=3600)
     room = Room(run, count + 1, settings)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
-    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", hosts, lambda _: None)
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", lambda _: None)
     try:
         with room_server(RoomServer(room, board, "t", hosts, SITE, SITE, lambda _: None), port) as loop:
             return asyncio.run_coroutine_threadsafe(measure(room, f"http://127.0.0.1:{port}", count, keys),

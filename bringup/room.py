@@ -10,7 +10,6 @@ again, it gets a fresh seat.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from doctester.docker.ownership import Run
 from doctester.docker.sandbox import Limits
 
+from .checkboard import same_secret, served_hosts
 from .progress import BringupError, say
 from .seats import Seat, start_seat
 
@@ -47,8 +47,7 @@ class SeatSettings:
     def room_url(self) -> str | None:
         if self.room is None:
             return None
-        address, port = self.room
-        return f"http://{f'[{address}]' if ':' in address else address}:{port}"
+        return f"http://{served_hosts(*self.room)[0]}"
 
 
 class Room:
@@ -66,7 +65,7 @@ class Room:
         """The card whose secret this is: every card compared, in constant time."""
         found = None
         for card in self.cards:
-            if hmac.compare_digest(card.secret.encode(), secret.encode()):
+            if same_secret(secret, card.secret):
                 found = card
         return found
 

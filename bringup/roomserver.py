@@ -47,6 +47,7 @@ from .seatsocket import Log, SeatTerminals, to_stderr
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
 SEAT_WEB = ROOT / "build" / "seat-web"
+PROJECT = Identity.from_ini(ROOT / "pytest.ini")  # this project's image, labels and hostname for its sandboxes
 CARDS_FILE = ROOT / "build" / "room-cards.html"
 PID_FILES = "room-*.pid"  # one per port a room serves on
 PORT = 8700
@@ -253,17 +254,14 @@ def make_room(args: argparse.Namespace) -> Room | None:
     check_count(args.seats, memory, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     if not (args.seat_web / "seat.js").is_file():
         raise BringupError(f"{args.seat_web} holds no terminal for the seats: run `make seat-web` (or `make room`)")
-    identity = Identity.from_ini(ROOT / "pytest.ini")
-    reaped, problems = reap(state_dir(), label=identity.run_label)
+    problems = reap_killed_rooms()
     if problems:
         raise BringupError("what a killed room left could not be removed: " + "; ".join(problems))
-    if reaped:
-        say(f"room: removed what a killed run left ({', '.join(reaped)})")
-    run = Run(state_dir(), label=identity.run_label)
+    run = Run(state_dir(), label=PROJECT.run_label)
     # A seat reaches the room's server (the board of checks) only on a LAN address: loopback is the machine's own.
     lan = not ipaddress.ip_address(args.listen).is_loopback
-    settings = SeatSettings(identity.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
-                            identity.hostname, max(0, min(args.warm, args.seats)), args.idle,
+    settings = SeatSettings(PROJECT.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
+                            PROJECT.hostname, max(0, min(args.warm, args.seats)), args.idle,
                             (args.listen, args.port) if lan else None)
     return Room(run, args.seats, settings)
 
@@ -278,7 +276,7 @@ async def serve(args: argparse.Namespace) -> int:
         raise BringupError(f"{args.site} holds no built site: run `make build` (or `make room`)")
     token, cards_token = checkboard.new_token(), checkboard.new_token()  # the board's page, the cards' page
     hosts = set(checkboard.served_hosts(args.listen, args.port))
-    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), token, hosts)
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), token)
     room = make_room(args)
     runner: web.AppRunner | None = None
     try:
@@ -350,13 +348,18 @@ def stop(port: int | None = None) -> int:
                 time.sleep(0.2)
             say(f"room: stopped the room server (pid {pid})")
         path.unlink(missing_ok=True)
-    identity = Identity.from_ini(ROOT / "pytest.ini")
-    reaped, problems = reap(state_dir(), label=identity.run_label)
-    if reaped:
-        say(f"room: removed what a killed run left ({', '.join(reaped)})")
+    problems = reap_killed_rooms()
     for problem in problems:
         say(f"room: {problem}")
     return 1 if problems else 0
+
+
+def reap_killed_rooms() -> list[str]:
+    """Remove what killed runs of this project left (a room's seats among them); returns problems."""
+    reaped, problems = reap(state_dir(), label=PROJECT.run_label)
+    if reaped:
+        say(f"room: removed what a killed run left ({', '.join(reaped)})")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

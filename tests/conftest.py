@@ -73,6 +73,14 @@ def pytest_cmdline_main(config):
         config.option.numprocesses = 2 * (os.cpu_count() or 1)
 
 
+def free_port():
+    """A port of 127.0.0.1 nothing listens on (for a server whose address must be known first)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @contextlib.contextmanager
 def room_server(server, port):
     """The room's aiohttp server (bringup.roomserver.RoomServer) on

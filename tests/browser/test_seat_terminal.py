@@ -5,7 +5,6 @@ is still readable by everyone (axe). A real seat on the real engine, served
 by the room's server on loopback."""
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 
@@ -19,7 +18,7 @@ from doctester.docker.identity import Identity
 from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.sandbox import GIB, Limits
 from tests.browser.conftest import RULE_SETS
-from tests.conftest import ROOT, missing, room_server
+from tests.conftest import ROOT, free_port, missing, room_server
 
 GREETING = "Hello from Docker!"
 
@@ -36,9 +35,7 @@ def room_url(pytestconfig, tmp_path_factory):
         missing(pytestconfig, "docker", "a seat needs a Docker engine and the sandbox image: `make images`")
     if not (SEAT_WEB / "seat.js").is_file():
         missing(pytestconfig, "browser", f"{SEAT_WEB} is missing: `make seat-web`")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     site = tmp_path_factory.mktemp("room-site")
     built = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mkdocs"), "build", "--strict", "--quiet",
@@ -51,7 +48,7 @@ def room_url(pytestconfig, tmp_path_factory):
     room = Room(run, 1, SeatSettings(project.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
                                      project.hostname, warm=1, idle=3600))
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
-    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", hosts, lambda _: None)
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", lambda _: None)
     try:
         with room_server(RoomServer(room, board, "t", hosts, site, SEAT_WEB, lambda _: None), port) as loop:
             warm = asyncio.run_coroutine_threadsafe(room.keep_warm(), loop)

@@ -21,16 +21,10 @@ from bringup.room import Room, SeatSettings
 from bringup.roomserver import RoomServer
 from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.sandbox import GIB, Limits
-from tests.conftest import ROOT, room_server
+from tests.conftest import ROOT, free_port, room_server
 
 SITE = ROOT / "tests" / "fixtures" / "room-site"
 PROMPT_TIMEOUT = 120
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def room(client, identity, tmp_path_factory):
     port = free_port()
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
     log = []
-    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t0ken", hosts, log.append)
+    board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t0ken", log.append)
     try:
         with room_server(RoomServer(the_room, board, "t0ken", hosts, SITE, SITE, log.append), port) as loop:
             warm = asyncio.run_coroutine_threadsafe(the_room.keep_warm(), loop)

@@ -5,20 +5,13 @@ outer engine until it is reaped: this module runs with the tests that
 compare the whole engine, one after the other."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 SITE = ROOT / "tests" / "fixtures" / "room-site"
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identity, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from bringup import checkboard, roomserver
 from bringup.roomserver import RoomServer
 from tests.conftest import ROOT
-from tests.conftest import room_server
+from tests.conftest import free_port, room_server
 
 spec = importlib.util.spec_from_file_location("workshop_check", ROOT / "examples" / "check.py")
 check = importlib.util.module_from_spec(spec)
@@ -31,11 +31,9 @@ def board():
     """(base URL, organizers' URL, log lines) of the board, served by the
     room's server (without seats) on 127.0.0.1, a port of its own."""
     log = []
-    with socket.socket() as probe:  # a free port, for the Host allowlist
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
-    app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", hosts, log.append)
+    app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", log.append)
     with room_server(RoomServer(None, app, "s3cret-token", hosts, SITE, SITE, log.append), port):
         base = f"http://127.0.0.1:{port}"
         yield base, f"{base}/board/s3cret-token", log

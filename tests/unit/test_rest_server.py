@@ -10,7 +10,7 @@ import pytest
 
 from app import MAX_BODY_BYTES, create_app
 from store import DEFAULT_JAMS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 SERVER = ROOT / "examples" / "rest_server" / "main.py"
 CURL = ROOT / "examples" / "curl.py"
@@ -146,12 +146,6 @@ def test_unreadable_database_folder_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, str(SERVER), str(tmp_path / "missing" / "jams.json")],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "cannot write the database" in result.stderr
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
