@@ -42,12 +42,13 @@ class SeatSettings:
     warm: int            # started seats kept ready for cards opened for the first time
     idle: float          # seconds
     room: tuple[str, int] | None = None  # the room server's LAN address and port, which seats may reach
+    room_ca: str | None = None  # the room CA's certificate (PEM) when the room serves HTTPS
 
     @property
     def room_url(self) -> str | None:
         if self.room is None:
             return None
-        return f"http://{served_hosts(*self.room)[0]}"
+        return f"{'https' if self.room_ca else 'http'}://{served_hosts(*self.room)[0]}"
 
 
 class Room:
@@ -74,7 +75,7 @@ class Room:
         self.starting += 1
         try:
             seat = await asyncio.to_thread(self.starter, self.run, next(self.numbers), s.image, s.limits,
-                                           s.mirror_storage, s.hostname, s.room)
+                                           s.mirror_storage, s.hostname, s.room, s.room_ca)
         finally:
             self.starting -= 1
         return seat

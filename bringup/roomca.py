@@ -94,15 +94,18 @@ def ensure_ca(now: datetime.datetime | None = None) -> None:
     paths.write_private(CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
-def server_certificate(address: str, now: datetime.datetime | None = None) -> tuple[Path, Path]:
-    """(certificate, key) files for the mirror on `address`, signed by the room CA."""
+def server_certificate(address: str, now: datetime.datetime | None = None,
+                       role: str = "mirror") -> tuple[Path, Path]:
+    """(certificate, key) files for a server of the room (the mirror, the
+    room's own) on `address`, signed by the room CA; each role has its files,
+    so the mirror and the room can start in any order."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ensure_ca(now)
     # Any kind of private key to the loader; the room CA's (ensure_ca makes it) is one that signs certificates.
     ca_key = cast(CertificateIssuerPrivateKeyTypes, serialization.load_pem_private_key(_read(CA_KEY), password=None))
     ca = x509.load_pem_x509_certificate(_read(CA_CERT))
     key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (x509.CertificateBuilder().subject_name(_name(f"room mirror {address}")).issuer_name(ca.subject)
+    certificate = (x509.CertificateBuilder().subject_name(_name(f"room {role} {address}")).issuer_name(ca.subject)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - datetime.timedelta(minutes=5))
                    .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
@@ -113,7 +116,7 @@ def server_certificate(address: str, now: datetime.datetime | None = None) -> tu
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                                   critical=False)
                    .sign(ca_key, hashes.SHA256()))
-    cert_path, key_path = FOLDER / "mirror.crt", FOLDER / "mirror.key"
+    cert_path, key_path = FOLDER / f"{role}.crt", FOLDER / f"{role}.key"
     paths.write_private(key_path, _key_pem(key))
     paths.write_private(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert_path, key_path
@@ -123,6 +126,12 @@ def fingerprint(path: str | os.PathLike[str] | None = None) -> str:
     """SHA-256 of the CA file as attendees receive it: what `sha256sum`,
     `shasum -a 256` and PowerShell's `Get-FileHash` print for it."""
     return hashlib.sha256(_read(Path(path or CA_CERT))).hexdigest().upper()
+
+
+def certificate_fingerprint(path: Path) -> str:
+    """SHA-256 of a certificate as browsers show it in its details (AB:CD:...)."""
+    digest = x509.load_pem_x509_certificate(_read(path)).fingerprint(hashes.SHA256())
+    return ":".join(f"{byte:02X}" for byte in digest)
 
 
 def _read(path: Path) -> bytes:

@@ -11,8 +11,10 @@ board of checks, on one address of the organizer's machine.
 - `/api/checks`, `/board/TOKEN`: the board of checks (bringup.checkboard).
 - `/cards/TOKEN`: the login cards, one per seat, to print.
 
-Everything a browser sends is input from a stranger: a wrong secret is 403
-and one logged line, frames are bounded, a burst of reconnects is refused.
+On a LAN address it serves HTTPS, with a certificate the room CA signs
+(bringup.roomlisten). Everything a browser sends is input from a stranger: a
+wrong secret is 403 and one logged line, frames are bounded, a burst of
+reconnects is refused, one address holds a bounded number of connections.
 """
 from __future__ import annotations
 
@@ -38,10 +40,11 @@ from doctester.docker.ownership import DEFAULT_STATE, Run, reap
 from doctester.docker.dockerstate import EngineError
 from doctester.docker.sandbox import GIB, Limits, parse_size
 
-from . import checkboard, paths
+from . import checkboard, paths, roomca
 from .organizer import check_local_address
 from .progress import BringupError, say
 from .room import Card, Room, SeatSettings, check_count
+from .roomlisten import CONNECTIONS_PER_ADDRESS, AddressCap, Certificate, listen, room_certificate
 from .seatsocket import Log, SeatTerminals, to_stderr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +84,7 @@ class RoomServer:
         self.log = Log(log)
         self.terminals = SeatTerminals(room, self.log)
         self.sessions: dict[str, Card] = {}
+        self.fingerprint: str | None = None  # the HTTPS certificate's, shown on the cards
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=checkboard.MAX_BODY)
@@ -151,15 +155,8 @@ class RoomServer:
         raise response
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        relative = request.match_info["path"]
-        try:  # a NUL or an overlong name is no page either
-            target = (self.site / relative).resolve()
-            if target.is_dir():
-                target = target / "index.html"
-            found = target.is_relative_to(self.site) and target.is_file()
-        except (ValueError, OSError):
-            found = False
-        if not found:
+        target = site_file(self.site, request.match_info["path"])
+        if target is None:
             raise web.HTTPNotFound(text="no such page\n")
         if target.suffix == ".html" and self.card_of(request) is not None:
             text = target.read_text(encoding="utf-8").replace("</head>", SEAT_TAGS + "</head>", 1)
@@ -170,25 +167,41 @@ class RoomServer:
         if not checkboard.same_secret(request.match_info["token"], self.token) or self.room is None:
             self.log.refused(request, "403: a wrong cards address")
             raise web.HTTPForbidden(text="a wrong address\n")
-        return web.Response(text=cards_page(self.room.cards, f"{request.scheme}://{request.host}"),
+        return web.Response(text=cards_page(self.room.cards, f"{request.scheme}://{request.host}",
+                                                self.fingerprint),
                             content_type="text/html")
 
     async def checks(self, request: web.Request) -> web.StreamResponse:
-        """The board of checks (a WSGI app) answering through this server."""
-        body = await request.read() if request.can_read_body else b""
-        environ = {"REQUEST_METHOD": request.method, "PATH_INFO": request.path, "HTTP_HOST": request.host,
-                   "REMOTE_ADDR": request.remote or "?", "CONTENT_TYPE": request.headers.get("Content-Type", ""),
-                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
-        if "Origin" in request.headers:
-            environ["HTTP_ORIGIN"] = request.headers["Origin"]
-        answer: dict[str, Any] = {}
-        chunks = self.board(environ, lambda status, headers: answer.update(status=status, headers=headers))
-        status = int(answer["status"].split()[0])
-        headers = {k: v for k, v in answer["headers"] if k.lower() != "content-length"}
-        return web.Response(status=status, body=b"".join(chunks) if status != 204 else None, headers=headers)
+        return await wsgi_answer(self.board, request)
 
     async def terminal(self, request: web.Request) -> web.StreamResponse:
         return await self.terminals.handle(request, self.card_of(request))
+
+
+def site_file(site: Path, relative: str) -> Path | None:
+    """The file of the built site a path names (a folder's index.html), if it is in the site."""
+    try:  # a NUL or an overlong name is no page either
+        target = (site / relative).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_relative_to(site) and target.is_file() else None
+    except (ValueError, OSError):
+        return None
+
+
+async def wsgi_answer(app: checkboard.App, request: web.Request) -> web.Response:
+    """A WSGI app's answer (the board of checks') to an aiohttp request."""
+    body = await request.read() if request.can_read_body else b""
+    environ = {"REQUEST_METHOD": request.method, "PATH_INFO": request.path, "HTTP_HOST": request.host,
+               "REMOTE_ADDR": request.remote or "?", "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+    if "Origin" in request.headers:
+        environ["HTTP_ORIGIN"] = request.headers["Origin"]
+    answer: dict[str, Any] = {}
+    chunks = app(environ, lambda status, headers: answer.update(status=status, headers=headers))
+    status = int(answer["status"].split()[0])
+    headers = {k: v for k, v in answer["headers"] if k.lower() != "content-length"}
+    return web.Response(status=status, body=b"".join(chunks) if status != 204 else None, headers=headers)
 
 
 def login_page(name: str) -> str:
@@ -200,8 +213,10 @@ def login_page(name: str) -> str:
             f"terminal of your own beside it.</p></main></body></html>")
 
 
-def cards_page(cards: list[Card], base: str) -> str:
-    """One card per seat: its name, address and a QR code of the address, to print and cut."""
+def cards_page(cards: list[Card], base: str, fingerprint: str | None = None) -> str:
+    """One card per seat: its name, address and a QR code of the address, to
+    print and cut; over HTTPS, the certificate's fingerprint too, for an
+    attendee whose browser does not trust the room CA to compare."""
     import html
 
     import segno
@@ -213,12 +228,19 @@ def cards_page(cards: list[Card], base: str) -> str:
         items.append(f'<article class="card"><h2>{html.escape(card.name)}</h2>{svg}'
                      f"<p><code>{html.escape(url)}</code></p><p>Open this address in your browser: the workshop, "
                      "with a terminal of your own beside it. Keep the card to yourself: it is your seat's "
-                     "only key.</p></article>")
+                     f"only key.</p>{certificate_note(fingerprint)}</article>")
     style = ("body{font-family:system-ui,sans-serif}.card{display:inline-block;width:17rem;margin:.5rem;"
              "padding:1rem;border:1px dashed #555;vertical-align:top;break-inside:avoid}code{font-size:.85rem;"
              "word-break:break-all}")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Login cards</title>'
             f"<style>{style}</style></head><body><h1>Login cards</h1>{''.join(items)}</body></html>")
+
+
+def certificate_note(fingerprint: str | None) -> str:
+    if fingerprint is None:
+        return ""
+    return ("<p>If your browser warns about the certificate, open its details: its SHA-256 fingerprint must "
+            f"begin with <code>{fingerprint[:23]}</code>. If it does not, stop and tell the organizers.</p>")
 
 
 def pid_file(port: int) -> Path:
@@ -236,6 +258,8 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help=f"default {PORT}; with stop: only the room on this port")
     parser.add_argument("--seats", type=int, default=0, help="login cards, each a seat (default 0: no seats)")
     parser.add_argument("--warm", type=int, default=2, help="seats started ahead of their card (default 2)")
+    parser.add_argument("--tls", choices=["auto", "on", "off"], default="auto",
+                        help="HTTPS with the room CA's certificate (auto, the default: on a LAN address only)")
     parser.add_argument("--seat-memory", default="2g", help="memory of one seat, its files included (default 2g)")
     parser.add_argument("--idle", type=float, default=1800, help="seconds unused before a seat is given back")
     parser.add_argument("--site", type=Path, default=SITE)
@@ -243,7 +267,14 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_room(args: argparse.Namespace) -> Room | None:
+def room_tls(args: argparse.Namespace) -> Certificate | None:
+    """The certificate to serve with, if any: on by default wherever others
+    could listen (a LAN address), never needed on loopback."""
+    wanted = args.tls == "on" or (args.tls == "auto" and not ipaddress.ip_address(args.listen).is_loopback)
+    return room_certificate(args.listen) if wanted else None
+
+
+def make_room(args: argparse.Namespace, certificate: Certificate | None) -> Room | None:
     """The seats' room (None without seats), after reaping what a killed room left."""
     if not args.seats:
         return None
@@ -260,9 +291,10 @@ def make_room(args: argparse.Namespace) -> Room | None:
     run = Run(state_dir(), label=PROJECT.run_label)
     # A seat reaches the room's server (the board of checks) only on a LAN address: loopback is the machine's own.
     lan = not ipaddress.ip_address(args.listen).is_loopback
+    room_ca = roomca.CA_CERT.read_text() if certificate is not None else None
     settings = SeatSettings(PROJECT.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
                             PROJECT.hostname, max(0, min(args.warm, args.seats)), args.idle,
-                            (args.listen, args.port) if lan else None)
+                            (args.listen, args.port) if lan else None, room_ca)
     return Room(run, args.seats, settings)
 
 
@@ -277,15 +309,15 @@ async def serve(args: argparse.Namespace) -> int:
     token, cards_token = checkboard.new_token(), checkboard.new_token()  # the board's page, the cards' page
     hosts = set(checkboard.served_hosts(args.listen, args.port))
     board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), token)
-    room = make_room(args)
+    certificate = room_tls(args)
+    room = make_room(args, certificate)
     runner: web.AppRunner | None = None
     try:
         server = RoomServer(room, board, cards_token, hosts, args.site, args.seat_web)
+        server.fingerprint = certificate.fingerprint if certificate else None
         board.log = server.log.board_line
-        runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
-        await runner.setup()
         try:
-            await web.TCPSite(runner, args.listen, args.port).start()
+            runner = await listen(server.app(), args.listen, args.port, address_cap(server.log), certificate)
         except OSError as error:
             raise BringupError(f"cannot serve on {args.listen}:{args.port} ({error.strerror}): another program "
                                "holds the port; give another with ROOM_PORT=...") from None
@@ -294,7 +326,7 @@ async def serve(args: argparse.Namespace) -> int:
         if room is not None:
             tasks += [asyncio.ensure_future(room.keep_warm()),
                       asyncio.ensure_future(room.give_back_idle(lambda card: card.name in server.terminals.attached))]
-        announce(args, token, cards_token, room)
+        announce(args, token, cards_token, room, certificate)
         stopped = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
@@ -312,13 +344,25 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def announce(args: argparse.Namespace, token: str, cards_token: str, room: Room | None) -> None:
-    base = f"http://{checkboard.served_hosts(args.listen, args.port)[0]}"
-    lines = [f"The room is served on {base}: the workshop's site for everyone on this network.",
-             f"The board of checks (organizers only): {base}/board/{token}",
-             f"Attendees add to their check: --share {base} --as A-NAME-OF-THEIR-OWN"]
+def address_cap(log: Log) -> AddressCap:
+    return AddressCap(CONNECTIONS_PER_ADDRESS, lambda address: log.emit(
+        (address, "connections"), f"refused {address}: more than {CONNECTIONS_PER_ADDRESS} connections at once"))
+
+
+def announce(args: argparse.Namespace, token: str, cards_token: str, room: Room | None,
+             certificate: Certificate | None) -> None:
+    scheme = "https" if certificate else "http"
+    base = f"{scheme}://{checkboard.served_hosts(args.listen, args.port)[0]}"
+    lines = [f"The room is served on {base}: the workshop's site for everyone on this network."]
+    share = f"--share {base} --as A-NAME-OF-THEIR-OWN"
+    if certificate is not None:
+        lines += [f"Its certificate is signed by the room CA ({roomca.CA_CERT}, SHA-256 {roomca.fingerprint()}); "
+                  f"a browser that does not trust it shows this certificate's fingerprint: {certificate.fingerprint}"]
+        share += " --ca room-ca.crt"
+    lines += [f"The board of checks (organizers only): {base}/board/{token}",
+              f"Attendees add to their check: {share}"]
     if room is not None:
-        paths.write_private(CARDS_FILE, cards_page(room.cards, base))
+        paths.write_private(CARDS_FILE, cards_page(room.cards, base, certificate.fingerprint if certificate else None))
         lines += [f"{len(room.cards)} login cards, to print and cut: {CARDS_FILE} "
                   f"(also {base}/cards/{cards_token}: it opens every seat, keep it to yourselves)"]
         lines += [f"  {card.name}: {base}/c/{card.secret}" for card in room.cards]

@@ -41,6 +41,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # The first chapters' images, in a seat before its card opens it (what it
 # holds counts in its memory: the big `python` image is left to a pull).
 PRELOADED = ("hello-world", "python:alpine")
+ROOM_CA_FILE = "room-ca.crt"   # in a seat's home
 SCROLLBACK = 256 * 1024        # bytes of a seat's output kept for a browser that comes back
 READ_SIZE = 64 * 1024
 PENDING = 256 * 1024           # bytes typed that the shell has not read yet
@@ -213,6 +214,7 @@ class Seat:
     started: float
     last_used: float
     terminal: Terminal | None = None
+    room_ca: Path | None = None  # in the seat: the room CA, which its check trusts to share over HTTPS
 
     def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop, room_url: str | None = None) -> Terminal:
         """The login shell, in the workshop's folder, for the card called
@@ -221,6 +223,8 @@ class Seat:
             env = {"HOME": str(self.workspace.tmp), "TERM": "xterm-256color", "WORKSHOP_SEAT": card}
             if room_url:
                 env["WORKSHOP_ROOM"] = room_url
+            if self.room_ca is not None:
+                env["WORKSHOP_ROOM_CA"] = str(self.room_ca)
             # No XON/XOFF: Ctrl-S would freeze the terminal with no sign of why (as a browser shows it).
             argv = self.sandbox.exec_argv("bash", "-c", "stty -ixon; exec bash -l", interactive=True,
                                           workdir=self.workspace.workdir, env=env)
@@ -234,17 +238,21 @@ class Seat:
 
 
 def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage: Path | None,
-               hostname: str, room: tuple[str, int] | None = None) -> Seat:
-    """Start a seat (blocking: call it in a thread)."""
+               hostname: str, room: tuple[str, int] | None = None, room_ca: str | None = None) -> Seat:
+    """Start a seat (blocking: call it in a thread); `room_ca`, the room CA's
+    certificate, is written into its home for its check to trust."""
     started = time.monotonic()
     sandbox = Sandbox(run, f"seat{number}", image, limits, mirror_storage, hostname=hostname)
     try:
         sandbox.start()
         close_egress(sandbox, room)
         workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
+        if room_ca is not None:
+            workspace.write(workspace.tmp, ROOM_CA_FILE, room_ca)
         for preloaded in PRELOADED:  # from the mirror inside the seat: no network
             sandbox.docker.run("pull", "-q", preloaded, timeout=120)
     except BaseException:
         run.release_some(sandbox.name)  # a seat half made is not left running
         raise
-    return Seat(sandbox, workspace, started, time.monotonic())
+    return Seat(sandbox, workspace, started, time.monotonic(),
+                room_ca=workspace.tmp / ROOM_CA_FILE if room_ca is not None else None)

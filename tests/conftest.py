@@ -82,23 +82,24 @@ def free_port():
 
 
 @contextlib.contextmanager
-def room_server(server, port):
+def room_server(server, port, certificate=None, cap=None):
     """The room's aiohttp server (bringup.roomserver.RoomServer) on
-    127.0.0.1:`port`, on an event loop of its own in a thread, while the
-    block runs; yields the loop (for coroutines the test must run there)."""
+    127.0.0.1:`port`, listening as the room does (bringup.roomlisten: HTTPS
+    with `certificate`, the per-address cap), on an event loop of its own in
+    a thread, while the block runs; yields the loop (for coroutines the test
+    must run there)."""
     import asyncio
 
-    from aiohttp import web
+    from bringup.roomlisten import listen
+    from bringup.roomserver import address_cap
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()  # everything on that loop, in its thread: the caller's may have a loop running (Playwright)
-    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
 
     async def start():
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+        return await listen(server.app(), "127.0.0.1", port, cap or address_cap(server.log), certificate)
+    runner = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
     try:
         yield loop
     finally:

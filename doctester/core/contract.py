@@ -94,7 +94,9 @@ class PythonFences(Protocol):
     """Optional: where python fences run. With a python_runner, the
     environment runs them (in its sandbox); else they run in the test
     process, with python_env()'s variables."""
-    python_runner: PythonRunner | None
+
+    @property  # read-only here, so an environment may hold a runner of its own kind
+    def python_runner(self) -> PythonRunner | None: ...
 
     def python_env(self) -> dict[str, str]: ...
 

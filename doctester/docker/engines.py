@@ -10,9 +10,10 @@ import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.contract import PythonRunner
+from ..core.contract import (Environment, Placeholders, PythonFences, PythonRunner, StopsStarted,
+                             TracksCommands)
 from ..core.environment import Workspace, kill_descendants, reader_home
 from ..core.matching import Bindings
 from ..core.terminal import SHELLS, Spawn
@@ -342,3 +343,11 @@ def recover_existing(folder: Path) -> list[str]:
             continue
         _try(problems, docker, "rmi", aside)
     return problems
+
+
+if TYPE_CHECKING:  # mypy holds both engines to the core's contract, capabilities included
+    _ENGINES: tuple[type[Environment], ...] = (PrivateEngine, ExistingEngine)
+    _FENCES: tuple[type[PythonFences], ...] = (PrivateEngine, ExistingEngine)
+    _PLACEHOLDERS: tuple[type[Placeholders], ...] = (PrivateEngine, ExistingEngine)
+    _STOPS: tuple[type[StopsStarted], ...] = (PrivateEngine, ExistingEngine)
+    _TRACKS: tuple[type[TracksCommands], ...] = (PrivateEngine, ExistingEngine)

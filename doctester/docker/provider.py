@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..core.contract import LeavesNotes, Provider
 from ..core.signals import uninterrupted
 from . import ownership
 from .dockerstate import EngineError
@@ -94,3 +95,8 @@ class EngineProvider:
         with uninterrupted():
             problems, self.run, self.engine = self.run.release(), None, None
         return problems
+
+
+if TYPE_CHECKING:  # mypy holds the provider to the core's contract
+    _PROVIDER: type[Provider] = EngineProvider
+    _NOTES: type[LeavesNotes] = EngineProvider

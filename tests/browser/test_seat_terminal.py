@@ -2,7 +2,10 @@
 shows the Terminal, `docker run hello-world` typed there greets, a page's
 "Run in my terminal" runs its block there, and the page with the panel open
 is still readable by everyone (axe). A real seat on the real engine, served
-by the room's server on loopback."""
+by the room's server on loopback over HTTPS, as a room serves a LAN: a
+certificate of a room CA made for the test (which the browser contexts here
+are told to accept: the unit tests check the chain itself), the session
+cookie kept to HTTPS, and the terminal over wss:."""
 import asyncio
 import os
 import subprocess
@@ -11,8 +14,9 @@ import sys
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from bringup import checkboard, paths
+from bringup import checkboard, paths, roomca
 from bringup.room import Room, SeatSettings
+from bringup.roomlisten import room_certificate
 from bringup.roomserver import SEAT_WEB, RoomServer
 from doctester.docker.identity import Identity
 from doctester.docker.ownership import DEFAULT_STATE, Run
@@ -28,7 +32,17 @@ def engine_answers():
 
 
 @pytest.fixture(scope="module")
-def room_url(pytestconfig, tmp_path_factory):
+def certificate(tmp_path_factory):
+    """The room's certificate for 127.0.0.1, from a room CA of the test's own."""
+    folder = tmp_path_factory.mktemp("room") / "room-ca"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
+            patch.setattr(roomca, name, path)
+        yield room_certificate("127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def room_url(pytestconfig, tmp_path_factory, certificate):
     """(the room's address, its one card) : the site built for that address,
     the seats' terminal (`make seat-web`), one seat started ahead."""
     if not engine_answers():
@@ -36,7 +50,7 @@ def room_url(pytestconfig, tmp_path_factory):
     if not (SEAT_WEB / "seat.js").is_file():
         missing(pytestconfig, "browser", f"{SEAT_WEB} is missing: `make seat-web`")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
     site = tmp_path_factory.mktemp("room-site")
     built = subprocess.run([os.path.join(os.path.dirname(sys.executable), "mkdocs"), "build", "--strict", "--quiet",
                             "--site-dir", str(site)], cwd=ROOT, capture_output=True, text=True,
@@ -50,7 +64,8 @@ def room_url(pytestconfig, tmp_path_factory):
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
     board = checkboard.App(checkboard.Board(checkboard.load_record(checkboard.RECORD)), "t", lambda _: None)
     try:
-        with room_server(RoomServer(room, board, "t", hosts, site, SEAT_WEB, lambda _: None), port) as loop:
+        server = RoomServer(room, board, "t", hosts, site, SEAT_WEB, lambda _: None)
+        with room_server(server, port, certificate) as loop:
             warm = asyncio.run_coroutine_threadsafe(room.keep_warm(), loop)
             yield url, room.cards[0]
             room.closed = True
@@ -69,7 +84,7 @@ def sign_in(page, url, card):
 @pytest.fixture
 def seat_page(browser, room_url):
     url, card = room_url
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, ignore_https_errors=True)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -91,6 +106,7 @@ def open_panel(page):
 def test_a_card_opens_the_site_with_a_terminal_that_runs_docker(seat_page):
     page, url = seat_page
     assert page.url == url + "/"
+    assert [(c["name"], c["secure"], c["httpOnly"]) for c in page.context.cookies()] == [("seat", True, True)]
     open_panel(page)
     page.locator(".xterm-helper-textarea").focus()
     page.keyboard.type("docker run --rm hello-world\n")
@@ -114,7 +130,8 @@ def test_run_in_my_terminal_types_a_pages_block(seat_page):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_panel_open_leaves_the_page_readable_by_everyone(browser, room_url, scheme):
     url, card = room_url
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme,
+                                  ignore_https_errors=True)
     page = context.new_page()
     try:
         sign_in(page, url, card)
@@ -130,7 +147,7 @@ def test_the_panel_open_leaves_the_page_readable_by_everyone(browser, room_url, 
 
 def test_without_a_card_the_site_is_the_static_site(browser, room_url):
     url, _ = room_url
-    context = browser.new_context()
+    context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     try:
         page.goto(url + "/first-container/", wait_until="networkidle")
