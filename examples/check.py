@@ -234,49 +234,66 @@ def compare(record, chapter, found, files):
     `files` as read_files does. `item` names what is off in a few words that
     are the same on every laptop ("port 8000 busy"), for the room's view;
     None when nothing is."""
-    results = []
-    named = record.get("named", {})
+    return (compare_containers(record, chapter, found) + compare_other_containers(record, chapter, found)
+            + compare_images(record, chapter, found) + compare_volumes_and_networks(record, chapter, found)
+            + compare_files(record, chapter, files))
+
+
+def compare_containers(record, chapter, found):
+    """The chapter's containers, each against the attendee's of that name."""
     by_name = {c["name"]: c for c in found["containers"]}
-
-    def fix_container(expected):
-        return how_made(record, expected.get("made_by"), "container", expected["name"])
-
+    results = []
     for expected in chapter["containers"]:
         name = expected.get("name")
         if not name:
             continue  # a container Docker named: the workshop never refers to it
-        mine = by_name.get(name)
-        shown = f"container {name} ({expected['image']}, {expected['state']}" + \
-            (f", {' '.join(expected['ports'])})" if expected["ports"] else ")")
-        if mine is None and expected.get("optional"):
-            results.append((True, f"container {name}: {SKIPPED_TRY_IT}", None))
-        elif mine is None:
-            results.append((False, f"container `{name}` is missing: {fix_container(expected)}",
-                            f"container {name} missing"))
-        elif expected["image"] and not IMAGE_ID.match(expected["image"]) and mine["image"] != expected["image"]:
-            results.append((False, f"container `{name}` runs image `{mine['image']}`, the chapter's runs "
-                                   f"`{expected['image']}`: `docker rm -f {name}`, then {fix_container(expected)}",
-                            f"container {name} runs another image"))
-        elif mine["state"] != expected["state"]:
-            if expected["state"] == "running":
-                fix = f"`docker start {name}`"
-            elif mine["state"] == "running":
-                fix = f"`docker stop {name}`"
-            else:
-                fix = None  # stopped either way: nothing a later step trips over
-            results.append((fix is None, f"container `{name}` is {mine['state']}, the chapter leaves it "
-                                         f"{expected['state']}: {fix or 'nothing to do'}",
-                            None if fix is None else f"container {name} {mine['state']}"))
-        elif not ports_match(expected["ports"], mine["ports"]):
-            results.append((False, f"container `{name}` publishes {' '.join(mine['ports']) or 'no port'}, the "
-                                   f"chapter's publishes {' '.join(expected['ports']) or 'none'}: "
-                                   f"`docker rm -f {name}`, then {fix_container(expected)}",
-                            f"container {name} on other ports"))
-        else:
-            results.append((True, shown, None))
+        results.append(compare_container(record, expected, by_name.get(name)))
+    return results
 
+
+def compare_container(record, expected, mine):
+    """(ok, text, item) for one of the chapter's containers; `mine` is the
+    attendee's container of that name, or None."""
+    name = expected["name"]
+    fix = how_made(record, expected.get("made_by"), "container", name)
+    if mine is None and expected.get("optional"):
+        return True, f"container {name}: {SKIPPED_TRY_IT}", None
+    if mine is None:
+        return False, f"container `{name}` is missing: {fix}", f"container {name} missing"
+    if expected["image"] and not IMAGE_ID.match(expected["image"]) and mine["image"] != expected["image"]:
+        return (False, f"container `{name}` runs image `{mine['image']}`, the chapter's runs "
+                       f"`{expected['image']}`: `docker rm -f {name}`, then {fix}",
+                f"container {name} runs another image")
+    if mine["state"] != expected["state"]:
+        return compare_state(name, expected["state"], mine["state"])
+    if not ports_match(expected["ports"], mine["ports"]):
+        return (False, f"container `{name}` publishes {' '.join(mine['ports']) or 'no port'}, the "
+                       f"chapter's publishes {' '.join(expected['ports']) or 'none'}: "
+                       f"`docker rm -f {name}`, then {fix}",
+                f"container {name} on other ports")
+    return True, f"container {name} ({expected['image']}, {expected['state']}" + \
+        (f", {' '.join(expected['ports'])})" if expected["ports"] else ")"), None
+
+
+def compare_state(name, expected, mine):
+    """(ok, text, item) for a container whose state is not the chapter's."""
+    if expected == "running":
+        fix = f"`docker start {name}`"
+    elif mine == "running":
+        fix = f"`docker stop {name}`"
+    else:
+        fix = None  # stopped either way: nothing a later step trips over
+    return (fix is None, f"container `{name}` is {mine}, the chapter leaves it {expected}: {fix or 'nothing to do'}",
+            None if fix is None else f"container {name} {mine}")
+
+
+def compare_other_containers(record, chapter, found):
+    """The attendee's containers the chapter does not leave: off when one
+    holds a port the workshop publishes, or has a name a step gives."""
+    named = record.get("named", {})
     expected_names = {c.get("name") for c in chapter["containers"]}
     workshop_ports = record.get("ports", {})
+    results = []
     for mine in found["containers"]:
         if mine["name"] in expected_names:
             continue
@@ -295,24 +312,34 @@ def compare(record, chapter, found, files):
             results.append((False, f"container `{mine['name']}` ({what}) is still there, and a step names a "
                                    f"container so: `docker rm -f {mine['name']}`",
                             f"container {mine['name']} left over"))
+    return results
 
+
+def compare_images(record, chapter, found):
+    """The chapter's image tags: there, skipped with a Try it, mistyped or missing."""
     typos = mistyped(chapter, found["images"])
+    results = []
     for image in chapter["images"]:
         tag = image["tag"]
         if tag in found["images"]:
             results.append((True, f"image {tag}", None))
-            continue
-        if image.get("optional"):
+        elif image.get("optional"):
             results.append((True, f"image {tag}: {SKIPPED_TRY_IT}", None))
-            continue
-        if tag in typos:
+        elif tag in typos:
             results.append((False, f"image `{tag}` is missing, and `{typos[tag]}` looks like a mistyped tag of it: "
                                    f"`docker tag {short(typos[tag])} {short(tag)}`", f"image {short(tag)} mistyped"))
         else:
             results.append((False, f"image `{short(tag)}` is missing: "
                                    f"{how_made(record, image.get('made_by'), 'image', short(tag))}",
                             f"image {short(tag)} missing"))
+    return results
 
+
+def compare_volumes_and_networks(record, chapter, found):
+    """The chapter's volumes and networks, then the attendee's that a step
+    would make afresh (which fails while they are there)."""
+    named = record.get("named", {})
+    results = []
     for kind, remove in (("volumes", "docker volume rm"), ("networks", "docker network rm")):
         singular = kind[:-1]
         wanted = {o["name"]: o for o in chapter[kind]}
@@ -330,7 +357,13 @@ def compare(record, chapter, found, files):
             if origin is not None:
                 results.append((False, f"{singular} `{name}` from {title(record, origin)} is still there, and "
                                        f"a step makes it afresh: `{remove} {name}`", f"{singular} {name} left over"))
+    return results
 
+
+def compare_files(record, chapter, files):
+    """The chapter's files in the workshop folder: there, skipped with a Try
+    it, written in another folder, or missing."""
+    results = []
     for file in chapter["files"]:
         path = file["path"]
         if path in files:

@@ -186,71 +186,27 @@ def names_in(command: str) -> tuple[list[tuple[str, str]], list[str]]:
     return named, PUBLISH.findall(command)
 
 
-class JourneyRecord:
-    """Built page by page during a journey, written after each page."""
+def chapter_name(page_path: str | Path) -> str:
+    return Path(page_path).stem
 
-    def __init__(self, path: str | Path, root: str | Path, copy: str | Path | None = None,
-                 ignore: Sequence[str] = ()) -> None:
-        self.path, self.root = Path(path), Path(root)
-        self.baseline = project_files(copy, ignore)
-        self.ignore = list(ignore)
-        self.commands: dict[str, tuple[str, bool]] = {}          # page:line -> (command text a reader types, optional)
+
+class PageCommands:
+    """What the journey's pages have a reader type, read page by page: each
+    command (by `page:line`) and whether it is a Try it's answer, the objects
+    and host ports the commands name, and the files file blocks write."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, tuple[str, bool]] = {}  # page:line -> (command text a reader types, optional)
         self.optional_files: set[str] = set()
         self.page_optional_files: dict[str, set[str]] = {}  # page path -> names of files its Try it writes
         self.required_files: set[str] = set()   # file names file blocks write
-        self.file_chapters: dict[str, str] = {}     # path -> the chapter after which it was first there
         self.chapter_of_page: dict[str, str] = {}   # page path -> chapter name
-        self.chapters: list[dict[str, Any]]
-        self.named: dict[str, dict[str, str]]
-        self.ports: dict[str, list[str]]
-        self.chapters, self.named, self.ports = [], {k: {} for k in
-                                                     ("containers", "images", "volumes", "networks")}, {}
+        self.named: dict[str, dict[str, str]] = {k: {} for k in ("containers", "images", "volumes", "networks")}
+        self.ports: dict[str, list[str]] = {}
 
-    def chapter_name(self, page_path: str | Path) -> str:
-        return Path(page_path).stem
-
-    def page_title(self, page_path: str | Path) -> str:
-        for line in (self.root / page_path).read_text(encoding="utf-8").splitlines():
-            if line.startswith("# "):
-                return line[2:].strip()
-        return self.chapter_name(page_path)
-
-    def add(self, page: Page, environment: Any, workspace: PageWorkspace, step: str | None = None) -> None:
-        """Write down where the page's steps so far left the reader: at the page's
-        end (`step` None), or at a named step within it, such as its Try it,
-        whose answer is then no longer optional. `environment`: an engine of
-        engines.py (its `docker` is listed)."""
-        name = self.chapter_name(page.path)
-        self.chapter_of_page[str(page.path)] = name
-        self._read_commands(page, name)
-        provenance = getattr(environment, "provenance", None)
-        before = set(getattr(provenance, "before", ()))
-        made: dict[tuple[str, str], Made] = getattr(provenance, "made", {})
-        state = engine_state(environment.docker, before)
-        for kind, objects in state.items():
-            for obj in objects:
-                key = obj.pop("key")
-                if kind == "images":
-                    self.named[kind].setdefault(obj["tag"], name)
-                elif obj.get("name"):
-                    self.named[kind].setdefault(obj["name"], name)
-                obj["made_by"], obj["optional"] = self._made_by(kind, made[key].label if key in made else None,
-                                                                str(page.path) if step else None)
-        optional_files = self.optional_files - self.required_files
-        if step:
-            optional_files -= self.page_optional_files.get(str(page.path), set())
-        files: list[dict[str, Any]] = []
-        for path in sorted(files_in(workspace) - self.baseline):
-            if not ignored(path, self.ignore):
-                files.append({"path": path, "chapter": self.file_chapters.setdefault(path, name),
-                              "optional": path.rsplit("/", 1)[-1] in optional_files})
-        chapter = {"name": name, **({"step": step} if step else {}), "title": self.page_title(page.path),
-                   "page": str(page.path), **state, "files": files}
-        self.chapters = [c for c in self.chapters if (c["name"], c.get("step")) != (name, step)] + [chapter]
-        self.write()
-
-    def _read_commands(self, page: Page, name: str) -> None:
+    def read(self, page: Page, name: str) -> None:
         """The page's commands, the objects they name and the ports they publish."""
+        self.chapter_of_page[str(page.path)] = name
         for block in page.blocks:
             optional = any(word in title for title in block.containers for word in OPTIONAL_CONTAINERS)
             if isinstance(block, FileBlock):
@@ -264,13 +220,25 @@ class JourneyRecord:
                 self.commands[f"{block.path}:{command.line}"] = (text, optional)
                 names, ports = names_in(text)
                 for kind, found in names:
-                    self.named[kind].setdefault(found, name)
+                    self.name(kind, found, name)
                 for port in ports:
                     chapters = self.ports.setdefault(port, [])
                     if name not in chapters:
                         chapters.append(name)
 
-    def _made_by(self, kind: str, label: str | None, answered: str | None) -> tuple[dict[str, str] | None, bool]:
+    def name(self, kind: str, name: str, chapter: str) -> None:
+        """Note that `chapter` names an object, unless an earlier one did."""
+        self.named[kind].setdefault(name, chapter)
+
+    def optional_file_names(self, page_path: str, step: str | None) -> set[str]:
+        """Names of the files only a Try it's answer writes; at a step within
+        the page, its own answer's files are required."""
+        optional = self.optional_files - self.required_files
+        if step:
+            optional -= self.page_optional_files.get(page_path, set())
+        return optional
+
+    def made_by(self, kind: str, label: str | None, answered: str | None) -> tuple[dict[str, str] | None, bool]:
         """The command that made an object (as a reader types it, and its
         chapter), and whether the object is optional: made by a Try it's
         answer, other than that of the page `answered`."""
@@ -278,13 +246,69 @@ class JourneyRecord:
         if label is None or command is None or not MAKERS[kind].match(command):
             return None, False
         page_path = label.rsplit(":", 1)[0]
-        chapter = self.chapter_of_page.get(page_path, self.chapter_name(page_path))
+        chapter = self.chapter_of_page.get(page_path, chapter_name(page_path))
         return {"command": command, "chapter": chapter}, optional and page_path != answered
+
+
+class JourneyRecord:
+    """Built page by page during a journey, written after each page."""
+
+    def __init__(self, path: str | Path, root: str | Path, copy: str | Path | None = None,
+                 ignore: Sequence[str] = ()) -> None:
+        self.path, self.root = Path(path), Path(root)
+        self.baseline = project_files(copy, ignore)
+        self.ignore = list(ignore)
+        self.pages = PageCommands()
+        self.file_chapters: dict[str, str] = {}     # path -> the chapter after which it was first there
+        self.chapters: list[dict[str, Any]] = []
+
+    def page_title(self, page_path: str | Path) -> str:
+        for line in (self.root / page_path).read_text(encoding="utf-8").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+        return chapter_name(page_path)
+
+    def add(self, page: Page, environment: Any, workspace: PageWorkspace, step: str | None = None) -> None:
+        """Write down where the page's steps so far left the reader: at the page's
+        end (`step` None), or at a named step within it, such as its Try it,
+        whose answer is then no longer optional. `environment`: an engine of
+        engines.py (its `docker` is listed)."""
+        name = chapter_name(page.path)
+        self.pages.read(page, name)
+        state = self._objects(environment, name, str(page.path) if step else None)
+        optional_files = self.pages.optional_file_names(str(page.path), step)
+        files: list[dict[str, Any]] = []
+        for path in sorted(files_in(workspace) - self.baseline):
+            if not ignored(path, self.ignore):
+                files.append({"path": path, "chapter": self.file_chapters.setdefault(path, name),
+                              "optional": path.rsplit("/", 1)[-1] in optional_files})
+        chapter = {"name": name, **({"step": step} if step else {}), "title": self.page_title(page.path),
+                   "page": str(page.path), **state, "files": files}
+        self.chapters = [c for c in self.chapters if (c["name"], c.get("step")) != (name, step)] + [chapter]
+        self.write()
+
+    def _objects(self, environment: Any, name: str, answered: str | None) -> dict[str, list[dict[str, Any]]]:
+        """The engine's objects, each with the command that made it; the
+        chapter `name` is noted as naming those no earlier one did."""
+        provenance = getattr(environment, "provenance", None)
+        before = set(getattr(provenance, "before", ()))
+        made: dict[tuple[str, str], Made] = getattr(provenance, "made", {})
+        state = engine_state(environment.docker, before)
+        for kind, objects in state.items():
+            for obj in objects:
+                key = obj.pop("key")
+                if kind == "images":
+                    self.pages.name(kind, obj["tag"], name)
+                elif obj.get("name"):
+                    self.pages.name(kind, obj["name"], name)
+                obj["made_by"], obj["optional"] = self.pages.made_by(kind, made[key].label if key in made else None,
+                                                                     answered)
+        return state
 
     def as_json(self) -> str:
         record = {"format": FORMAT, "about": ABOUT, "chapters": self.chapters,
-                  "named": {kind: dict(sorted(names.items())) for kind, names in self.named.items()},
-                  "ports": dict(sorted(self.ports.items()))}
+                  "named": {kind: dict(sorted(names.items())) for kind, names in self.pages.named.items()},
+                  "ports": dict(sorted(self.pages.ports.items()))}
         return json.dumps(record, indent=1, sort_keys=False) + "\n"
 
     def write(self) -> None:

@@ -183,27 +183,197 @@ class Op:
     offset: int
 
 
-class Lexer:
-    """Reads a command as bash would: words (with their quoting) and
-    operators; collects the constructs that differ between the shells."""
+class Findings:
+    """The constructs found in one command that differ between the shells of
+    its scope: all of them in "host"; in "unix", only what zsh and bash read
+    differently (`host_only` False)."""
 
-    def __init__(self, text: str, scope: str) -> None:
-        self.text, self.scope = text, scope
-        self.tokens: list[Word | Op]
-        self.found: list[Found]
-        self.tokens, self.found = [], []
-        self.word: Word | None
-        self.i, self.word, self.heredoc = 0, None, False
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.found: list[Found] = []
 
     def flag(self, offset: int, shell: str, message: str, host_only: bool = True) -> None:
         if host_only and self.scope != "host":
             return
         self.found.append((offset, shell, message))
 
-    def add(self, text: str, quote: str, offset: int) -> None:
+
+def closing_end(text: str, at: int, opening: str, closing: str) -> int:
+    """The end of the bracket that `text[at]` (`opening`) opens, skipping
+    quoted text and escaped characters as bash does."""
+    quote: str | None
+    depth, i, quote = 0, at, None
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = None
+            elif c == "\\" and quote == '"':
+                i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == "\\":
+            i += 1
+        elif c == opening:
+            depth += 1
+        elif c == closing:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise Unparsable(at, f"this `{opening}` is never closed")
+
+
+def expansion_end(text: str, at: int) -> int:
+    """The end of the expansion that starts at `at` ($NAME, ${...}, $(...), $1);
+    `at + 1` for a lone `$`."""
+    nxt = text[at + 1:at + 2]
+    if nxt == "(":
+        return closing_end(text, at + 1, "(", ")")
+    if nxt == "{":
+        return closing_end(text, at + 1, "{", "}")
+    name = NAME.match(text, at + 1)
+    if name:
+        return name.end()
+    if nxt and (nxt.isdigit() or nxt in "?$!#*@-_"):
+        return at + 2
+    return at + 1
+
+
+def unquoted_character(c: str, starts: bool) -> tuple[str, str, bool] | None:
+    """(shell, message, host_only) for an unquoted character another shell
+    reads differently; `starts`: it begins a word."""
+    if c in "*?[":
+        return ZSH, (f"an unquoted `{c}` is a glob: zsh stops with \"no matches found\" when no file matches "
+                     "(bash passes it on); quote the argument ('...')"), False
+    if c == "!":
+        return ZSH_BASH, ("an unquoted `!` is history expansion in interactive zsh and bash; put it in single "
+                          "quotes ('...')"), False
+    if c in "{}":
+        return POWERSHELL, (f"an unquoted `{c}` delimits a script block in PowerShell; quote the argument "
+                            "('{{.Names}}')"), True
+    if c == "@" and starts:
+        return POWERSHELL, ("a word starting with an unquoted `@` is splatting (or an array or here-string) in "
+                            "PowerShell; quote the argument ('@file.json')"), True
+    if c == "," and not starts:
+        return POWERSHELL, ("an unquoted `,` is PowerShell's array operator, which splits and re-joins the "
+                            "argument; quote the whole argument (--mount \"type=bind,source=./x,target=/y\")"), True
+    if c == "=" and starts:
+        return ZSH, ("a word starting with `=` is replaced by a command's path in zsh (`=python` -> "
+                     "/usr/bin/python); quote it"), False
+    return None
+
+
+class QuotedReader:
+    """Reads, from an escape, a quote, a `$` or a backtick, the one part of a
+    word bash reads there, and flags how the other shells read it otherwise.
+    Each reader returns the part and the offset after it."""
+
+    def __init__(self, text: str, findings: Findings) -> None:
+        self.text, self.flag = text, findings.flag
+
+    def escaped(self, at: int) -> tuple[Part | None, int]:
+        """A `\\` and the character it escapes; no part for a line continuation."""
+        nxt = self.text[at + 1:at + 2]
+        if nxt == "\n":
+            self.flag(at, POWERSHELL, "a `\\` at the end of a line continues it in bash and zsh, not in "
+                                      "PowerShell (whose continuation is a backtick): write the command on "
+                                      "one line")
+            return None, at + 2
+        if not nxt:
+            raise Unparsable(at, "a `\\` ends the command with nothing to escape")
+        self.flag(at, POWERSHELL, f"`\\{nxt}`: bash and zsh drop the `\\`, PowerShell keeps it; quote the "
+                                  "argument instead ('...')")
+        return Part(nxt, "\\", at), at + 2
+
+    def single_quoted(self, at: int, previous: Part | None) -> tuple[Part, int]:
+        """`'...'`; `previous` is the word's part before it, if any."""
+        end = self.text.find("'", at + 1)
+        if end == -1:
+            raise Unparsable(at, "this `'` is never closed")
+        if previous is not None and previous.quote == "'" and previous.offset + len(previous.text) + 2 == at:
+            self.flag(at, POWERSHELL, "`''` inside single quotes is an escaped `'` in PowerShell but ends and "
+                                      "reopens the quote in bash and zsh; write the argument as one "
+                                      "quoted string")
+        return Part(self.text[at + 1:end], "'", at), end + 1
+
+    def double_quoted(self, at: int) -> tuple[Part, int]:
+        buffer: list[str] = []
+        i = at + 1
+        while True:
+            if i >= len(self.text):
+                raise Unparsable(at, 'this `"` is never closed')
+            if self.text[i] == '"':
+                return Part("".join(buffer), '"', at), i + 1
+            i = self._double_quoted_character(i, buffer)
+
+    def _double_quoted_character(self, i: int, buffer: list[str]) -> int:
+        """Reads what starts at `i` inside double quotes into `buffer`; returns
+        the offset after it."""
+        text, c = self.text, self.text[i]
+        if c == "\\" and text[i + 1:i + 2] in ('"', "\\", "$", "`", "\n"):
+            self.flag(i, POWERSHELL, f'`\\{text[i + 1]}` inside double quotes: bash and zsh drop the `\\`, '
+                                     "PowerShell keeps it (and a `\\\"` ends its string); use single quotes "
+                                     "outside and none inside")
+            buffer.append(text[i + 1])
+            return i + 2
+        if c == "$":
+            end = expansion_end(text, i)
+            self.flag(i, POWERSHELL, f"`{text[i:end]}` inside double quotes is expanded by PowerShell its own "
+                                     "way ($VAR is a PowerShell variable, not the environment's; $(...) runs "
+                                     "PowerShell); use single quotes, or a content tab per system")
+            buffer.append(text[i:end])
+            return end
+        if c == "`":
+            self.flag(i, POWERSHELL, "a backtick inside double quotes is command substitution in bash and zsh, "
+                                     "PowerShell's escape character; use single quotes")
+        elif c == "!":
+            self.flag(i, ZSH_BASH, "`!` inside double quotes is history expansion in interactive zsh and bash; "
+                                   "use single quotes ('...!')", host_only=False)
+        buffer.append(c)
+        return i + 1
+
+    def dollar(self, at: int) -> tuple[Part, int]:
+        """An unquoted expansion; a lone `$` is literal in every shell."""
+        end = expansion_end(self.text, at)
+        if end == at + 1:
+            return Part("$", "", at), at + 1
+        expansion = self.text[at:end]
+        if expansion.startswith("$("):
+            why = ("`$(...)` is command substitution in bash and zsh, a subexpression in PowerShell (its output "
+                   "split into lines, not words; `$(pwd)` is a PowerShell path object)")
+        else:
+            why = (f"`{expansion}` is an environment or shell variable in bash and zsh, a PowerShell variable "
+                   "in PowerShell (the environment's is $env:NAME)")
+        self.flag(at, POWERSHELL, why + "; write the value, or put each system's form in " + TABS)
+        return Part(expansion, "$", at), end
+
+    def backtick(self, at: int) -> tuple[Part, int]:
+        end = self.text.find("`", at + 1)
+        if end == -1:
+            raise Unparsable(at, "this backtick is never closed")
+        self.flag(at, POWERSHELL, "a backtick is command substitution in bash and zsh but PowerShell's escape "
+                                  "character; write the value, or use " + TABS)
+        return Part(self.text[at:end + 1], "$", at), end + 1
+
+
+class Lexer:
+    """Reads a command as bash would, into words (with their quoting) and
+    operators; `findings` collects the constructs that differ between the
+    shells of `scope`."""
+
+    def __init__(self, text: str, scope: str) -> None:
+        self.text = text
+        self.findings = Findings(scope)
+        self.quotes = QuotedReader(text, self.findings)
+        self.tokens: list[Word | Op] = []
+        self.word: Word | None = None
+        self.i, self.heredoc = 0, False
+
+    def add(self, part: Part) -> None:
         if self.word is None:
-            self.word = Word([], offset)
-        self.word.parts.append(Part(text, quote, offset))
+            self.word = Word([], part.offset)
+        self.word.parts.append(part)
 
     def end_word(self) -> None:
         if self.word is not None:
@@ -214,7 +384,7 @@ class Lexer:
     def read(self) -> list[Word | Op]:
         text, n = self.text, len(self.text)
         while self.i < n:
-            c, at = text[self.i], self.i
+            c = text[self.i]
             if c in " \t":
                 self.end_word()
                 self.i += 1
@@ -222,18 +392,10 @@ class Lexer:
                 self.end_word()
                 if self.heredoc:  # the rest is the here-document's body
                     break
-                self.tokens.append(Op(";", at))
+                self.tokens.append(Op(";", self.i))
                 self.i += 1
-            elif c == "\\":
-                self.backslash()
-            elif c == "'":
-                self.single_quoted()
-            elif c == '"':
-                self.double_quoted()
-            elif c == "$":
-                self.dollar(quote="")
-            elif c == "`":
-                self.backtick()
+            elif c in "\\'\"$`":
+                self.quoted(c)
             elif c == "#" and self.word is None:
                 self.comment()
             elif c in "|&;<>()":
@@ -243,179 +405,44 @@ class Lexer:
         self.end_word()
         return self.tokens
 
-    def plain(self, c: str) -> None:
+    def quoted(self, c: str) -> None:
+        part: Part | None
         at = self.i
-        starts = self.word is None
-        if c in "*?[":
-            self.flag(at, ZSH, f"an unquoted `{c}` is a glob: zsh stops with \"no matches found\" when no file "
-                               "matches (bash passes it on); quote the argument ('...')", host_only=False)
-        elif c == "!":
-            self.flag(at, ZSH_BASH, "an unquoted `!` is history expansion in interactive zsh and bash; "
-                                    "put it in single quotes ('...')", host_only=False)
-        elif c in "{}":
-            self.flag(at, POWERSHELL, f"an unquoted `{c}` delimits a script block in PowerShell; quote the "
-                                      "argument ('{{.Names}}')")
-        elif c == "@" and starts:
-            self.flag(at, POWERSHELL, "a word starting with an unquoted `@` is splatting (or an array or "
-                                      "here-string) in PowerShell; quote the argument ('@file.json')")
-        elif c == "," and not starts:
-            self.flag(at, POWERSHELL, "an unquoted `,` is PowerShell's array operator, which splits and "
-                                      "re-joins the argument; quote the whole argument "
-                                      "(--mount \"type=bind,source=./x,target=/y\")")
-        elif c == "~" and starts:
-            self.add(c, "~", at)  # checked against the program: native programs see a literal ~
-            self.i += 1
-            return
-        elif c == "=" and starts:
-            self.flag(at, ZSH, "a word starting with `=` is replaced by a command's path in zsh "
-                               "(`=python` -> /usr/bin/python); quote it", host_only=False)
-        self.add(c, "", at)
-        self.i += 1
-
-    def backslash(self) -> None:
-        at, nxt = self.i, self.text[self.i + 1:self.i + 2]
-        if nxt == "\n":
-            self.flag(at, POWERSHELL, "a `\\` at the end of a line continues it in bash and zsh, not in "
-                                      "PowerShell (whose continuation is a backtick): write the command on "
-                                      "one line")
-            self.end_word()
-            self.i += 2
-            return
-        if not nxt:
-            raise Unparsable(at, "a `\\` ends the command with nothing to escape")
-        self.flag(at, POWERSHELL, f"`\\{nxt}`: bash and zsh drop the `\\`, PowerShell keeps it; quote the "
-                                  "argument instead ('...')")
-        self.add(nxt, "\\", at)
-        self.i += 2
-
-    def single_quoted(self) -> None:
-        at = self.i
-        end = self.text.find("'", at + 1)
-        if end == -1:
-            raise Unparsable(at, "this `'` is never closed")
-        if self.word is not None and self.word.parts and self.word.parts[-1].quote == "'" \
-                and self.word.parts[-1].offset + len(self.word.parts[-1].text) + 2 == at:
-            self.flag(at, POWERSHELL, "`''` inside single quotes is an escaped `'` in PowerShell but ends and "
-                                      "reopens the quote in bash and zsh; write the argument as one "
-                                      "quoted string")
-        self.add(self.text[at + 1:end], "'", at)
-        self.i = end + 1
-
-    def double_quoted(self) -> None:
-        at, text = self.i, self.text
-        self.i += 1
-        buffer: list[str] = []
-        while True:
-            if self.i >= len(text):
-                raise Unparsable(at, 'this `"` is never closed')
-            c = text[self.i]
-            if c == '"':
-                self.i += 1
-                break
-            if c == "\\" and text[self.i + 1:self.i + 2] in ('"', "\\", "$", "`", "\n"):
-                self.flag(self.i, POWERSHELL, f'`\\{text[self.i + 1]}` inside double quotes: bash and zsh drop '
-                                              "the `\\`, PowerShell keeps it (and a `\\\"` ends its string); "
-                                              "use single quotes outside and none inside")
-                buffer.append(text[self.i + 1])
-                self.i += 2
-            elif c == "$":
-                part_end = self._skip_dollar(self.i)
-                self.flag(self.i, POWERSHELL, f"`{text[self.i:part_end]}` inside double quotes is expanded by "
-                                              "PowerShell its own way ($VAR is a PowerShell variable, not the "
-                                              "environment's; $(...) runs PowerShell); use single quotes, or "
-                                              "a content tab per system")
-                buffer.append(text[self.i:part_end])
-                self.i = part_end
-            elif c == "`":
-                self.flag(self.i, POWERSHELL, "a backtick inside double quotes is command substitution in bash "
-                                              "and zsh, PowerShell's escape character; use single quotes")
-                buffer.append(c)
-                self.i += 1
-            elif c == "!":
-                self.flag(self.i, ZSH_BASH, '`!` inside double quotes is history expansion in interactive zsh '
-                                            "and bash; use single quotes ('...!')", host_only=False)
-                buffer.append(c)
-                self.i += 1
-            else:
-                buffer.append(c)
-                self.i += 1
-        self.add("".join(buffer), '"', at)
-
-    def _skip_dollar(self, at: int) -> int:
-        """The end of the expansion that starts at `at` ($NAME, ${...}, $(...), $1)."""
-        text = self.text
-        nxt = text[at + 1:at + 2]
-        if nxt == "(":
-            return self._matching(at + 1, "(", ")")
-        if nxt == "{":
-            return self._matching(at + 1, "{", "}")
-        name = NAME.match(text, at + 1)
-        if name:
-            return name.end()
-        if nxt and (nxt.isdigit() or nxt in "?$!#*@-_"):
-            return at + 2
-        return at + 1
-
-    def _matching(self, at: int, opening: str, closing: str) -> int:
-        quote: str | None
-        depth, i, quote = 0, at, None
-        while i < len(self.text):
-            c = self.text[i]
-            if quote:
-                if c == quote:
-                    quote = None
-                elif c == "\\" and quote == '"':
-                    i += 1
-            elif c in "'\"":
-                quote = c
-            elif c == "\\":
-                i += 1
-            elif c == opening:
-                depth += 1
-            elif c == closing:
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-            i += 1
-        raise Unparsable(at, f"this `{opening}` is never closed")
-
-    def dollar(self, quote: str) -> None:
-        at = self.i
-        end = self._skip_dollar(at)
-        if end == at + 1:  # a lone `$`: literal in every shell
-            self.add("$", "", at)
-            self.i += 1
-            return
-        expansion = self.text[at:end]
-        if expansion.startswith("$("):
-            why = ("`$(...)` is command substitution in bash and zsh, a subexpression in PowerShell (its output "
-                   "split into lines, not words; `$(pwd)` is a PowerShell path object)")
+        if c == "\\":
+            part, end = self.quotes.escaped(at)
+        elif c == "'":
+            previous = self.word.parts[-1] if self.word is not None and self.word.parts else None
+            part, end = self.quotes.single_quoted(at, previous)
+        elif c == '"':
+            part, end = self.quotes.double_quoted(at)
+        elif c == "$":
+            part, end = self.quotes.dollar(at)
         else:
-            why = (f"`{expansion}` is an environment or shell variable in bash and zsh, a PowerShell variable "
-                   "in PowerShell (the environment's is $env:NAME)")
-        self.flag(at, POWERSHELL, why + "; write the value, or put each system's form in " + TABS)
-        self.add(expansion, "$", at)
+            part, end = self.quotes.backtick(at)
+        if part is None:  # a line continuation ends the word where the `\` is
+            self.end_word()
+        else:
+            self.add(part)
         self.i = end
 
-    def backtick(self) -> None:
-        at = self.i
-        end = self.text.find("`", at + 1)
-        if end == -1:
-            raise Unparsable(at, "this backtick is never closed")
-        self.flag(at, POWERSHELL, "a backtick is command substitution in bash and zsh but PowerShell's escape "
-                                  "character; write the value, or use " + TABS)
-        self.add(self.text[at:end + 1], "$", at)
-        self.i = end + 1
+    def plain(self, c: str) -> None:
+        starts = self.word is None
+        verdict = unquoted_character(c, starts)
+        if verdict:
+            shell, message, host_only = verdict
+            self.findings.flag(self.i, shell, message, host_only)
+        # A leading `~` is checked against the program: native programs see a literal ~.
+        self.add(Part(c, "~" if c == "~" and starts else "", self.i))
+        self.i += 1
 
     def comment(self) -> None:
         at = self.i
         end = self.text.find("\n", at)
-        end = len(self.text) if end == -1 else end
-        marker = MATERIAL_MARKER.match(self.text, at)
-        if not marker:
-            self.flag(at, ZSH, "zsh (without `setopt interactivecomments`, as on macOS) reads `#` and what "
-                               "follows as arguments; move the comment into the prose", host_only=False)
-        self.i = end
+        if not MATERIAL_MARKER.match(self.text, at):
+            self.findings.flag(at, ZSH, "zsh (without `setopt interactivecomments`, as on macOS) reads `#` and "
+                                        "what follows as arguments; move the comment into the prose",
+                               host_only=False)
+        self.i = len(self.text) if end == -1 else end
 
     def operator(self) -> None:
         at = self.i
@@ -427,10 +454,7 @@ class Lexer:
         self.end_word()
         self.tokens.append(Op(op, at))
         self.i = at + len(op.lstrip("0123456789"))
-        if op.endswith("<<"):
-            self.heredoc = True
-        if op in ("&>", "&>>", ">&", "<(", ">(") or op.endswith(">&"):
-            pass
+        self.heredoc = self.heredoc or op.endswith("<<")
 
 
 # What each operator means for the other shells.
@@ -520,40 +544,56 @@ def _program_violations(words: list[Word], found: list[Found],
                                       f"{ANNOTATE}"))
         return name in COMPOUND
     args = [word for word in words[1:] if word.quoted or word.value not in program.options]
-    fewest, most = program.args
+    call = _call_violation(name, program, args, at)
+    if call:
+        found.append(call)
+        return None
+    for word in args:
+        found.extend(_argument_violations(name, program, word))
+    return None
+
+
+def _call_violation(name: str, program: Program, args: list[Word], at: int) -> Found | None:
+    """An option, or a number of arguments, with which PowerShell's own
+    command of that name acts otherwise."""
     if not program.flags:
         for word in args:
             if word.value.startswith("-") and not word.quoted:
-                found.append((word.offset, POWERSHELL,
-                              f"`{name} {word.value}`: PowerShell's `{name}` is its own command, which takes "
-                              f"other options; call `{name}` without options, or use {TABS}"))
-                return None
+                return (word.offset, POWERSHELL,
+                        f"`{name} {word.value}`: PowerShell's `{name}` is its own command, which takes "
+                        f"other options; call `{name}` without options, or use {TABS}")
+    fewest, most = program.args
     if len(args) < fewest or (most is not None and len(args) > most):
         count = f"{fewest}" if fewest == most else f"at least {fewest}" if most is None else f"{fewest} to {most}"
-        found.append((at, POWERSHELL, f"`{name}` with {len(args)} argument(s): PowerShell's `{name}` is its own "
-                                      f"command, which acts alike with {count} argument(s) only; use {TABS}"))
-        return None
-    for word in args:
-        if program.quoted and not all(p.quote in ("'", '"') for p in word.parts):
-            found.append((word.offset, POWERSHELL, f"`{name}` prints each unquoted word on its own line in "
-                                                   f"PowerShell; quote the text: {name} '...'"))
-        if program.native:
-            if word.parts and word.parts[0].quote == "~":
-                found.append((word.offset, POWERSHELL, f"a leading `~` is not expanded for programs like "
-                                                       f"{name} in PowerShell; write a path relative to the "
-                                                       "current folder"))
-            if any(p.quote == "'" and '"' in p.text for p in word.parts):
-                found.append((word.offset, LEGACY_ARGS,
-                              f"PowerShell 5.1 and 7.0-7.2 drop the `\"` inside an argument passed to {name} "
-                              "(curl -d '{\"a\": 1}' arrives as {a: 1}); swap the quotes (double outside, "
-                              "single inside: python -c \"print('hi')\"), or read the text from a file"))
-            if word.quoted and not word.value:
-                found.append((word.offset, WINPS, f"Windows PowerShell 5.1 drops an empty argument ('' or \"\") "
-                                                  f"passed to {name}; leave it out or give a value"))
-            if word.value.startswith("-") and "." in word.unquoted() and not word.quoted:
-                found.append((word.offset, WINPS, f"Windows PowerShell 5.1 splits an unquoted argument that "
-                                                  f"starts with `-` at a `.` (`{word.value}`); quote it"))
+        return (at, POWERSHELL, f"`{name}` with {len(args)} argument(s): PowerShell's `{name}` is its own "
+                                f"command, which acts alike with {count} argument(s) only; use {TABS}")
     return None
+
+
+def _argument_violations(name: str, program: Program, word: Word) -> list[Found]:
+    """What one argument of the program may not be: unquoted text for echo;
+    for a native program, what PowerShell passes on otherwise."""
+    found: list[Found] = []
+    if program.quoted and not all(p.quote in ("'", '"') for p in word.parts):
+        found.append((word.offset, POWERSHELL, f"`{name}` prints each unquoted word on its own line in "
+                                               f"PowerShell; quote the text: {name} '...'"))
+    if not program.native:
+        return found
+    if word.parts and word.parts[0].quote == "~":
+        found.append((word.offset, POWERSHELL, f"a leading `~` is not expanded for programs like {name} in "
+                                               "PowerShell; write a path relative to the current folder"))
+    if any(p.quote == "'" and '"' in p.text for p in word.parts):
+        found.append((word.offset, LEGACY_ARGS,
+                      f"PowerShell 5.1 and 7.0-7.2 drop the `\"` inside an argument passed to {name} "
+                      "(curl -d '{\"a\": 1}' arrives as {a: 1}); swap the quotes (double outside, "
+                      "single inside: python -c \"print('hi')\"), or read the text from a file"))
+    if word.quoted and not word.value:
+        found.append((word.offset, WINPS, f"Windows PowerShell 5.1 drops an empty argument ('' or \"\") "
+                                          f"passed to {name}; leave it out or give a value"))
+    if word.value.startswith("-") and "." in word.unquoted() and not word.quoted:
+        found.append((word.offset, WINPS, f"Windows PowerShell 5.1 splits an unquoted argument that "
+                                          f"starts with `-` at a `.` (`{word.value}`); quote it"))
+    return found
 
 
 def _mixed_quoting(word: Word) -> bool:
@@ -581,7 +621,7 @@ def command_violations(text: str, scope: str = "host") -> list[Found]:
     text = MATERIAL_MARKER.sub("", PLACEHOLDER.sub(lambda m: "X" * len(m.group()), text))
     lexer = Lexer(text, "host" if scope == "windows" else scope)
     tokens = lexer.read()
-    found = list(lexer.found)
+    found = list(lexer.findings.found)
     if scope == "unix":
         return found
     commands, in_compound = split_commands(tokens), False
