@@ -2,13 +2,16 @@
 
     python3 examples/check.py dockerfile        (Windows: py examples/check.py dockerfile)
     python3 examples/check.py dockerfile --try-it   (after the chapter's Try it)
-    python3 examples/check.py dockerfile --share http://192.168.1.20:8700 --as seat-7
+    python3 examples/check.py dockerfile --share https://192.168.1.20:8700 --as seat-7 --ca ca.crt
 
 With --share (the room's address, which the organizers give; or the
 WORKSHOP_ROOM variable, which a seat sets), the result is also sent to the
 room's board, after it is printed here: the chapter, the name given with
 --as (or WORKSHOP_SEAT), and the names of what is off, such as "port 8000
 busy". Nothing else is sent, and only to a private or loopback address.
+Over https, --ca names the room's certificate file (ca.crt, the one the
+organizers hand out for the mirror; WORKSHOP_ROOM_CA in a seat): then that
+certificate alone is trusted.
 
 Compares your containers, images, volumes and networks, and the files in
 your workshop folder (the folder that holds this `examples/`), with what the
@@ -29,6 +32,7 @@ import ipaddress
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -433,7 +437,8 @@ def room_address(text):
         raise CannotCheck(f"--share takes the room's address as the organizers give it, such as "
                           f"http://192.168.1.20:8700 (an IP address), not {text!r}") from None
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
-        raise CannotCheck(f"--share takes an http:// address such as http://192.168.1.20:8700, not {text!r}")
+        raise CannotCheck(f"--share takes an http:// or https:// address such as https://192.168.1.20:8700, "
+                          f"not {text!r}")
     if not any(address in network for network in ROOM_NETWORKS):
         raise CannotCheck(f"{address} is not an address in the room (a private or loopback one): the check "
                           "shares only with the room's own board")
@@ -445,6 +450,17 @@ def seat_name(text):
         raise CannotCheck("with --share, give a seat number or a name you pick, letters, digits, - and _ "
                           "(up to 24): --as seat-7")
     return text
+
+
+def room_opener(cafile):
+    """DIRECT, trusting for https only the room's certificate in `cafile`."""
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError, ValueError) as error:
+        raise CannotCheck(f"--ca {cafile}: not a certificate file this check can read ({error}); give the "
+                          "ca.crt the organizers handed out") from None
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect(),
+                                       urllib.request.HTTPSHandler(context=context))
 
 
 def share(room, name, chapter, step, results, opener=DIRECT, timeout=SHARE_TIMEOUT):
@@ -459,24 +475,34 @@ def share(room, name, chapter, step, results, opener=DIRECT, timeout=SHARE_TIMEO
             return f"Shared with the room's board as {name}."
     except urllib.error.HTTPError as error:  # a redirect too: NoRedirect leaves it as an error
         return f"Not shared: the room's board answered {error.code} {error.reason} (the answer above stands)."
+    except urllib.error.URLError as error:
+        if not isinstance(error.reason, ssl.SSLCertVerificationError):
+            return f"Not shared: the room's board at {room} did not answer (the answer above stands)."
+        return (f"Not shared: {room} showed a certificate this laptop does not trust; add --ca with the room's "
+                "certificate file (ca.crt) the organizers gave you (the answer above stands).")
     except (OSError, ValueError):  # refused, unreachable, timed out
         return f"Not shared: the room's board at {room} did not answer (the answer above stands)."
 
 
 def parse_arguments(argv, environ):
-    """(chapter name, step, room or None, seat name or None) from the command line."""
-    words, step, room, name = [], None, environ.get("WORKSHOP_ROOM"), environ.get("WORKSHOP_SEAT")
+    """(chapter name, step, room or None, seat name or None, room CA file or
+    None) from the command line and a seat's variables."""
+    words, step = [], None
+    given = {"--share": environ.get("WORKSHOP_ROOM"), "--as": environ.get("WORKSHOP_SEAT"),
+             "--ca": environ.get("WORKSHOP_ROOM_CA")}
     argv = list(argv)
     while argv:
         word = argv.pop(0)
         if word == "--try-it":
             step = "try-it"
-        elif word in ("--share", "--as") and argv:
-            value = argv.pop(0)
-            room, name = (value, name) if word == "--share" else (room, value)
+        elif word in given and argv:
+            given[word] = argv.pop(0)
         else:
             words.append(word)
-    return words, step, room_address(room) if room else None, seat_name(name) if room else None
+    room = given["--share"]
+    if not room:
+        return words, step, None, None, None
+    return words, step, room_address(room), seat_name(given["--as"]), given["--ca"]
 
 
 # --- The program ------------------------------------------------------------
@@ -486,7 +512,9 @@ def main(argv=None, run=subprocess.run, record_path=RECORD, folder=WORKSHOP, out
     argv = sys.argv[1:] if argv is None else argv
     try:
         record = load_record(record_path)
-        words, step, room, name = parse_arguments(argv, environ)
+        words, step, room, name, cafile = parse_arguments(argv, environ)
+        if cafile:
+            opener = room_opener(cafile)
         if len(words) != 1 or words[0].startswith("-"):
             python = "py" if os.name == "nt" else "python3"
             raise CannotCheck(f"name one chapter: `{python} examples/check.py CHAPTER` (add --try-it after its "

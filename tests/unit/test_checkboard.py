@@ -5,6 +5,7 @@ import contextlib
 import importlib.util
 import json
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -12,7 +13,8 @@ import urllib.request
 
 import pytest
 
-from bringup import checkboard, roomserver
+from bringup import checkboard, roomca, roomserver
+from bringup.roomlisten import room_certificate
 from bringup.roomserver import RoomServer
 from tests.conftest import ROOT
 from tests.conftest import free_port, room_server
@@ -27,15 +29,16 @@ SITE = ROOT / "tests" / "fixtures" / "room-site"
 
 
 @contextlib.contextmanager
-def board():
+def board(certificate=None):
     """(base URL, organizers' URL, log lines) of the board, served by the
-    room's server (without seats) on 127.0.0.1, a port of its own."""
+    room's server (without seats) on 127.0.0.1, a port of its own (over
+    HTTPS with `certificate`)."""
     log = []
     port = free_port()
     hosts = set(checkboard.served_hosts("127.0.0.1", port))
     app = checkboard.App(checkboard.Board(RECORD), "s3cret-token", log.append)
-    with room_server(RoomServer(None, app, "s3cret-token", hosts, SITE, SITE, log.append), port):
-        base = f"http://127.0.0.1:{port}"
+    with room_server(RoomServer(None, app, "s3cret-token", hosts, SITE, SITE, log.append), port, certificate):
+        base = f"{'https' if certificate else 'http'}://127.0.0.1:{port}"
         yield base, f"{base}/board/s3cret-token", log
 
 
@@ -125,11 +128,11 @@ def test_a_board_that_is_down_does_not_change_or_hold_up_the_answer(tmp_path):
 @pytest.mark.parametrize("room, expected", [
     ("http://8.8.8.8:8700", "8.8.8.8 is not an address in the room"),
     ("http://board.example:8700", "(an IP address), not"),
-    ("ftp://192.168.1.20:8700", "takes an http:// address"),
+    ("ftp://192.168.1.20:8700", "takes an http:// or https:// address"),
     ("http://0.0.0.0:8700", "0.0.0.0 is not an address in the room"),
     ("http://192.0.2.1:8700", "192.0.2.1 is not an address in the room"),
     ("http://[2001:0:4136:e378::1]:8700", "2001:0:4136:e378::1 is not an address in the room"),  # Teredo
-    ("http://user:pw@192.168.1.20:8700", "takes an http:// address"),
+    ("http://user:pw@192.168.1.20:8700", "takes an http:// or https:// address"),
 ])
 def test_a_share_address_outside_the_room_is_refused_before_anything_is_read(tmp_path, room, expected):
     def no_docker(argv, **kwargs):
@@ -156,6 +159,49 @@ def test_a_seat_shares_through_its_environment(tmp_path):
                    environ={"WORKSHOP_ROOM": base, "WORKSHOP_SEAT": "seat-12"})
         assert lines[-1] == "Shared with the room's board as seat-12."
         assert state(organizers)["seats"] == 1
+
+
+@pytest.fixture
+def https_room(tmp_path, monkeypatch):
+    """A room CA of the test's own, and the room's certificate for 127.0.0.1."""
+    folder = tmp_path / "room-ca"
+    for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
+        monkeypatch.setattr(roomca, name, path)
+    return room_certificate("127.0.0.1")
+
+
+def test_a_check_shares_over_https_trusting_the_room_ca_it_is_given(tmp_path, https_room):
+    with board(https_room) as (base, organizers, _):
+        code, lines = attendee(base, "ana", "first-container", docker_as_recorded("first-container"), tmp_path,
+                               "--ca", str(roomca.CA_CERT))
+        assert lines[-1] == "Shared with the room's board as ana."
+        seat = {}
+        check.main(["first-container"], run=docker_with(), folder=tmp_path, out=lambda line: seat.update(last=line),
+                   environ={"WORKSHOP_ROOM": base, "WORKSHOP_SEAT": "seat-3", "WORKSHOP_ROOM_CA": str(roomca.CA_CERT)})
+        assert seat["last"] == "Shared with the room's board as seat-3."
+        assert state_over_https(organizers)["seats"] == 2
+
+
+def state_over_https(organizers):
+    trusting = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(
+        context=ssl.create_default_context(cafile=str(roomca.CA_CERT))))
+    with trusting.open(organizers + "/state.json", timeout=5) as answer:
+        return json.load(answer)
+
+
+def test_a_room_certificate_the_laptop_does_not_trust_is_named_and_nothing_is_sent(tmp_path, https_room):
+    with board(https_room) as (base, organizers, _):
+        code, lines = attendee(base, "ana", "first-container", docker_as_recorded("first-container"), tmp_path)
+        assert code == 0 and "a certificate this laptop does not trust; add --ca" in lines[-1]
+        assert state_over_https(organizers)["seats"] == 0
+
+
+def test_a_ca_file_that_is_not_a_certificate_is_one_line(tmp_path):
+    (tmp_path / "ca.crt").write_text("not a certificate")
+    lines = []
+    code = check.main(["first-container", "--share", "https://192.168.1.20:8700", "--as", "ana", "--ca",
+                       str(tmp_path / "ca.crt")], run=docker_with(), folder=tmp_path, out=lines.append, environ={})
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"check.py: --ca {tmp_path / 'ca.crt'}: not a")
 
 
 def post(base, body, content_type="application/json", **headers):
