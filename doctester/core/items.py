@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,56 @@ from .signals import uninterrupted
 from .state import DocRun, doc_run
 
 
+PASSED = "doctester/passed"  # in pytest's cache: page label -> the cache key of its last pass
+
+
+def cache_key(path: Path, doc: DocRun) -> str:
+    """What a page's pass depends on: the page, the files the settings name,
+    the environment and the reader's shell."""
+    digest = hashlib.sha256(path.read_bytes())
+    for cached in doc.cache_files():
+        digest.update(cached.read_bytes())
+    digest.update(doc.environment_state.encode())
+    digest.update(doc.settings.reader_shell.encode())
+    return digest.hexdigest()
+
+
+def start_page_run(config: pytest.Config, page: Page) -> PageRun:
+    """The page's run in its environment: a new one, or in a journey the one
+    the pages before it went on in."""
+    doc = doc_run(config)
+    try:
+        environment = doc.environments.get()
+    except SetupError as error:
+        pytest.exit(f"doctester: {error}", returncode=3)
+    if doc.report.environment is None:
+        doc.report.environment = doc.environments.describe()
+    if not doc.journey:
+        run = PageRun(page, doc.settings, environment, doc.rules, doc.interactive, doc.updates,
+                      kinds=doc.grammar.kinds)
+    elif doc.journey_run is None:  # the attendee starts on an empty engine
+        run = doc.journey_run = PageRun(page, doc.settings, environment, doc.rules, doc.interactive,
+                                        doc.updates, journey=True, kinds=doc.grammar.kinds)
+    else:
+        run = doc.journey_run
+        run.start_page(page)
+    # pytest-markdown-docs' hook, if that plugin is installed: names every python fence starts with.
+    for names in getattr(config.hook, "pytest_markdown_docs_globals", lambda: [])():
+        run.python_namespace.update(names)
+    return run
+
+
+def call_journey_hook(config: pytest.Config, name: str, where: str, **arguments: object) -> None:
+    """A profile's journey hook, which may write down where the reader is; what
+    it raises is reported as that hook's error at `where`."""
+    try:
+        getattr(config.hook, name)(config=config, **arguments)
+    except Exception as error:
+        raise RuntimeError(f"{where}: {name} raised {type(error).__name__}: {error}") from None
+
+
 class MarkdownPage(pytest.File):
+    """A page: its blocks as items, and its run from before the first to after the last."""
     run: PageRun | None = None
     page: Page
     group: str
@@ -58,59 +108,24 @@ class MarkdownPage(pytest.File):
                                     f"{type(error).__name__}: {error}") from None
         return str(named) if named else f"page:{self.label}"
 
-    def cache_key(self) -> str:
-        digest = hashlib.sha256(self.path.read_bytes())
-        for path in self.doc.cache_files():
-            digest.update(path.read_bytes())
-        digest.update(self.doc.environment_state.encode())
-        digest.update(self.doc.settings.reader_shell.encode())
-        return digest.hexdigest()
-
     def setup(self) -> None:
         self.cached, self.key = False, ""
         if self.config.getoption("doc_cache"):
-            self.key = self.cache_key()  # once: teardown records this same key after a pass
-            known = self.config.cache.get("doctester/passed", {}) if self.config.cache else {}
+            self.key = cache_key(self.path, self.doc)  # once: teardown records this same key after a pass
+            known = self.config.cache.get(PASSED, {}) if self.config.cache else {}
             self.cached = known.get(self.label) == self.key
         self.failures = 0
         if not self.cached and any(not item.block.options.skip for item in self.collect_items()):
-            self.run = self._start_run()
-
-    def _start_run(self) -> PageRun:
-        doc = self.doc
-        try:
-            environment = doc.environments.get()
-        except SetupError as error:
-            pytest.exit(f"doctester: {error}", returncode=3)
-        if doc.report.environment is None:
-            doc.report.environment = doc.environments.describe()
-        if not doc.journey:
-            run = PageRun(self.page, doc.settings, environment, doc.rules, doc.interactive, doc.updates,
-                          kinds=doc.grammar.kinds)
-        elif doc.journey_run is None:  # the attendee starts on an empty engine
-            run = doc.journey_run = PageRun(self.page, doc.settings, environment, doc.rules, doc.interactive,
-                                            doc.updates, journey=True, kinds=doc.grammar.kinds)
-        else:
-            run = doc.journey_run
-            run.start_page(self.page)
-        # pytest-markdown-docs' hook, if that plugin is installed: names every python fence starts with.
-        for names in getattr(self.config.hook, "pytest_markdown_docs_globals", lambda: [])():
-            run.python_namespace.update(names)
-        return run
+            self.run = start_page_run(self.config, self.page)
 
     def collect_items(self) -> list[BlockItem]:
         return [item for item in self.session.items if item.parent is self and isinstance(item, BlockItem)]
 
     def before_block(self, block: Block, run: PageRun) -> None:
         """In a journey, a profile may write down where the steps before `block` left the reader."""
-        if not self.doc.journey:
-            return
-        try:
-            self.config.hook.pytest_doctester_journey_block_start(config=self.config, page=self.page,
-                                                                  block=block, run=run)
-        except Exception as error:
-            raise RuntimeError(f"{block.label}: pytest_doctester_journey_block_start raised "
-                               f"{type(error).__name__}: {error}") from None
+        if self.doc.journey:
+            call_journey_hook(self.config, "pytest_doctester_journey_block_start", block.label,
+                              page=self.page, block=block, run=run)
 
     def teardown(self) -> None:
         if self.run is None:
@@ -118,20 +133,16 @@ class MarkdownPage(pytest.File):
         run, self.run = self.run, None
         if self.doc.journey:
             # A profile may write down where the page left the reader (a journey's record).
-            try:
-                self.config.hook.pytest_doctester_journey_page_end(config=self.config, page=self.page, run=run)
-            except Exception as error:
-                raise RuntimeError(f"{self.label}: pytest_doctester_journey_page_end raised "
-                                   f"{type(error).__name__}: {error}") from None
+            call_journey_hook(self.config, "pytest_doctester_journey_page_end", self.label, page=self.page, run=run)
             return  # the next page goes on where this one ended; the session finishes the run
         with uninterrupted():
             problems = run.finish()
         if problems:
             raise RuntimeError(f"{self.label}: tearing down after the page failed:\n  " + "\n  ".join(problems))
         if self.config.getoption("doc_cache") and not self.failures and self.config.cache:
-            known = self.config.cache.get("doctester/passed", {})
+            known = self.config.cache.get(PASSED, {})
             known[self.label] = self.key
-            self.config.cache.set("doctester/passed", known)
+            self.config.cache.set(PASSED, known)
 
 
 class BlockItem(pytest.Item):

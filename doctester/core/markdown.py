@@ -152,21 +152,116 @@ def parse_info(info: str) -> tuple[str, dict[str, str]]:
     return lang, attrs
 
 
-class PageParser:
-    """One page's tokens -> blocks. `previous` is the command block an output
-    fence right below would belong to; `pending` an annotation waiting for its fence."""
+def run_check(path: str, check: Callable[[Subject], Answer], subject: Subject, line: int,
+              what: str | None = None) -> Answer:
+    """Call a profile's check or reader; its bug is reported at the page's line."""
+    try:
+        return check(subject)
+    except PageError:
+        raise
+    except Exception as error:
+        what = what or f"the check {getattr(check, '__name__', check)}"
+        raise PageError(path, line, f"{what} raised {type(error).__name__}: {error}")
+
+
+class BlockBuilder:
+    """One page's blocks, built from its fences and action annotations as the
+    grammar reads them (the kind of each fence, which system tab runs), each
+    passed through the grammar's checks."""
 
     def __init__(self, path: str, root: Path, grammar: Grammar) -> None:
         self.path, self.root, self.grammar = path, root, grammar
         self.blocks: list[Block] = []
-        self.pending: tuple[int, Options] | None = None
-        self.previous: ShellBlock | None = None
-        self.lines: list[str] = []
-        self.context: list[tuple[str, ...]] = []
         # With doc_tabs = windows: the macOS/Linux tab blocks of the tab group
         # being read (index, what holds the group), skipped once a Windows tab
         # beside them runs.
         self.unix_tab_blocks: list[tuple[int, tuple[str, ...]]] = []
+
+    def fence(self, lang: str, title: str, content: str, where: dict[str, Any]) -> ShellBlock | None:
+        """Add the block of a fence that is not an output fence; `where` holds
+        the Block fields the fence's place gives. Returns the command block an
+        output fence right below belongs to, if any."""
+        system = system_tab(where["containers"])
+        group = tab_group(where["containers"])
+        shell = lang in SHELL.languages
+        if system is None:
+            self.unix_tab_blocks = []
+        previous: ShellBlock | None = None
+        if lang in WINDOWS_LANGS or (system == "windows" and shell):
+            block = self._other_system(where, lang, content) if self.grammar.tabs == "windows" else None
+            if block is not None:
+                self._skip_unix_tabs_beside(group)
+                self.add(block)
+                return block
+            options = where["options"]
+            options.skip = options.skip or "a Windows tab: this run follows the macOS/Linux tabs (doc_tabs = unix)"
+            self.add(SkippedBlock(**where, lang=lang))
+        else:
+            previous = self._read(lang, title, content, where)
+        if system == "unix" and self.grammar.tabs == "windows" and shell and lang != "pycon":
+            self.unix_tab_blocks.append((len(self.blocks) - 1, group))
+        return previous
+
+    def _read(self, lang: str, title: str, content: str, where: dict[str, Any]) -> ShellBlock | None:
+        """The block the fence's kind reads, if one does; returns it if it is a
+        command block an output fence right below belongs to."""
+        # A titled fence (but a command block) is the file it shows; json, yaml ... no kind reads: shown, not run.
+        kind = FILE if title and lang not in SHELL.languages else self.grammar.kinds.for_language(lang)
+        if kind is None or kind.read is None:
+            return None
+        fence = Fence(lang=lang, title=title, content=content, grammar=self.grammar, root=self.root, **where)
+        read = run_check(self.path, kind.read, fence, fence.line, f"reading a {lang} fence as a {kind.name} block")
+        self.add(read)
+        # An output fence right below belongs to the command block above (not to a REPL's).
+        return read if isinstance(read, ShellBlock) and lang != "pycon" else None
+
+    def _skip_unix_tabs_beside(self, group: tuple[str, ...]) -> None:
+        """A Windows tab runs in place of the macOS/Linux tab of its group: a
+        step done twice (a POST, a `docker run --name`) would break the next."""
+        for index, holder in self.unix_tab_blocks:
+            if holder == group:
+                done = self.blocks[index]
+                assert isinstance(done, ShellBlock), "only shell blocks of a tab are kept to skip"
+                done.options.skip = "a macOS/Linux tab: this run follows the Windows tab beside it (doc_tabs = windows)"
+                self.blocks[index] = SkippedBlock(done.path, done.line, done.options, done.containers, lang=done.lang)
+        self.unix_tab_blocks = [entry for entry in self.unix_tab_blocks if entry[1] != group]
+
+    def _other_system(self, where: dict[str, Any], lang: str, content: str) -> ShellBlock | None:
+        """A block shown for Windows readers: the ShellBlock the page's shell
+        runs if the grammar's other_system says it means the same there, else
+        None (the block is skipped, with the reason set on its options)."""
+        options, reason, line = where["options"], "Windows shell: not run on Linux", where["line"]
+        if self.grammar.other_system is not None and not options.skip and lang not in ("cmd", "bat", "pycon"):
+            if lang in PROMPTS:
+                commands = console_commands(content, self.path, line + 1, line, lang)
+            else:
+                commands = shell_commands(content, line + 1)
+            block = ShellBlock(**where, lang=lang if lang in SHELL.languages else "bash", commands=commands)
+            verdict = run_check(self.path, self.grammar.other_system, block, block.line)
+            if verdict is True:
+                return block
+            reason = verdict or reason
+        options.skip = options.skip or reason
+        return None
+
+    def add(self, block: Block) -> None:
+        for check in self.grammar.checks:
+            run_check(self.path, check, block, block.line)
+        self.blocks.append(block)
+
+
+class PageParser:
+    """One page's text -> its Page: front matter, containers flattened, and
+    the tokens walked in order. `previous` is the command block an output
+    fence right below would belong to; `pending` an annotation waiting for its fence."""
+
+    def __init__(self, path: str, root: Path, grammar: Grammar) -> None:
+        self.path, self.grammar = path, grammar
+        self.builder = BlockBuilder(path, root, grammar)
+        self.pending: tuple[int, Options] | None = None
+        self.previous: ShellBlock | None = None
+        self.lines: list[str] = []
+        self.context: list[tuple[str, ...]] = []
 
     def parse(self, text: str) -> Page:
         front_matter, text = split_front_matter(text)
@@ -184,9 +279,10 @@ class PageParser:
                                                                 "before the fence it applies to")
         if self.pending:
             raise PageError(self.path, self.pending[0], "a doctest annotation must stand right before a fence")
-        page = Page(self.path, meta, self.blocks)
+        blocks = self.builder.blocks
+        page = Page(self.path, meta, blocks)
         for check in self.grammar.page_checks:
-            self._checked(check, page, self.blocks[0].line if self.blocks else 1)
+            run_check(self.path, check, page, blocks[0].line if blocks else 1)
         return page
 
     def _annotation(self, token: Token) -> bool:
@@ -203,7 +299,7 @@ class PageParser:
             raise PageError(self.path, line, f"unknown variant {', '.join(unknown)}; known: "
                                              f"{', '.join(self.grammar.variants) or 'none'}")
         if options.press or options.run:
-            self._add(ActionBlock(self.path, line, options, self.context[token.map[0]]))
+            self.builder.add(ActionBlock(self.path, line, options, self.context[token.map[0]]))
             self.previous = None
         else:
             self.pending = (line, options)
@@ -223,74 +319,8 @@ class PageParser:
                                              and not has_prompt(lang, content))
         if is_output and not title:
             self._output(Output(content.splitlines(), (start + 1, end - 2)))
-            return
-        self.previous = None
-        system = system_tab(where["containers"])
-        windows_tab, unix_tab = system == "windows", system == "unix"
-        group = tab_group(where["containers"])
-        shell = lang in SHELL.languages
-        if not (windows_tab or unix_tab):
-            self.unix_tab_blocks = []
-        if lang in WINDOWS_LANGS or (windows_tab and shell):
-            block = self._other_system(where, lang, content, start) if self.grammar.tabs == "windows" else None
-            if block is not None:
-                self._skip_unix_tabs_beside(group)
-                self._add(block)
-                self.previous = block
-                return
-            options.skip = options.skip or "a Windows tab: this run follows the macOS/Linux tabs (doc_tabs = unix)"
-            self._add(SkippedBlock(**where, lang=lang))
         else:
-            # A titled fence (but a command block) is the file it shows; json, yaml ... no kind reads: shown, not run.
-            kind = FILE if title and not shell else self.grammar.kinds.for_language(lang)
-            if kind is not None and kind.read is not None:
-                fence = Fence(lang=lang, title=title, content=content, grammar=self.grammar, root=self.root, **where)
-                read = self._checked(kind.read, fence, fence.line, f"reading a {lang} fence as a {kind.name} block")
-                self._add(read)
-                # An output fence right below belongs to the command block above (not to a REPL's).
-                self.previous = read if isinstance(read, ShellBlock) and lang != "pycon" else None
-        if unix_tab and self.grammar.tabs == "windows" and shell and lang != "pycon":
-            self.unix_tab_blocks.append((len(self.blocks) - 1, group))
-
-    def _skip_unix_tabs_beside(self, group: tuple[str, ...]) -> None:
-        """A Windows tab runs in place of the macOS/Linux tab of its group: a
-        step done twice (a POST, a `docker run --name`) would break the next."""
-        for index, holder in self.unix_tab_blocks:
-            if holder == group:
-                done = self.blocks[index]
-                assert isinstance(done, ShellBlock), "only shell blocks of a tab are kept to skip"
-                done.options.skip = "a macOS/Linux tab: this run follows the Windows tab beside it (doc_tabs = windows)"
-                self.blocks[index] = SkippedBlock(done.path, done.line, done.options, done.containers, lang=done.lang)
-        self.unix_tab_blocks = [entry for entry in self.unix_tab_blocks if entry[1] != group]
-
-    def _other_system(self, where: dict[str, Any], lang: str, content: str, start: int) -> ShellBlock | None:
-        """A block shown for Windows readers: the ShellBlock the page's shell
-        runs if the grammar's other_system says it means the same there, else
-        None (the block is skipped, with the reason set on its options)."""
-        options, reason = where["options"], "Windows shell: not run on Linux"
-        if self.grammar.other_system is not None and not options.skip and lang not in ("cmd", "bat", "pycon"):
-            if lang in PROMPTS:
-                commands = console_commands(content, self.path, start + 2, start + 1, lang)
-            else:
-                commands = shell_commands(content, start + 2)
-            block = ShellBlock(**where, lang=lang if lang in SHELL.languages else "bash", commands=commands)
-            verdict = self._checked(self.grammar.other_system, block, block.line)
-            if verdict is True:
-                return block
-            reason = verdict or reason
-        options.skip = options.skip or reason
-        return None
-
-    def _checked(self, check: Callable[[Subject], Answer], subject: Subject, line: int,
-                 what: str | None = None) -> Answer:
-        """Call a profile's check or reader; its bug is reported at the page's line."""
-        try:
-            return check(subject)
-        except PageError:
-            raise
-        except Exception as error:
-            what = what or f"the check {getattr(check, '__name__', check)}"
-            raise PageError(self.path, line, f"{what} raised {type(error).__name__}: {error}")
+            self.previous = self.builder.fence(lang, title, content, where)
 
     def _output(self, shown: Output) -> None:
         """An output fence: the expected output of the command block right above."""
@@ -303,11 +333,6 @@ class PageParser:
                 last.expected = shown
         else:
             previous.expected = shown
-
-    def _add(self, block: Block) -> None:
-        for check in self.grammar.checks:
-            self._checked(check, block, block.line)
-        self.blocks.append(block)
 
 
 def parse_page(path: str | Path, text: str | None = None, root: str | Path = Path("."),

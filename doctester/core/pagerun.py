@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from . import matching
 from .blocks import Block, Output, Page
-from .contract import Environment, InteractiveVerdict, Placeholders, StopsStarted, TracksCommands
+from .contract import (Environment, InteractiveVerdict, PageWorkspace, Placeholders, StopsStarted,
+                       TracksCommands)
 from .core_kinds import CORE_KINDS
 from .environment import SetupError
 from .failures import BlockFailure, exit_ok, tail
@@ -78,7 +79,30 @@ class OutputCheck:
                            f"{outcome.diff()}", output)
 
 
+def captured(block: Block, line: int, output: str) -> str:
+    """What a command's output gives the block's capture: the group (or the
+    match) of its pattern, or without one the whole output, stripped."""
+    if not block.options.pattern:
+        return output.strip()
+    found = re.search(block.options.pattern, output, re.M)
+    if not found:
+        raise BlockFailure(f"{block.path}:{line}: capture pattern {block.options.pattern!r} "
+                           f"found nothing in:\n{output.rstrip()}")
+    return found.group(1) if found.groups() else found.group()
+
+
+def open_session(environment: Environment, workspace: PageWorkspace, shell: str,
+                 interactive: InteractiveVerdict | None) -> PageSession:
+    """The page's session: the reader's `shell`, started by the environment in the page's folder."""
+    return PageSession(workspace.workdir, workspace.scratch, environment.spawn(workspace.workdir, shell),
+                       environment.kill_processes,
+                       on_timeout=environment.stop_started if isinstance(environment, StopsStarted) else None,
+                       interactive=interactive or never_interactive, shell=shell)
+
+
 class PageRun:
+    """A page's blocks, run in order in its session and environment."""
+
     def __init__(self, page: Page, settings: PageSettings, environment: Environment,
                  rules: matching.Rules = matching.CORE_RULES, interactive: InteractiveVerdict | None = None,
                  update: list[Update] | None = None, journey: bool = False, kinds: BlockKinds = CORE_KINDS) -> None:
@@ -87,7 +111,6 @@ class PageRun:
         and tracks which command made each of its objects. `kinds` run the blocks."""
         self.page, self.environment, self.kinds = page, environment, kinds
         self.default_timeout = settings.timeout
-        shell = settings.reader_shell
         bindings = matching.Bindings()
         self.substitute = Substitution(environment, bindings)
         self.check_output = OutputCheck(bindings, rules, update)
@@ -98,11 +121,7 @@ class PageRun:
         self.workspace = environment.workspace(settings.copy, settings.copy_ignore, settings.workdir_name)
         try:
             environment.prepare({} if journey else page.meta or {}, journey=journey)
-            self.session = PageSession(self.workspace.workdir, self.workspace.scratch,
-                                       environment.spawn(self.workspace.workdir, shell), environment.kill_processes,
-                                       on_timeout=environment.stop_started if isinstance(environment, StopsStarted)
-                                       else None,
-                                       interactive=interactive or never_interactive, shell=shell)
+            self.session = open_session(environment, self.workspace, settings.reader_shell, interactive)
         except (SetupError, SessionError) as error:
             self.finish()
             raise BlockFailure(f"{page.path}:1: preparing the page's environment failed: {error}")
@@ -159,19 +178,10 @@ class PageRun:
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
                                f"--- output ---\n{tail(result.output)}", result.output)
         if block.options.capture:
-            self.substitute.captures[block.options.capture] = self._captured(block, line, result.output)
+            self.substitute.captures[block.options.capture] = captured(block, line, result.output)
         if expected is not None and block.options.check_output:
             self.check_output(block, text, line, expected, result.output)
         return result.output
-
-    def _captured(self, block: Block, line: int, output: str) -> str:
-        if not block.options.pattern:
-            return output.strip()
-        found = re.search(block.options.pattern, output, re.M)
-        if not found:
-            raise BlockFailure(f"{block.path}:{line}: capture pattern {block.options.pattern!r} "
-                               f"found nothing in:\n{output.rstrip()}")
-        return found.group(1) if found.groups() else found.group()
 
     def finish(self) -> list[str]:
         """Close the session and tear the environment and the folder down; returns problems."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pexpect
 
+from .plain_commands import run_plain
 from .terminal import (REPL_NEXT_PROMPT, REPL_PROMPT, SHELL_PROMPT, CommandTimeout, MarkedShell,  # noqa: F401
                        SessionError, Spawn, key_code, repl_output)
 
@@ -49,7 +50,39 @@ def never_interactive(command: str) -> Interactive | None:
     return None
 
 
+def open_program(shell: MarkedShell, command: str, timeout: float) -> tuple[Mode, str, int]:
+    """What a command that takes the terminal opened, once it shows a prompt
+    or returns: (where typed commands go now, what it printed, its exit status)."""
+    which = shell.wait([shell.markers.mark, REPL_PROMPT, SHELL_PROMPT], command, min(timeout, PROMPT_WAIT))
+    if which == 0:  # it returned already
+        code, shown = shell.marked()
+        return Mode.PLAIN, shown, code
+    shown = shell.markers.clean(shell.before())
+    if which == 1:
+        return Mode.REPL, shown, 0
+    # A shell: stop its echo and prompts, so what a command prints can be
+    # told apart from what we typed. bash's line editor echoes a newline
+    # for every line, whatever stty says: turn it off.
+    shell.child.sendline("stty -echo; PS1=''; PS2=''; "
+                         "case \"$BASH_VERSION\" in ?*) set +o emacs +o vi;; esac; " + shell.markers.marker_command())
+    shell.await_mark(command, timeout)
+    return Mode.SHELL, re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
+
+
+def type_into_repl(shell: MarkedShell, command: str, timeout: float) -> str:
+    """Type a command's lines into a REPL the page opened; returns what it printed."""
+    printed = []
+    for line in command.splitlines() or [""]:
+        shell.child.send(line + "\r")
+        shell.wait(REPL_NEXT_PROMPT, command, timeout)
+        printed.append(repl_output(shell.before() + str(shell.child.after)))
+    return "".join(printed)
+
+
 class PageSession:
+    """Where the reader's typed commands go (the page's shell, or a shell or
+    REPL a command opened), and each command's Result."""
+
     def __init__(self, workdir: Path, scratch: Path, spawn: Spawn, kill_processes: Callable[[int], None],
                  on_timeout: Callable[[], None] | None = None,
                  interactive: Callable[[str], Interactive | None] = never_interactive, shell: str = "bash") -> None:
@@ -76,7 +109,7 @@ class PageSession:
         else:
             verdict = self.interactive(command)
             if verdict is None:
-                output, code = self.shell.run_plain(command, timeout)
+                output, code = run_plain(self.shell, command, timeout)
             else:
                 output, code = self._start_interactive(command, verdict, timeout)
         return Result(output, code)
@@ -84,32 +117,18 @@ class PageSession:
     def _start_interactive(self, command: str, verdict: Interactive, timeout: float) -> tuple[str, int]:
         child = self.shell.child
         # Typed as a reader types it; the page's shell prints the marker when it returns.
-        child.send(self.shell.interactive_text(command))
+        child.send(self.shell.markers.interactive_text(command))
         if verdict.reattach and self.detached is Mode.SHELL:
             # The shell left earlier was set up already and shows no prompt.
             self.mode = Mode.SHELL
-            child.sendline(self.shell.marker_command())
+            child.sendline(self.shell.markers.marker_command())
             self.shell.await_mark(command, timeout)
             return "", 0
         if verdict.reattach:
             time.sleep(0.5)
             child.send("\r")  # as a reader presses Enter to see the prompt again
-        which = self.shell.wait([self.shell._mark, REPL_PROMPT, SHELL_PROMPT], command, min(timeout, PROMPT_WAIT))
-        if which == 0:
-            code, shown = self.shell._marked()
-            return shown, code
-        shown = self.shell.clean(self.shell.before())
-        if which == 1:
-            self.mode = Mode.REPL
-            return shown, 0
-        # A shell: stop its echo and prompts, so what a command prints can be
-        # told apart from what we typed. bash's line editor echoes a newline
-        # for every line, whatever stty says: turn it off.
-        child.sendline("stty -echo; PS1=''; PS2=''; "
-                       "case \"$BASH_VERSION\" in ?*) set +o emacs +o vi;; esac; " + self.shell.marker_command())
-        self.mode = Mode.SHELL
-        self.shell.await_mark(command, timeout)
-        return re.sub(r"[^\n]*[#$] ?$", "", shown.rstrip(" ")).rstrip() + "\n", 0
+        self.mode, shown, code = open_program(self.shell, command, timeout)
+        return shown, code
 
     def _type_into_shell(self, command: str, timeout: float) -> tuple[str, int]:
         self.shell.child.send(command + "\n")
@@ -118,7 +137,7 @@ class PageSession:
             # A bare `exit` passes on the status of the shell's last command,
             # which a reader never sees; only `exit N` asks for a status.
             return output, code if command.strip() != "exit" else 0
-        self.shell.child.sendline(self.shell.marker_command())
+        self.shell.child.sendline(self.shell.markers.marker_command())
         code, before = self.shell.await_mark(command, timeout)
         return before, code
 
@@ -127,12 +146,7 @@ class PageSession:
             self.shell.child.send(command + "\r")
             output, code = self._leave(timeout)
             return repl_output(output), code
-        printed = []
-        for line in command.splitlines() or [""]:
-            self.shell.child.send(line + "\r")
-            self.shell.wait(REPL_NEXT_PROMPT, command, timeout)
-            printed.append(repl_output(self.shell.before() + str(self.shell.child.after)))
-        return "".join(printed), 0
+        return type_into_repl(self.shell, command, timeout), 0
 
     def _leave(self, timeout: float) -> tuple[str, int]:
         """The shell or REPL the page opened ends: back to the page's bash."""

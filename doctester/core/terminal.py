@@ -4,14 +4,13 @@ A MarkedShell types commands into one interactive shell, bash or zsh, as a
 reader types them into theirs (so `cd` and variables carry over, and the
 shell reads each command as a typed line: history expansion, comments, globs
 as the reader's shell has them), and knows a command is done when the shell,
-before its next prompt, prints a marker with the exit status.
+before its next prompt, prints a marker with the exit status. What is typed
+and the markers read back are shell_markers'; a command typed into the
+page's own shell is plain_commands'.
 """
 from __future__ import annotations
 
 import re
-import secrets
-import shlex
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn, Union
@@ -19,6 +18,7 @@ from typing import NoReturn, Union
 import pexpect
 
 from .procfs import stat_fields
+from .shell_markers import SETUPS, ShellMarkers
 
 # How to start a reader's shell: (program, args, environment variables, folder
 # on this machine to start it in, or None where the shell runs elsewhere and
@@ -100,52 +100,24 @@ def descendants(pid: int, table: Mapping[int, int] | None = None) -> list[int]:
 SHELLS = {"bash": ("bash", "--norc", "--noprofile", "--noediting", "-i"),
           "zsh": ("zsh", "-f", "-i")}
 
-# Typed once into the page's shell, as one line (so: no `!`, no glob, no `#`).
-# No echo, no prompts, no line editor (it would draw what is typed); before
-# each new prompt, a hook prints what the command wrote, then the salted
-# marker with its status and the shell's folder. A command is typed as a
-# reader types it, so the shell reads it as a typed line; its output goes to
-# OUT, which only the page's shell writes and reads (the harness never opens
-# a file in the page's folders), with stdin from /dev/null so tools print
-# plain, non-TTY output and read no type-ahead.
-# bash: the command is typed inside `{` and `} </dev/null >OUT 2>&1` lines;
-# the hook then puts the command as typed back in the history, without them.
-BASH_SETUP = (
-    "stty -echo; PS1=''; PS2=MORE; unset PROMPT_COMMAND; shopt -s lithist; "
-    "__doctest_end() { local s=$? h; h=$(builtin fc -ln -1 2>/dev/null); h=${h#?}; h=${h# }; "
-    "case $h in $'{\\n'*) h=${h#$'{\\n'}; h=${h%$'\\n}'*}; builtin history -d -1; "
-    "builtin history -s -- \"$h\";; esac; "
-    "builtin printf '%s%s\\n' START; command cat OUT 2>/dev/null; command rm -f OUT; "
-    "builtin printf '%s%s:%d:%s\\n' MARK \"$s\" \"$PWD\"; }; "
-    "PROMPT_COMMAND=__doctest_end; builtin history -c; builtin printf '%s%s:%d\\n' PID $$")
-# zsh: the command is typed alone; preexec sends its output to OUT (but not
-# for a command that takes the terminal, announced by a line of the harness:
-# a space-led line, which lingers in the history only while the next one is read).
-ZSH_SETUP = (
-    " unsetopt zle prompt_cr prompt_sp; setopt histignorespace; stty -echo; PS1=''; PS2=MORE; "
-    "RPS1=''; RPS2=''; HISTSIZE=2000; __doctest_tty=; __doctest_quiet=; __doctest_on=; "
-    "preexec() { if [[ $1 == ' __doctest_'* ]]; then __doctest_quiet=1; elif [[ -n $__doctest_tty ]]; "
-    "then __doctest_tty=; else exec {__doctest_o}>&1 {__doctest_e}>&2 {__doctest_i}<&0 </dev/null "
-    ">OUT 2>&1; __doctest_on=1; fi; }; "
-    "precmd() { local s=$?; if [[ -n $__doctest_quiet ]]; then __doctest_quiet=; return; fi; __doctest_tty=; "
-    "if [[ -n $__doctest_on ]]; then exec >&$__doctest_o 2>&$__doctest_e <&$__doctest_i {__doctest_o}>&- "
-    "{__doctest_e}>&- {__doctest_i}<&-; __doctest_on=; fi; "
-    "builtin printf '%s%s\\n' START; command cat OUT 2>/dev/null; command rm -f OUT; "
-    "builtin printf '%s%s:%d:%s\\n' MARK \"$s\" \"$PWD\"; }; "
-    "builtin printf '%s%s:%d\\n' PID $$")
-SETUPS = {"bash": BASH_SETUP, "zsh": ZSH_SETUP}
-# A terminal's line discipline keeps at most this many bytes of a typed line.
-TYPED_LINE_LIMIT = 4096
-# bash drops a line it cannot expand (`!x`: event not found) or parse, and with
-# it the `{` typed before the command: the `}` after it is then an error too.
-BASH_CLOSE_ERROR = "bash: syntax error near unexpected token `}'\n"
 
-
-class CommandIncomplete(CommandTimeout):
-    """The shell was left waiting for more of a command than the page typed."""
+def spawn_terminal(spawn: Spawn) -> pexpect.spawn[str]:
+    """Start a reader's shell under a pseudo-terminal of a reader's size."""
+    # `cwd`: the folder of the program that starts the shell, on this
+    # machine (None where the shell runs elsewhere and goes to the page's folder itself).
+    program, args, env, cwd = spawn
+    child = pexpect.spawn(program, args, cwd=cwd, env=env, encoding="utf-8", codec_errors="replace", echo=False,
+                          timeout=None, dimensions=(50, 250), maxread=65536)
+    # pexpect waits 50 ms before each send, and 100 ms around closing, by default.
+    child.delaybeforesend = None
+    child.delayafterclose = child.delayafterterminate = 0.01
+    return child
 
 
 class MarkedShell:
+    """The page's shell as a process: what it printed up to each marker, and
+    what is done when it times out or ends. `markers` says what to type."""
+
     def __init__(self, workdir: Path, scratch: Path, spawn: Spawn, kill_processes: Callable[[int], None],
                  on_timeout: Callable[[], None], shell: str = "bash") -> None:
         """`spawn` is (program, args, env, cwd) of the page's shell, one of SHELLS,
@@ -156,30 +128,12 @@ class MarkedShell:
         if shell not in SETUPS:
             raise SessionError(f"unknown reader shell {shell!r}: use one of {', '.join(SETUPS)}")
         self.kill_processes, self.on_timeout, self.name = kill_processes, on_timeout, shell
-        token = secrets.token_hex(4)
-        self._mark_parts = (f"__DOCTEST_{token}", "_DONE__")
-        # The page's shell adds its folder; a shell the page opened prints the status only.
-        self._mark = re.compile(re.escape("".join(self._mark_parts)) + r":(\d+)(?::([^\r\n]*))?\r?\n")
-        self._more = f"__DOCTEST_{token}_MORE__"
-        self._start = f"__DOCTEST_{token}_OUTPUT__\n"  # what the command wrote follows
-        self._token = token
-        self._output = shlex.quote(str(Path(scratch) / "output"))
-        setup = (SETUPS[shell].replace("MARK", " ".join(self._mark_parts)).replace("MORE", self._more)
-                 .replace("OUT", self._output).replace("PID", f"__DOCTEST_{token} _PID__")
-                 .replace("START", f"__DOCTEST_{token} _OUTPUT__"))
-        # `cwd`: the folder of the program that starts the shell, on this
-        # machine (None where the shell runs elsewhere and goes to `workdir` itself).
-        program, args, env, cwd = spawn
-        self.child = pexpect.spawn(program, args, cwd=cwd, env=env, encoding="utf-8",
-                                   codec_errors="replace", echo=False, timeout=None, dimensions=(50, 250),
-                                   maxread=65536)
-        # pexpect waits 50 ms before each send, and 100 ms around closing, by default.
-        self.child.delaybeforesend = None
-        self.child.delayafterclose = self.child.delayafterterminate = 0.01
+        self.markers = ShellMarkers(shell, scratch)
+        self.child = spawn_terminal(spawn)
         self.last_cwd = str(workdir)
-        self.child.sendline(setup)
+        self.child.sendline(self.markers.setup())
         try:
-            self.child.expect(f"__DOCTEST_{token}_PID__:(\\d+)\r?\n", timeout=60)
+            self.child.expect(self.markers.pid, timeout=60)
             self.pid = int(self.matched().group(1))
             self.expect_mark(60)
         except (pexpect.TIMEOUT, pexpect.EOF):
@@ -196,28 +150,21 @@ class MarkedShell:
         """What the shell printed before the pattern last seen."""
         return self.child.before or ""
 
-    def marker_command(self) -> str:
-        return "printf '%s%s:%d\\n' {} {} $?".format(*self._mark_parts)
-
     def expect_mark(self, timeout: float) -> tuple[int, str]:
         """The next marker; a shell that ends first (`exit`, ctrl-d) is a SessionError."""
         try:
-            self.child.expect(self._mark, timeout=timeout)
+            self.child.expect(self.markers.mark, timeout=timeout)
         except pexpect.EOF:
             raise SessionError(f"the page's {self.name} ended (an `exit`, or ctrl-d, in the page's own "
                                f"shell?); its last output:\n{self.before() or ''}".rstrip()) from None
-        return self._marked()
+        return self.marked()
 
-    def _marked(self) -> tuple[int, str]:
+    def marked(self) -> tuple[int, str]:
         """(exit status, what came before) of the marker just seen; the page's
         shell's marker also says where it is."""
         if self.matched().group(2) is not None:
             self.last_cwd = self.matched().group(2)
-        return int(self.matched().group(1)), self.clean(self.before())
-
-    def clean(self, text: str) -> str:
-        """Without the continuation prompts the page's shell printed while it read a command."""
-        return text.replace(self._more, "").replace(self._start, "").replace(self._start[:-1] + "\r\n", "")
+        return int(self.matched().group(1)), self.markers.clean(self.before())
 
     def wait(self, patterns: Pattern | list[Pattern], command: str, timeout: float,
              limit: float | None = None) -> int:
@@ -233,10 +180,10 @@ class MarkedShell:
 
     def await_mark(self, command: str, timeout: float) -> tuple[int, str]:
         """Wait for the marker printed after `command`; returns (exit status, output)."""
-        self.wait(self._mark, command, timeout)
-        return self._marked()
+        self.wait(self.markers.mark, command, timeout)
+        return self.marked()
 
-    def _recover(self, keys: tuple[str, ...] = ("", "\x03")) -> tuple[int, str]:
+    def recover(self, keys: tuple[str, ...] = ("", "\x03")) -> tuple[int, str]:
         """The page's shell back at its prompt: what a command started is gone;
         a command still being read (an unclosed quote) is dropped with Ctrl-C
         (zsh without its line editor acts on it at the next line)."""
@@ -254,72 +201,9 @@ class MarkedShell:
     def _timed_out(self, timeout: float) -> NoReturn:
         self.on_timeout()
         self.kill_processes(self.pid)
-        self._recover()
+        self.recover()
         raise CommandTimeout(f"timed out after {timeout:g} s; its processes were killed and "
                              "the page's containers stopped")
-
-    def run_plain(self, command: str, timeout: float) -> tuple[str, int]:
-        """Type a command into the page's shell as a reader types it; its output
-        goes to a file of the page's shell (so tools print plain, non-TTY
-        output), which that shell prints after it. Returns (output, exit status)."""
-        longest = max(len(line.encode()) for line in command.split("\n"))
-        if longest >= TYPED_LINE_LIMIT:
-            raise SessionError(f"a line of {longest} bytes cannot be typed into a terminal (at most "
-                               f"{TYPED_LINE_LIMIT - 1}): split it with `\\` continuations")
-        text = command + "\n"
-        if self.name == "bash":
-            text = f"{{\n{command}\n}} </dev/null >{self._output} 2>&1\n"
-        # A marker nobody waited for (a line the shell read as a command of its
-        # own) must not end this command: what else arrived stays for it.
-        while self.child.expect([self._mark, pexpect.TIMEOUT], timeout=0) == 0:
-            pass
-        self.child.send(text)
-        deadline, shown, prompts = time.monotonic() + timeout, "", 0
-        while True:
-            which = self.wait([self._mark, re.escape(self._more)], command, timeout,
-                              max(deadline - time.monotonic(), 0.01))
-            if which == 0:
-                before = shown + self.before()
-                code, _ = self._marked()
-                # The shell's own messages (history expansion, a parse error) come
-                # before what the command wrote.
-                read, _, wrote = before.replace("\r\n", "\n").partition(self._start[:-1] + "\n")
-                read = self.clean(read)
-                if f"{self.name}: " in read:
-                    # The shell dropped a line it could not expand or parse; the
-                    # lines typed after it were read as commands of their own.
-                    read += self._resync()
-                    if self.name == "bash" and read.endswith(BASH_CLOSE_ERROR):
-                        read = read[:-len(BASH_CLOSE_ERROR)]  # the error of our own `}`
-                return read + wrote, code
-            shown += self.before()
-            prompts += 1
-            if prompts >= text.count("\n"):  # all typed, and the shell asks for more
-                _, before = self._recover(("\x03",))
-                raise CommandIncomplete(
-                    f"the page's {self.name} still waited for input after the whole command was typed (an "
-                    "unclosed quote or here-document; in zsh, `!\"` ends history expansion and is dropped, "
-                    "so `\"...!\"` stays open): it was interrupted with Ctrl-C"
-                    + (f"\n--- output ---\n{(shown + before).rstrip()}" if (shown + before).strip() else ""))
-
-    def _resync(self) -> str:
-        """Skip the markers of lines the shell read after it dropped one; returns what they printed."""
-        sync = f"__DOCTEST_{self._token}_SYNC__"
-        self.child.send(f" builtin printf '%s%s\\n' __DOCTEST_{self._token} _SYNC__\n")
-        try:
-            self.child.expect(re.escape(sync) + "\r?\n", timeout=30)
-        except (pexpect.EOF, pexpect.TIMEOUT):
-            raise SessionError(f"the page's {self.name} did not come back after a line it could not read") from None
-        skipped = self.clean(self._mark.sub("", self.before()).replace("\r\n", "\n"))
-        self.expect_mark(30)
-        return skipped
-
-    def interactive_text(self, command: str) -> str:
-        """What is typed to run a command that takes the terminal: the page's
-        shell prints the marker when it returns."""
-        if self.name == "bash":
-            return f"{{\n{command}\n}}\n"
-        return f" __doctest_tty=1\n{command}\n"
 
     def cwd(self) -> Path:
         """The page's shell's folder, as its last prompt reported it."""
