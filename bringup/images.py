@@ -32,6 +32,7 @@ from doctester.docker import sandbox_image
 from doctester.docker.identity import Identity
 
 from . import engine, host, paths, registry
+from .docker_cli import DOCKER
 from .progress import BringupError, say, step
 
 RECIPES = Path(__file__).parent / "recipes"
@@ -138,7 +139,8 @@ def workshop_image() -> Image:
 
 def run(argv: Sequence[str], what: str, cwd: str | os.PathLike[str] | None = None, stdin: IO[bytes] | None = None,
         env: Mapping[str, str] | None = None) -> None:
-    """Run a docker (or build) command, its output streaming as progress."""
+    """Run a build tool (a compiler, skopeo), its output streaming as progress.
+    The docker CLI goes through DOCKER instead."""
     result = subprocess.run(argv, cwd=cwd, stdin=stdin, env=env)
     if result.returncode:
         raise BringupError(f"{what} failed: `{' '.join(map(str, argv))}` exited {result.returncode}")
@@ -230,9 +232,9 @@ def writer() -> registry.Writer:
 
 def push(source_ref: str, image: Image, what: str) -> None:
     """Push source_ref to the mirror as image, through the writer; drop the name we made."""
-    run(["docker", "tag", source_ref, image.mirror_ref], "tagging")
-    run(["docker", "push", image.mirror_ref], what, env=writer().env)
-    subprocess.run(["docker", "rmi", image.mirror_ref], capture_output=True)
+    DOCKER.run("tag", source_ref, image.mirror_ref, what="tagging")
+    DOCKER.with_env(DOCKER_CONFIG=str(writer().client_config)).run("push", image.mirror_ref, what=what)
+    DOCKER.remove_image(image.mirror_ref)
     record_push(image)
 
 
@@ -246,7 +248,7 @@ def publish(local_ref: str, image: Image) -> None:
     the local names we made so pages start from a clean daemon."""
     for tagged in map(image.with_tag, image.tags):
         push(local_ref, tagged, f"pushing {tagged.hub_ref} to the mirror")
-    subprocess.run(["docker", "rmi", local_ref], capture_output=True)
+    DOCKER.remove_image(local_ref)
 
 
 def build_hello(image: Image, digest: str, scratch: Path) -> None:
@@ -263,9 +265,9 @@ def build_hello_locally(digest: str, scratch: Path, compiler: str, arch: str | N
     run([compiler, "-static", "-Os", "-s", "-o", str(context / "hello"), str(context / "hello.c")],
         f"compiling hello-world{' for ' + arch if arch else ''}")
     local = f"intro-to-docker-build/hello-world:{digest}{suffix}"
-    run(["docker", "build", "--quiet", *(["--platform", f"linux/{arch}"] if arch else []),
-         "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(context)],
-        f"building hello-world{' for ' + arch if arch else ''}")
+    DOCKER.run("build", "--quiet", *(["--platform", f"linux/{arch}"] if arch else []),
+               "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(context),
+               what=f"building hello-world{' for ' + arch if arch else ''}")
     return local
 
 
@@ -399,20 +401,19 @@ def build_python(images: Iterable[tuple[Image, Path]], digest: str, scratch: Pat
     for image, tarball in images:
         base = f"intro-to-docker-build/python-rootfs:{image.tag}-{digest}"
         with tarball.open("rb") as stream:
-            run(["docker", "import", "-", base], f"importing {tarball.name}", stdin=stream)
+            DOCKER.run("import", "-", base, what=f"importing {tarball.name}", stdin=stream)
         local = f"intro-to-docker-build/python:{image.tag}-{digest}"
-        run(["docker", "build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}", *label,
-             "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch)],
-            f"building python:{image.tag}")
+        DOCKER.run("build", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={digest}", *label,
+                   "-f", str(RECIPES / f"python/Dockerfile.{image.tag}"), "-t", local, str(scratch),
+                   what=f"building python:{image.tag}")
         check_python_version(local)
         publish(local, image)
-        subprocess.run(["docker", "rmi", base], capture_output=True)
+        DOCKER.remove_image(base)
 
 
 def check_python_version(reference: str) -> None:
     """A stand-in published as python:3.13-... must run Python 3.13."""
-    result = subprocess.run(["docker", "run", "--rm", reference, "python3", "-c",
-                             "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
+    result = DOCKER.output("run", "--rm", reference, "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
     version = result.stdout.strip()
     if version != PINNED_PYTHON:
         raise BringupError(f"the python stand-in runs Python {version or '(none: ' + result.stderr.strip() + ')'}, "
@@ -423,8 +424,8 @@ def check_python_version(reference: str) -> None:
 def build_workshop_image(image: Image, digest: str) -> None:
     local = f"intro-to-docker-build/workshop:{digest}"
     # --pull: the base as the mirror has it now, not an older local copy of the tag.
-    run(["docker", "build", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
-         str(REPO_ROOT / "examples")], f"building {image.hub_ref}")
+    DOCKER.run("build", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(REPO_ROOT / "examples"),
+               what=f"building {image.hub_ref}")
     publish(local, image)
 
 
@@ -437,9 +438,9 @@ def apt_mirror() -> str:
 def build_registry(image: Image, digest: str, mirror: str) -> None:
     """registry:2 from Debian's docker-registry package, on the python:alpine stand-in."""
     local = f"intro-to-docker-build/registry:{digest}"
-    run(["docker", "build", "--quiet", "--pull", "--build-arg", f"BASE={pinned(PYTHON_ALPINE)}",
-         "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
-         str(RECIPES / "registry")], f"building {image.hub_ref}")
+    DOCKER.run("build", "--quiet", "--pull", "--build-arg", f"BASE={pinned(PYTHON_ALPINE)}",
+               "--build-arg", f"APT_MIRROR={mirror}", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
+               str(RECIPES / "registry"), what=f"building {image.hub_ref}")
     publish(local, image)
 
 
@@ -462,10 +463,7 @@ def copy_all_platforms(source: str, image: Image, plain_http_source: bool = Fals
 
 def local_label(reference: str) -> str | None:
     """The recipe label of a local image of the engine bring-up uses, or None."""
-    result = subprocess.run(["docker", "image", "inspect", "--format",
-                             f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', reference],
-                            capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else None
+    return DOCKER.label(reference, RECIPE_LABEL)
 
 
 def sandbox_digest(sandbox: SandboxEngine, python_digest: str, arch: str, mirror: str) -> str:
@@ -479,7 +477,8 @@ def sandbox_build_argv(sandbox: SandboxEngine, digest: str, mirror: str, base: s
     command, with this project's labels."""
     return sandbox_image.build_argv(sandbox.reference, base, suite=sandbox.suite, apt_mirror=mirror,
                                     label_namespace=DOCTEST_IDENTITY.label_namespace,
-                                    labels={RECIPE_LABEL: digest}, pull=True, quiet=True)
+                                    labels={RECIPE_LABEL: digest}, pull=True, quiet=True,
+                                    docker=DOCKER.cli.prefix)
 
 
 SANDBOX_ROLE_LABEL = DOCTEST_IDENTITY.role_label  # set by sandbox_build_argv
@@ -498,10 +497,10 @@ def remove_replaced_sandboxes() -> None:
     """Sandbox images a rebuild replaced while a doc-test run still had a
     sandbox on them (so their removal failed then): untagged and labelled as
     ours, each removed once nothing uses it (never forced)."""
-    listed = subprocess.run(["docker", "images", "--quiet", "--no-trunc", "--filter", "dangling=true",
-                             "--filter", f"label={SANDBOX_ROLE_LABEL}"], capture_output=True, text=True)
+    listed = DOCKER.output("images", "--quiet", "--no-trunc", "--filter", "dangling=true",
+                           "--filter", f"label={SANDBOX_ROLE_LABEL}")
     for image in listed.stdout.split() if listed.returncode == 0 else []:
-        subprocess.run(["docker", "rmi", image], capture_output=True)
+        DOCKER.remove_image(image)
 
 
 def ensure_sandbox_image(sandbox: SandboxEngine, digest: str, mirror: str) -> None:
@@ -511,15 +510,15 @@ def ensure_sandbox_image(sandbox: SandboxEngine, digest: str, mirror: str) -> No
     if local_label(reference) == digest:
         say(f"    {reference} ({sandbox.engine}): built (recipe {digest})")
         return
-    previous = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
-                              capture_output=True, text=True).stdout.strip()
+    previous = DOCKER.image_id(reference)
     with step(f"building the doc tests' sandbox image {reference} ({sandbox.engine}, Debian {sandbox.suite})"):
+        # The harness's whole command line (sandbox_image.build_argv), so run, not DOCKER.run;
+        # DOCKER's prefix and environment still choose the engine.
         run(sandbox_build_argv(sandbox, digest, mirror, pinned(PYTHON_LATEST)),
-            f"building the sandbox image {reference}")
-    current = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference],
-                             capture_output=True, text=True).stdout.strip()
+            f"building the sandbox image {reference}", env=DOCKER.cli.environment())
+    current = DOCKER.image_id(reference)
     if previous and previous != current:  # the build we replaced, now untagged: ours, not left behind
-        subprocess.run(["docker", "rmi", previous], capture_output=True)
+        DOCKER.remove_image(previous)
 
 
 def ensure_images(then: Iterable[Callable[[], None]] = ()) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import emulation, engine, host, images, paths, registry, services
+from .docker_cli import DOCKER, BringupDocker
 from .progress import BringupError, say, step
 
 OTHER_CPU = {"amd64": "arm64", "arm64": "amd64"}
@@ -86,7 +87,7 @@ def ensure_hello(arch: str, scratch: Path) -> None:
     def build(target: images.Image) -> None:
         local = images.build_hello_locally(digest, scratch, CROSS_GCC[arch][0], arch)
         images.push(local, target, f"pushing hello-world for {arch}")
-        subprocess.run(["docker", "rmi", local], capture_output=True)
+        DOCKER.remove_image(local)
 
     join(images.HELLO, arch, digest, build)
 
@@ -183,6 +184,7 @@ class EmulatingEngine:
         self.arch = arch
         self.name = engine.emulating_engine(arch)
         self.socket = paths.RUN / f"docker-{arch}.sock"
+        self.docker = BringupDocker.on(self.host)
 
     @property
     def host(self) -> str:
@@ -227,8 +229,7 @@ class EmulatingEngine:
                     f"docker://{registry.LOOPBACK}:{registry.PORT}/{image.repository}@{found[0]}",
                     f"docker-archive:{archive}:{as_tag}"], f"fetching {image.hub_ref} for {self.arch}")
         try:
-            images.run(["docker", "load", "--quiet", "--input", str(archive)], f"loading {image.hub_ref}",
-                       env=self.env)
+            self.docker.run("load", "--quiet", "--input", str(archive), what=f"loading {image.hub_ref}")
         finally:
             archive.unlink(missing_ok=True)
 
@@ -241,19 +242,16 @@ class EmulatingEngine:
         local = f"intro-to-docker-build/{image.repository.rsplit('/', 1)[-1]}:{digest}-{self.arch}"
         args = [arg for name, value in build_args for arg in ("--build-arg", f"{name}={value}")]
         labels = {images.RECIPE_LABEL: digest, **(labels or {})}
-        images.run(["docker", "build", "--quiet", "--platform", f"linux/{self.arch}", *args,
+        builder = self.docker.with_env(DOCKER_BUILDKIT="0") if classic else self.docker
+        builder.run("build", "--quiet", "--platform", f"linux/{self.arch}", *args,
                     *(arg for name, value in labels.items() for arg in ("--label", f"{name}={value}")),
-                    "-t", local, str(context)], f"building {image.hub_ref} for {self.arch}",
-                   env=dict(self.env, DOCKER_BUILDKIT="0") if classic else self.env)
+                    "-t", local, str(context), what=f"building {image.hub_ref} for {self.arch}")
         # Pushed by bring-up's engine, which reaches the writer as it always does.
         with step(f"handing {image.hub_ref} for {self.arch} to bring-up's engine"):
-            saved = subprocess.Popen(["docker", "save", local], stdout=subprocess.PIPE, env=self.env)
-            images.run(["docker", "load", "--quiet"], f"loading {image.hub_ref} for {self.arch}", stdin=saved.stdout)
-            if saved.wait():
-                raise BringupError(f"`docker save {local}` on the engine for {self.arch} exited {saved.returncode}")
-        subprocess.run(["docker", "rmi", local], capture_output=True, env=self.env)
+            self.docker.hand_over(local, DOCKER, f"loading {image.hub_ref} for {self.arch}")
+        self.docker.remove_image(local)
         images.push(local, target, f"pushing {image.hub_ref} for {self.arch}")
-        subprocess.run(["docker", "rmi", local], capture_output=True)
+        DOCKER.remove_image(local)
 
     def __exit__(self, *exc: object) -> None:
         try:

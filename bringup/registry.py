@@ -167,7 +167,6 @@ class Writer:
     own (never the user's ~/.docker); both are gone when it stops."""
 
     def __init__(self) -> None:
-        self.env: dict[str, str] | None = None
         self.password: str | None = None
 
     def __enter__(self) -> "Writer":
@@ -187,7 +186,6 @@ class Writer:
             token = base64.b64encode(f"{WRITER_USER}:{self.password}".encode()).decode()
             paths.write_private(self.client_config / "config.json",
                                 json.dumps({"auths": {host_port(LOOPBACK, WRITER_PORT): {"auth": token}}}))
-            self.env = dict(os.environ, DOCKER_CONFIG=str(self.client_config))
         except BaseException:
             self.__exit__()
             raise

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import IO, Any
 
 from ..core.environment import SetupError
 
@@ -29,20 +30,42 @@ def already_gone(stderr: str) -> bool:
 
 
 class DockerCLI:
-    def __init__(self, prefix: Iterable[str] = ("docker",)) -> None:
-        self.prefix = list(prefix)
+    """`docker` behind `prefix`; `env`: variables set for it on top of this
+    process's environment (DOCKER_HOST, DOCKER_CONFIG), none by default."""
 
-    def run(self, *args: str, timeout: float = 300, check: bool = True,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def __init__(self, prefix: Iterable[str] = ("docker",), env: Mapping[str, str] | None = None) -> None:
+        self.prefix = list(prefix)
+        self.env = dict(env or {})
+
+    def with_env(self, **variables: str) -> DockerCLI:
+        """The same CLI with more variables set for it."""
+        return DockerCLI(self.prefix, {**self.env, **variables})
+
+    def environment(self) -> dict[str, str] | None:
+        """What a command gets: None (this process's own) unless `env` adds
+        to it. Read at each call, as a caller may set DOCKER_HOST later."""
+        return dict(os.environ, **self.env) if self.env else None
+
+    def run(self, *args: str, timeout: float | None = 300, check: bool = True,
+            stdin: str | None = None, stream: bool = False,
+            stdin_file: IO[bytes] | None = None) -> subprocess.CompletedProcess[str]:
+        """`stream`: the output goes where this process's goes (a build's
+        progress), uncaptured. `stdin_file`: what the command reads, when
+        not the text `stdin` (an archive, another command's output)."""
         try:
-            result = subprocess.run([*self.prefix, *args], capture_output=True, text=True,
-                                    timeout=timeout, input=stdin)
+            result = subprocess.run([*self.prefix, *args], capture_output=not stream, text=True,
+                                    timeout=timeout, input=stdin, stdin=stdin_file, env=self.environment())
         except subprocess.TimeoutExpired:
             raise EngineError(f"`docker {' '.join(args)}` did not finish within {timeout} s")
         if check and result.returncode:
-            raise EngineError(f"`docker {' '.join(args)}` exited {result.returncode}: "
-                              f"{(result.stderr or result.stdout).strip()[-1500:]}")
+            said = (result.stderr or result.stdout or "").strip()[-1500:]
+            raise EngineError(f"`docker {' '.join(args)}` exited {result.returncode}" + (f": {said}" if said else ""))
         return result
+
+    def piped(self, *args: str) -> subprocess.Popen[bytes]:
+        """`docker args` started, its output a pipe another command reads
+        (`docker save` into a `docker load`); the caller waits for it."""
+        return subprocess.Popen([*self.prefix, *args], stdout=subprocess.PIPE, env=self.environment())
 
     def lines(self, *args: str) -> list[str]:
         return [line for line in self.run(*args).stdout.splitlines() if line.strip()]
