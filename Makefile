@@ -75,8 +75,9 @@ room-stop: venv ## stop the room (it removes its seats) and remove what a killed
 .PHONY: room-kubernetes
 ROOM :=
 SEAT_IMAGE :=
-room-kubernetes: venv ## organizers: a room bigger than one machine, a Pod per seat for a Kubernetes cluster, as YAML in build/room-kubernetes checked against the API schema, e.g. `make room-kubernetes SEATS=40 ROOM=192.168.1.20:8700` (SEAT_IMAGE=: the sandbox image as the nodes pull it)
-	$(PY) -m bringup.kubeseats --seats '$(subst ','\'',$(value SEATS))' --room '$(subst ','\'',$(value ROOM))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))' --out build/room-kubernetes $(if $(value SEAT_IMAGE),--image '$(subst ','\'',$(value SEAT_IMAGE))')
+CLOSED :=
+room-kubernetes: venv ## organizers: a room bigger than one machine, a Pod per seat for a Kubernetes cluster, as YAML in build/room-kubernetes checked against the API schema, e.g. `make room-kubernetes SEATS=40 ROOM=192.168.1.20:8700` (SEAT_IMAGE=: the sandbox image as the nodes pull it; CLOSED="CIDR ...": public networks seats may not reach)
+	$(PY) -m bringup.kubeseats --seats '$(subst ','\'',$(value SEATS))' --room '$(subst ','\'',$(value ROOM))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))' --out build/room-kubernetes $(if $(value SEAT_IMAGE),--image '$(subst ','\'',$(value SEAT_IMAGE))') $(if $(value CLOSED),--closed '$(subst ','\'',$(value CLOSED))')
 
 seat-web: ## fetch xterm.js from the npm registry (pinned, lock file) and gather the seats' terminal into build/seat-web
 	@bash seat-web/build.sh build/seat-web

@@ -173,15 +173,18 @@ def acceptable_excepts(cidr: str, closed: Sequence[str]) -> list[str]:
     return kept
 
 
-def network_policy_manifest(namespace: str, room: tuple[str, int]) -> Manifest:
+def network_policy_manifest(namespace: str, room: tuple[str, int], closed: Sequence[str] = ()) -> Manifest:
     """What every Pod of the namespace may send: DNS to the cluster's
-    resolvers, TCP to the room's server, and the internet (bringup.seats'
-    closed ranges excepted). Nothing may come in: `kubectl exec` reaches a
-    seat through the kubelet, not the Pod's network."""
+    resolvers, TCP to the room's server's port, and the internet without
+    bringup.seats' closed ranges, the room's own address (its other ports)
+    and `closed` (the organizers' public networks: nodes, pods, services, the
+    venue). Nothing may come in: `kubectl exec` reaches a seat through the
+    kubelet, not the Pod's network."""
     address, port = room
     room_prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
-    internet = [{"ipBlock": {"cidr": cidr, "except": acceptable_excepts(cidr, closed)}}
-                for cidr, closed in (("0.0.0.0/0", CLOSED_V4), ("::/0", CLOSED_V6))]
+    also = [f"{address}/{room_prefix}", *closed]
+    internet = [{"ipBlock": {"cidr": cidr, "except": acceptable_excepts(cidr, [*ranges, *also])}}
+                for cidr, ranges in (("0.0.0.0/0", CLOSED_V4), ("::/0", CLOSED_V6))]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "seats-egress", "namespace": namespace, "labels": labels()},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": [
@@ -251,12 +254,14 @@ def pod_manifest(namespace: str, seat: int, room: tuple[str, int], image: str, l
 
 
 def room_manifests(seats: int, room: tuple[str, int], room_ca: str, namespace: str = DEFAULT_NAMESPACE,
-                   image: str = PROJECT.sandbox_image, limits: Limits | None = None) -> dict[str, Manifest]:
+                   image: str = PROJECT.sandbox_image, limits: Limits | None = None,
+                   closed: Sequence[str] = ()) -> dict[str, Manifest]:
     """File name -> object, for `seats` seats (names sort in the order kubectl
-    must apply them); `room_ca`, the room CA's certificate (PEM)."""
+    must apply them); `room_ca`, the room CA's certificate (PEM); `closed`,
+    more ranges seats may not reach."""
     limits = limits or Limits.for_machine(1, memory=2 * GIB)
     manifests = {NAMESPACE_FILE: namespace_manifest(namespace),
-                 "01-network-policy.yaml": network_policy_manifest(namespace, room),
+                 "01-network-policy.yaml": network_policy_manifest(namespace, room, closed),
                  "02-engine-config.yaml": engine_config_manifest(namespace),
                  "03-room-ca.yaml": room_ca_manifest(namespace, room_ca)}
     for seat in range(1, seats + 1):
@@ -385,7 +390,17 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"the room CA's certificate (default: this machine's, {roomca.CA_CERT}, made if none)")
     parser.add_argument("--seat-memory", type=seat_limits, default="2g", dest="limits",
                         help="memory of one seat, its files included (default 2g)")
+    parser.add_argument("--closed", type=closed_ranges, default=[],
+                        help="more networks seats may not reach, separated by spaces: the cluster's nodes, pods "
+                             "and services, the venue's, where they are public addresses (e.g. 203.0.113.0/24)")
     return parser.parse_args(argv)
+
+
+def closed_ranges(text: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_network(word, strict=False)) for word in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of networks such as 203.0.113.0/24") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,7 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BringupError as error:
         print(error, file=sys.stderr)
         return 2
-    manifests = room_manifests(args.seats, args.room, certificate, args.namespace, args.image, args.limits)
+    manifests = room_manifests(args.seats, args.room, certificate, args.namespace, args.image, args.limits,
+                               args.closed)
     problems = [problem for manifest in manifests.values() for problem in schema_problems(manifest)]
     if problems:
         print(f"{len(problems)} schema errors; nothing written. The first: {problems[0]}", file=sys.stderr)

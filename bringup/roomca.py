@@ -26,6 +26,12 @@ CA_CERT = FOLDER / "ca.crt"   # what attendees install: public
 CA_KEY = FOLDER / "ca.key"    # never leaves this machine
 CA_DAYS = 365                 # a season of workshops; then a new CA
 SERVER_DAYS = 7               # the mirror's certificate: one event
+# The addresses a room is served on: private, shared, link-local, loopback.
+# The CA signs for these alone, so a key that leaked could not pass for a
+# site on the internet reached by its address either.
+ROOM_RANGES = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128"))
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -64,11 +70,14 @@ def ensure_ca(now: datetime.datetime | None = None) -> None:
             raise BringupError(f"the room CA's certificate {CA_CERT} is missing: remove {FOLDER} to make a new CA")
         certificate = x509.load_pem_x509_certificate(_read(CA_CERT))
         try:
-            certificate.extensions.get_extension_for_class(x509.NameConstraints)
+            constraints = certificate.extensions.get_extension_for_class(x509.NameConstraints).value
         except x509.ExtensionNotFound:
+            constraints = None
+        permitted = {subtree.value for subtree in (constraints and constraints.permitted_subtrees) or []}
+        if permitted != set(ROOM_RANGES):
             raise BringupError(f"the room CA {CA_CERT} was made by an older bring-up and may sign for any web "
-                               f"site: remove {FOLDER} to make one that signs for addresses only (attendees "
-                               "then trust the new certificate, and remove the old one)") from None
+                               f"site: remove {FOLDER} to make one that signs for the room's private addresses "
+                               "only (attendees then trust the new certificate, and remove the old one)")
         if certificate.not_valid_after_utc < now + datetime.timedelta(days=SERVER_DAYS):
             raise BringupError(f"the room CA {CA_CERT} expires on {certificate.not_valid_after_utc:%Y-%m-%d}: "
                                f"remove {FOLDER} to make a new one (attendees then trust the new certificate)")
@@ -83,8 +92,7 @@ def ensure_ca(now: datetime.datetime | None = None) -> None:
                    # It signs for IP addresses only, never a name: whoever got
                    # its key could not pass for a web site an attendee visits.
                    .add_extension(x509.NameConstraints(
-                       permitted_subtrees=[x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
-                                           x509.IPAddress(ipaddress.ip_network("::/0"))],
+                       permitted_subtrees=[x509.IPAddress(network) for network in ROOM_RANGES],
                        excluded_subtrees=[x509.DNSName("")]), critical=True)
                    .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                                   critical=True)
@@ -100,6 +108,9 @@ def server_certificate(address: str, now: datetime.datetime | None = None,
     room's own) on `address`, signed by the room CA; each role has its files,
     so the mirror and the room can start in any order."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
+    if not any(ipaddress.ip_address(address) in network for network in ROOM_RANGES):
+        raise BringupError(f"{address} is not a private, shared, link-local or loopback address: the room CA "
+                           "signs only for those. Serve the room on the venue network's private address")
     ensure_ca(now)
     # Any kind of private key to the loader; the room CA's (ensure_ca makes it) is one that signs certificates.
     ca_key = cast(CertificateIssuerPrivateKeyTypes, serialization.load_pem_private_key(_read(CA_KEY), password=None))

@@ -54,7 +54,10 @@ PROJECT = Identity.from_ini(ROOT / "pytest.ini")  # this project's image, labels
 CARDS_FILE = ROOT / "build" / "room-cards.html"
 PID_FILES = "room-*.pid"  # one per port a room serves on
 PORT = 8700
-COOKIE = "seat"
+# Over HTTPS the session cookie has the __Host- prefix: browsers then take it
+# only from this very origin over HTTPS, never set by a plain-HTTP answer
+# for the same address (cookies are not kept apart by port or scheme).
+COOKIE, SECURE_COOKIE = "seat", "__Host-seat"
 SESSIONS_PER_CARD = 4
 SEAT_TAGS = ('<link rel="stylesheet" href="/seat/static/xterm.css">'
              '<link rel="stylesheet" href="/seat/static/seat.css">'
@@ -120,7 +123,7 @@ class RoomServer:
 
     def card_of(self, request: web.Request) -> Card | None:
         """The card a browser signed in with: its cookie is a session of its own, never the card's secret."""
-        return self.sessions.get(request.cookies.get(COOKIE, ""))
+        return self.sessions.get(request.cookies.get(cookie_name(request), ""))
 
     def card_at(self, request: web.Request) -> Card:
         card = self.room.card(request.match_info["secret"]) if self.room is not None else None
@@ -150,7 +153,8 @@ class RoomServer:
             del self.sessions[old]
         self.sessions[session] = card
         response = web.HTTPSeeOther("/")
-        response.set_cookie(COOKIE, session, httponly=True, samesite="Strict", path="/", secure=request.secure)
+        response.set_cookie(cookie_name(request), session, httponly=True, samesite="Strict", path="/",
+                            secure=request.secure)
         say(f"room: {card.name} signed in from {request.remote}")
         raise response
 
@@ -176,6 +180,10 @@ class RoomServer:
 
     async def terminal(self, request: web.Request) -> web.StreamResponse:
         return await self.terminals.handle(request, self.card_of(request))
+
+
+def cookie_name(request: web.Request) -> str:
+    return SECURE_COOKIE if request.secure else COOKIE
 
 
 def site_file(site: Path, relative: str) -> Path | None:
@@ -271,7 +279,7 @@ def room_tls(args: argparse.Namespace) -> Certificate | None:
     """The certificate to serve with, if any: on by default wherever others
     could listen (a LAN address), never needed on loopback."""
     wanted = args.tls == "on" or (args.tls == "auto" and not ipaddress.ip_address(args.listen).is_loopback)
-    return room_certificate(args.listen) if wanted else None
+    return room_certificate(args.listen, args.port) if wanted else None
 
 
 def make_room(args: argparse.Namespace, certificate: Certificate | None) -> Room | None:
@@ -358,7 +366,7 @@ def announce(args: argparse.Namespace, token: str, cards_token: str, room: Room 
     if certificate is not None:
         lines += [f"Its certificate is signed by the room CA ({roomca.CA_CERT}, SHA-256 {roomca.fingerprint()}); "
                   f"a browser that does not trust it shows this certificate's fingerprint: {certificate.fingerprint}"]
-        share += " --ca room-ca.crt"
+        share += " --ca ca.crt"
     lines += [f"The board of checks (organizers only): {base}/board/{token}",
               f"Attendees add to their check: {share}"]
     if room is not None:

@@ -50,8 +50,8 @@ QUICK_EXIT, RESTART_MAX = 2.0, 30.0  # seconds: a shell that lived less waits be
 CLOSED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
              "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
              "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4")
-CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96", "2001:db8::/32",
-             "2001::/32", "2002::/16")  # the last two, Teredo and 6to4, carry IPv4 addresses inside
+CLOSED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48",
+             "2001:db8::/32", "2001::/32", "2002::/16")  # NAT64's two, Teredo and 6to4 carry IPv4 addresses inside
 
 
 def host_networks(listing: str | None = None) -> list[str]:

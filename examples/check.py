@@ -435,7 +435,7 @@ def room_address(text):
         address = ipaddress.ip_address(parts.hostname or "")
     except ValueError:
         raise CannotCheck(f"--share takes the room's address as the organizers give it, such as "
-                          f"http://192.168.1.20:8700 (an IP address), not {text!r}") from None
+                          f"https://192.168.1.20:8700 (an IP address), not {text!r}") from None
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         raise CannotCheck(f"--share takes an http:// or https:// address such as https://192.168.1.20:8700, "
                           f"not {text!r}")
@@ -502,7 +502,11 @@ def parse_arguments(argv, environ):
     room = given["--share"]
     if not room:
         return words, step, None, None, None
-    return words, step, room_address(room), seat_name(given["--as"]), given["--ca"]
+    room = room_address(room)
+    if given["--ca"] and not room.startswith("https://"):
+        raise CannotCheck(f"--ca is for a room served over https://; {room} would be sent unencrypted: "
+                          "use the https:// address the organizers give")
+    return words, step, room, seat_name(given["--as"]), given["--ca"]
 
 
 # --- The program ------------------------------------------------------------

@@ -38,7 +38,7 @@ def certificate(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
             patch.setattr(roomca, name, path)
-        yield room_certificate("127.0.0.1")
+        yield room_certificate("127.0.0.1", 8700)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def open_panel(page):
 def test_a_card_opens_the_site_with_a_terminal_that_runs_docker(seat_page):
     page, url = seat_page
     assert page.url == url + "/"
-    assert [(c["name"], c["secure"], c["httpOnly"]) for c in page.context.cookies()] == [("seat", True, True)]
+    assert [(c["name"], c["secure"], c["httpOnly"]) for c in page.context.cookies()] == [("__Host-seat", True, True)]
     open_panel(page)
     page.locator(".xterm-helper-textarea").focus()
     page.keyboard.type("docker run --rm hello-world\n")

@@ -167,7 +167,7 @@ def https_room(tmp_path, monkeypatch):
     folder = tmp_path / "room-ca"
     for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
         monkeypatch.setattr(roomca, name, path)
-    return room_certificate("127.0.0.1")
+    return room_certificate("127.0.0.1", 8700)
 
 
 def test_a_check_shares_over_https_trusting_the_room_ca_it_is_given(tmp_path, https_room):
@@ -332,3 +332,11 @@ def test_a_board_that_redirects_is_not_followed(tmp_path):
             server.server_close()
     assert lines[-1].startswith("Not shared: the room's board answered 302")
     assert followed == []
+
+
+def test_a_ca_with_a_plain_http_room_is_refused_not_ignored(tmp_path):
+    lines = []
+    code = check.main(["first-container", "--share", "http://192.168.1.20:8700", "--as", "ana", "--ca", "ca.crt"],
+                      run=docker_with(), folder=tmp_path, out=lines.append, environ={})
+    assert code == 2 and lines == ["check.py: --ca is for a room served over https://; http://192.168.1.20:8700 "
+                                   "would be sent unencrypted: use the https:// address the organizers give"]

@@ -2,6 +2,7 @@
 fits the Kubernetes API schema, a seat's Pod is the local seat's sandbox
 (doctester.docker.sandbox), its NetworkPolicy closes what bringup.seats
 closes, and bad input is one line and exit status 2."""
+import argparse
 import copy
 import ipaddress
 import json
@@ -141,7 +142,9 @@ def test_the_policy_closes_what_a_local_seat_closes_and_opens_the_room(room, cid
     internet, = [rule for rule in rules if "ports" not in rule]
     blocks = {peer["ipBlock"]["cidr"]: peer["ipBlock"]["except"] for peer in internet["to"]}
     assert set(blocks) == {"0.0.0.0/0", "::/0"}
-    assert blocks["0.0.0.0/0"] == list(CLOSED_V4)
+    family = "0.0.0.0/0" if ":" not in cidr else "::/0"
+    assert cidr in blocks[family]  # the room's other ports: only the rule above opens its one port
+    assert blocks["0.0.0.0/0"][:len(CLOSED_V4)] == list(CLOSED_V4)
     left_out = set(CLOSED_V6) - set(blocks["::/0"])
     assert left_out == {"::ffff:0:0/96"}  # IPv4-mapped: the IPv4 block refuses those addresses
     for cidr, excepted in blocks.items():  # what the API server demands: each strictly inside its cidr
@@ -203,3 +206,19 @@ def test_a_room_ca_that_is_missing_or_not_a_certificate_is_one_line_and_status_2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--room-ca" in error
     assert not out.exists()
+
+
+def test_the_rooms_own_address_and_the_networks_given_are_closed_but_the_rooms_port(tmp_path):
+    policy = kubeseats.network_policy_manifest("seats", ("203.0.113.9", 8700), ["198.51.100.0/24", "2001:db8:5::/48"])
+    rules = policy["spec"]["egress"]
+    blocks = {peer["ipBlock"]["cidr"]: peer["ipBlock"]["except"] for peer in rules[-1]["to"]}
+    assert {"203.0.113.9/32", "198.51.100.0/24"} <= set(blocks["0.0.0.0/0"])
+    assert "2001:db8:5::/48" in blocks["::/0"]
+    assert rules[1] == {"to": [{"ipBlock": {"cidr": "203.0.113.9/32"}}], "ports": [{"protocol": "TCP", "port": 8700}]}
+    assert not kubeseats.schema_problems(policy)
+
+
+def test_closed_networks_are_read_from_one_word_list():
+    assert kubeseats.closed_ranges("198.51.100.7/24, 2001:db8::/32") == ["198.51.100.0/24", "2001:db8::/32"]
+    with pytest.raises(argparse.ArgumentTypeError):
+        kubeseats.closed_ranges("198.51.100.0/24 nonsense")

@@ -2,6 +2,7 @@
 made from it, the room CA and the mirror's certificate, the refusals."""
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import subprocess
@@ -315,3 +316,27 @@ def test_a_room_ca_without_name_constraints_is_refused(ca_folder):
     with pytest.raises(BringupError, match="may sign for any web site"):
         roomca.server_certificate("192.168.1.20")
     assert roomca.CA_CERT.read_bytes() == old.public_bytes(serialization.Encoding.PEM)  # never replaced silently
+
+
+def test_the_room_ca_signs_for_the_rooms_private_addresses_only(ca_folder, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    with pytest.raises(BringupError, match="203.0.113.7 is not a private"):
+        roomca.server_certificate("203.0.113.7")
+    roomca.ensure_ca()  # a certificate for a public address, made with the CA's key all the same, does not verify
+    ca_key = serialization.load_pem_private_key(roomca.CA_KEY.read_bytes(), password=None)
+    ca = x509.load_pem_x509_certificate(roomca.CA_CERT.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "1.1.1.1")])
+    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("1.1.1.1"))]),
+                             critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    path = tmp_path / "forged.crt"
+    path.write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+    checked = subprocess.run(["openssl", "verify", "-CAfile", str(roomca.CA_CERT), str(path)],
+                             capture_output=True, text=True)
+    assert checked.returncode != 0 and "subtree violation" in checked.stdout + checked.stderr
