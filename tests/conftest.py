@@ -107,3 +107,12 @@ def room_server(server, port, certificate=None, cap=None):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+def use_room_ca_folder(patch, folder):
+    """Point bringup.roomca at a CA folder of the test's own: never this
+    machine's room CA, which attendees of a real room may trust."""
+    from bringup import roomca
+    for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
+        patch.setattr(roomca, name, path)
+    return folder

@@ -14,7 +14,7 @@ import sys
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from bringup import checkboard, paths, roomca
+from bringup import checkboard, paths
 from bringup.room import Room, SeatSettings
 from bringup.roomlisten import room_certificate
 from bringup.roomserver import SEAT_WEB, RoomServer
@@ -22,7 +22,7 @@ from doctester.docker.identity import Identity
 from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.sandbox import GIB, Limits
 from tests.browser.conftest import RULE_SETS
-from tests.conftest import ROOT, free_port, missing, room_server
+from tests.conftest import ROOT, free_port, missing, room_server, use_room_ca_folder
 
 GREETING = "Hello from Docker!"
 
@@ -34,10 +34,8 @@ def engine_answers():
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """The room's certificate for 127.0.0.1, from a room CA of the test's own."""
-    folder = tmp_path_factory.mktemp("room") / "room-ca"
     with pytest.MonkeyPatch.context() as patch:
-        for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
-            patch.setattr(roomca, name, path)
+        use_room_ca_folder(patch, tmp_path_factory.mktemp("room") / "room-ca")
         yield room_certificate("127.0.0.1", 8700)
 
 

@@ -61,3 +61,10 @@ def waitress_server(app, **settings):
         stop.set()
         thread.join(timeout=5)
         server.close()
+
+
+@pytest.fixture
+def ca_folder(tmp_path, monkeypatch):
+    """A room CA folder of the test's own (see tests.conftest.use_room_ca_folder)."""
+    from tests.conftest import use_room_ca_folder
+    return use_room_ca_folder(monkeypatch, tmp_path / "room-ca")

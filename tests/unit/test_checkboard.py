@@ -162,11 +162,8 @@ def test_a_seat_shares_through_its_environment(tmp_path):
 
 
 @pytest.fixture
-def https_room(tmp_path, monkeypatch):
+def https_room(ca_folder):
     """A room CA of the test's own, and the room's certificate for 127.0.0.1."""
-    folder = tmp_path / "room-ca"
-    for name, path in (("FOLDER", folder), ("CA_CERT", folder / "ca.crt"), ("CA_KEY", folder / "ca.key")):
-        monkeypatch.setattr(roomca, name, path)
     return room_certificate("127.0.0.1", 8700)
 
 

@@ -15,15 +15,6 @@ from bringup.progress import BringupError
 from bringup.roomstore import Served
 
 
-@pytest.fixture
-def ca_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "room-ca"
-    monkeypatch.setattr(roomca, "FOLDER", folder)
-    monkeypatch.setattr(roomca, "CA_CERT", folder / "ca.crt")
-    monkeypatch.setattr(roomca, "CA_KEY", folder / "ca.key")
-    return folder
-
-
 def test_the_snippet_names_an_https_mirror_and_no_insecure_registry():
     text = json.loads(organizer.snippet("192.168.1.20"))
     assert text == {"registry-mirrors": ["https://192.168.1.20:5000"]}
@@ -259,7 +250,9 @@ def test_one_image_of_an_index_carrying_the_private_ca_is_never_hidden(tmp_path)
     assert served.labels[images.PRIVATE_CA_LABEL] == "yes"
 
 
-def test_the_room_ca_signs_for_addresses_never_for_names(ca_folder, tmp_path):
+def openssl_verdict_on(tmp_path, subject_alt_name):
+    """What `openssl verify` says of a certificate for `subject_alt_name`
+    that the room CA's own key signed (as whoever stole the key would)."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     roomca.ensure_ca()
@@ -267,17 +260,22 @@ def test_the_room_ca_signs_for_addresses_never_for_names(ca_folder, tmp_path):
     ca = x509.load_pem_x509_certificate(roomca.CA_CERT.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "bank.example")])
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "forged")])
     forged = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
               .public_key(key.public_key()).serial_number(1).not_valid_before(now)
               .not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName([x509.DNSName("bank.example")]), critical=False)
+              .add_extension(x509.SubjectAlternativeName([subject_alt_name]), critical=False)
               .sign(ca_key, hashes.SHA256()))
     path = tmp_path / "forged.crt"
     path.write_bytes(forged.public_bytes(serialization.Encoding.PEM))
     checked = subprocess.run(["openssl", "verify", "-CAfile", str(roomca.CA_CERT), str(path)],
                              capture_output=True, text=True)
-    assert checked.returncode != 0 and "subtree violation" in checked.stdout + checked.stderr
+    return checked.returncode, checked.stdout + checked.stderr
+
+
+def test_the_room_ca_signs_for_addresses_never_for_names(ca_folder, tmp_path):
+    code, said = openssl_verdict_on(tmp_path, x509.DNSName("bank.example"))
+    assert code != 0 and "subtree violation" in said
 
 
 def test_the_room_instance_serves_its_own_storage_read_only_over_tls(tmp_path):
@@ -319,24 +317,9 @@ def test_a_room_ca_without_name_constraints_is_refused(ca_folder):
 
 
 def test_the_room_ca_signs_for_the_rooms_private_addresses_only(ca_folder, tmp_path):
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     with pytest.raises(BringupError, match="203.0.113.7 is not a private"):
         roomca.server_certificate("203.0.113.7")
-    roomca.ensure_ca()  # a certificate for a public address, made with the CA's key all the same, does not verify
-    ca_key = serialization.load_pem_private_key(roomca.CA_KEY.read_bytes(), password=None)
-    ca = x509.load_pem_x509_certificate(roomca.CA_CERT.read_bytes())
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "1.1.1.1")])
-    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
-              .public_key(key.public_key()).serial_number(2).not_valid_before(now)
-              .not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("1.1.1.1"))]),
-                             critical=False)
-              .sign(ca_key, hashes.SHA256()))
-    path = tmp_path / "forged.crt"
-    path.write_bytes(forged.public_bytes(serialization.Encoding.PEM))
-    checked = subprocess.run(["openssl", "verify", "-CAfile", str(roomca.CA_CERT), str(path)],
-                             capture_output=True, text=True)
-    assert checked.returncode != 0 and "subtree violation" in checked.stdout + checked.stderr
+    code, said = openssl_verdict_on(tmp_path, x509.IPAddress(ipaddress.ip_address("1.1.1.1")))
+    assert code != 0 and "subtree violation" in said
+    code, said = openssl_verdict_on(tmp_path, x509.IPAddress(ipaddress.ip_address("192.168.1.20")))
+    assert code == 0, said  # the room's own kind of address does verify

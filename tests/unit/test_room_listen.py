@@ -26,15 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "tests" / "fixtures" / "room-site"
 
 
-@pytest.fixture
-def ca_folder(tmp_path, monkeypatch):
-    folder = tmp_path / "room-ca"
-    monkeypatch.setattr(roomca, "FOLDER", folder)
-    monkeypatch.setattr(roomca, "CA_CERT", folder / "ca.crt")
-    monkeypatch.setattr(roomca, "CA_KEY", folder / "ca.key")
-    return folder
-
-
 def a_server(log, seats=0):
     """The room's server, its cards not backed by seats (signing in starts none)."""
     settings = SeatSettings("unused", Limits(2 * GIB, 1024, 512), None, "laptop", 0, 3600)
