@@ -13,6 +13,9 @@ ONLY :=
 ROOM_PORT := 8700
 SEATS := 0
 SEAT_MEMORY := 2g
+SWARM :=
+# Each engine address of SWARM, quoted on its own.
+SWARM_ARGS = $(if $(value SWARM),--swarm $(foreach engine,$(value SWARM),'$(subst ','\'',$(engine))'))
 # Which images `make images` also makes for the room's second CPU (arm64
 # beside amd64; amd64 on an arm64 machine): hello-world (the default:
 # seconds), all (what `make mirror` asks for: about 15 min the first time
@@ -63,11 +66,11 @@ mirror: images ## organizers: serve the workshop's images to the room over HTTPS
 # from splitting or running any of it: bringup gets the text as one argument.
 	$(PY) -m bringup mirror --listen '$(subst ','\'',$(value LISTEN))' $(if $(value ONLY),--only $(foreach image,$(value ONLY),'$(subst ','\'',$(image))'))
 
-room: venv build $(if $(filter-out 0,$(value SEATS)),seat-web images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700)
-	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))'
+room: venv build $(if $(filter-out 0,$(value SEATS)),seat-web images) ## organizers: serve the site, SEATS login cards each with a Docker terminal beside the tutorial, and the board of checks, e.g. `make room LISTEN=192.168.1.20 SEATS=8` (ROOM_PORT=8700; SWARM="ENGINE ...": seats placed by Docker Swarm, the manager's engine address first)
+	$(PY) -m bringup.roomserver --listen '$(subst ','\'',$(value LISTEN))' --port '$(subst ','\'',$(value ROOM_PORT))' --seats '$(subst ','\'',$(value SEATS))' --seat-memory '$(subst ','\'',$(value SEAT_MEMORY))' $(SWARM_ARGS)
 
-room-stop: venv ## stop the room (it removes its seats) and remove what a killed room left
-	$(PY) -m bringup.roomserver stop
+room-stop: venv ## stop the room (it removes its seats) and remove what a killed room left (SWARM=...: on that Swarm too)
+	$(PY) -m bringup.roomserver stop $(SWARM_ARGS)
 
 # Its own .PHONY line: the shared one above is other targets' to edit. ROOM
 # (the room server's IP:PORT) and SEAT_IMAGE, like the variables at the top,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import docker.errors
 import requests.exceptions
 
-from . import engine, images, multiarch, organizer, paths, registry
+from . import engine, images, multiarch, organizer, paths, registry, swarmnodes
 from .progress import BringupError, fail, say
 
 
@@ -15,6 +15,7 @@ def stop_all() -> None:
     It lives here, above the modules whose services it stops: in engine.py it
     had to import organizer, which imports images, which imports engine."""
     stopped = [name for name, stopper in (("the room's mirror", organizer.stop),
+                                          ("the Swarm nodes of the tests", lambda: bool(swarmnodes.stop_nodes())),
                                           ("the engine for another CPU", engine.stop_emulating_engines),
                                           ("dockerd", engine.stop_dockerd),
                                           ("registry", registry.stop)) if stopper()]

@@ -121,7 +121,7 @@ class Room:
 
     def end(self, seat: Seat) -> None:
         seat.close()
-        problems = self.run.release_some(seat.sandbox.name)
+        problems = self.run.release_some(*seat.names)
         if problems:
             say("room: " + "; ".join(problems))
 

@@ -40,12 +40,13 @@ from doctester.docker.ownership import DEFAULT_STATE, Run, reap
 from doctester.docker.dockerstate import EngineError
 from doctester.docker.sandbox import GIB, Limits, parse_size
 
-from . import checkboard, paths, roomca
+from . import checkboard, paths, roomca, swarmseats
 from .organizer import check_local_address
 from .progress import BringupError, say
 from .room import Card, Room, SeatSettings, check_count
 from .roomlisten import CONNECTIONS_PER_ADDRESS, AddressCap, Certificate, listen, room_certificate
 from .seatsocket import Log, SeatTerminals, to_stderr
+from .swarmseats import Swarm
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
@@ -266,6 +267,9 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help=f"default {PORT}; with stop: only the room on this port")
     parser.add_argument("--seats", type=int, default=0, help="login cards, each a seat (default 0: no seats)")
     parser.add_argument("--warm", type=int, default=2, help="seats started ahead of their card (default 2)")
+    parser.add_argument("--swarm", nargs="*", default=[], metavar="ENGINE",
+                        help="seats placed by Docker Swarm: the manager's engine address, then each seat node's "
+                             "(ssh://user@host, unix://...)")
     parser.add_argument("--tls", choices=["auto", "on", "off"], default="auto",
                         help="HTTPS with the room CA's certificate (auto, the default: on a LAN address only)")
     parser.add_argument("--seat-memory", default="2g", help="memory of one seat, its files included (default 2g)")
@@ -282,6 +286,14 @@ def room_tls(args: argparse.Namespace) -> Certificate | None:
     return room_certificate(args.listen, args.port) if wanted else None
 
 
+def swarm_of(hosts: list[str]) -> Swarm | None:
+    """The Swarm whose engines `hosts` are (the manager's first), if any."""
+    try:
+        return Swarm.of(hosts) if hosts else None
+    except EngineError as error:
+        raise BringupError(f"SWARM: {error}") from None
+
+
 def make_room(args: argparse.Namespace, certificate: Certificate | None) -> Room | None:
     """The seats' room (None without seats), after reaping what a killed room left."""
     if not args.seats:
@@ -290,20 +302,23 @@ def make_room(args: argparse.Namespace, certificate: Certificate | None) -> Room
         memory = parse_size(args.seat_memory) or 2 * GIB
     except EngineError as error:
         raise BringupError(str(error).replace("doc_sandbox_memory", "SEAT_MEMORY")) from None
-    check_count(args.seats, memory, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    swarm = swarm_of(args.swarm)
+    if swarm is None:  # a Swarm's nodes refuse seats their memory cannot hold (the seats reserve it)
+        check_count(args.seats, memory, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     if not (args.seat_web / "seat.js").is_file():
         raise BringupError(f"{args.seat_web} holds no terminal for the seats: run `make seat-web` (or `make room`)")
-    problems = reap_killed_rooms()
+    problems = reap_killed_rooms(swarm)
     if problems:
         raise BringupError("what a killed room left could not be removed: " + "; ".join(problems))
-    run = Run(state_dir(), label=PROJECT.run_label)
+    run = (Run(swarmseats.state_dir(swarm), docker=swarm.docker(swarm.manager), label=PROJECT.run_label) if swarm
+           else Run(state_dir(), label=PROJECT.run_label))
     # A seat reaches the room's server (the board of checks) only on a LAN address: loopback is the machine's own.
     lan = not ipaddress.ip_address(args.listen).is_loopback
     room_ca = roomca.CA_CERT.read_text() if certificate is not None else None
     settings = SeatSettings(PROJECT.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
                             PROJECT.hostname, max(0, min(args.warm, args.seats)), args.idle,
                             (args.listen, args.port) if lan else None, room_ca)
-    return Room(run, args.seats, settings)
+    return Room(run, args.seats, settings, swarmseats.starter(swarm)) if swarm else Room(run, args.seats, settings)
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -388,9 +403,9 @@ def room_pid(path: Path) -> int:
     return pid if running else 0
 
 
-def stop(port: int | None = None) -> int:
+def stop(port: int | None = None, swarm: Swarm | None = None) -> int:
     """Stop the rooms running here, or the one on `port` (each removes its
-    seats), then reap what a killed one left."""
+    seats), then reap what a killed one left (on `swarm` too)."""
     for path in [pid_file(port)] if port else sorted(paths.RUN.glob(PID_FILES)):
         pid = room_pid(path)
         if pid:
@@ -400,15 +415,19 @@ def stop(port: int | None = None) -> int:
                 time.sleep(0.2)
             say(f"room: stopped the room server (pid {pid})")
         path.unlink(missing_ok=True)
-    problems = reap_killed_rooms()
+    problems = reap_killed_rooms(swarm)
     for problem in problems:
         say(f"room: {problem}")
     return 1 if problems else 0
 
 
-def reap_killed_rooms() -> list[str]:
-    """Remove what killed runs of this project left (a room's seats among them); returns problems."""
+def reap_killed_rooms(swarm: Swarm | None = None) -> list[str]:
+    """Remove what killed runs of this project left (a room's seats among
+    them, on `swarm`'s manager too); returns problems."""
     reaped, problems = reap(state_dir(), label=PROJECT.run_label)
+    if swarm is not None:
+        on_swarm = reap(swarmseats.state_dir(swarm), docker=swarm.docker(swarm.manager), label=PROJECT.run_label)
+        reaped, problems = reaped + on_swarm[0], problems + on_swarm[1]
     if reaped:
         say(f"room: removed what a killed run left ({', '.join(reaped)})")
     return problems
@@ -418,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     args = options(argv)
     try:
         if args.command == "stop":
-            return stop(args.port)
+            return stop(args.port, swarm_of(args.swarm))
         return asyncio.run(serve(args))
     except BringupError as error:
         print(f"room: {error}", file=sys.stderr)

@@ -98,9 +98,14 @@ def egress_rules(nameservers: list[str], room: tuple[str, int] | None = None,
     return rules
 
 
-def close_egress(sandbox: Sandbox, room: tuple[str, int] | None = None) -> None:
-    """Apply egress_rules in the sandbox's own network namespace (never the
-    machine's), from outside it: the reader cannot change them."""
+# How a family's table gets into a seat's network namespace: (iptables or
+# ip6tables, the table) -> the finished restore.
+Restore = Callable[[str, str], "subprocess.CompletedProcess[str]"]
+
+
+def restore_here(sandbox: Sandbox) -> Restore:
+    """Restore from this machine, with nsenter into the sandbox's namespace
+    (a seat on this machine)."""
     missing = [tool for tool in ("nsenter", "iptables-restore", "ip6tables-restore") if shutil.which(tool) is None]
     if missing:
         raise BringupError(f"seats need {', '.join(missing)} to close a seat's way to the LAN: "
@@ -108,12 +113,19 @@ def close_egress(sandbox: Sandbox, room: tuple[str, int] | None = None) -> None:
     pid = sandbox.outer.run("inspect", "-f", "{{.State.Pid}}", sandbox.name).stdout.strip()
     if not pid.isdigit() or pid == "0":
         raise BringupError(f"the seat {sandbox.name} is not running")
-    for command, rules in egress_rules(upstream_nameservers(), room, host_networks()).items():
+    return lambda command, table: subprocess.run(
+        ["nsenter", "-t", pid, "-n", f"{command}-restore", "--noflush", "-w"],
+        input=table, capture_output=True, text=True, timeout=30)
+
+
+def close_egress(room: tuple[str, int] | None, restore: Restore, host: Sequence[str]) -> None:
+    """Apply egress_rules in a seat's own network namespace (never the
+    machine's), from outside it: the reader cannot change them. `host`: the
+    networks of the machine the seat runs on."""
+    for command, rules in egress_rules(upstream_nameservers(), room, host).items():
         # All of a family's rules in one process, applied whole or not at all;
         # --noflush keeps what the engine set up in the namespace (its DNS).
-        table = "*filter\n" + "".join(" ".join(rule) + "\n" for rule in rules) + "COMMIT\n"
-        result = subprocess.run(["nsenter", "-t", pid, "-n", f"{command}-restore", "--noflush", "-w"],
-                                input=table, capture_output=True, text=True, timeout=30)
+        result = restore(command, "*filter\n" + "".join(" ".join(rule) + "\n" for rule in rules) + "COMMIT\n")
         if result.returncode:
             raise BringupError(f"closing the seat's way out failed: {command}-restore: {result.stderr.strip()}")
 
@@ -215,6 +227,12 @@ class Seat:
     last_used: float
     terminal: Terminal | None = None
     room_ca: Path | None = None  # in the seat: the room CA, which its check trusts to share over HTTPS
+    owned: tuple[str, ...] = ()  # what its run recorded for it, when more than its sandbox (a Swarm seat)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The run's records that removing the seat removes."""
+        return self.owned or (self.sandbox.name,)
 
     def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop, room_url: str | None = None) -> Terminal:
         """The login shell, in the workshop's folder, for the card called
@@ -239,20 +257,34 @@ class Seat:
 
 def start_seat(run: Run, number: int, image: str, limits: Limits, mirror_storage: Path | None,
                hostname: str, room: tuple[str, int] | None = None, room_ca: str | None = None) -> Seat:
-    """Start a seat (blocking: call it in a thread); `room_ca`, the room CA's
-    certificate, is written into its home for its check to trust."""
-    started = time.monotonic()
+    """Start a seat on this machine (blocking: call it in a thread); `room_ca`,
+    the room CA's certificate, is written into its home for its check to trust."""
     sandbox = Sandbox(run, f"seat{number}", image, limits, mirror_storage, hostname=hostname)
+    return make_seat(run, sandbox, room, room_ca)
+
+
+# Where a seat's way out is closed from: a restore into its namespace, and the
+# networks of the machine it runs on (bringup.swarmseats: another machine's).
+Placed = Callable[[Sandbox], tuple[Restore, Sequence[str]]]
+
+
+def make_seat(run: Run, sandbox: Sandbox, room: tuple[str, int] | None, room_ca: str | None,
+              placed: Placed | None = None, owned: tuple[str, ...] = ()) -> Seat:
+    """Start `sandbox` and make it a seat: its way out closed, the workshop's
+    folder and the room CA in its home, the first chapters' images pulled.
+    A seat half made is not left running."""
+    started = time.monotonic()
     try:
         sandbox.start()
-        close_egress(sandbox, room)
+        restore, host = placed(sandbox) if placed else (restore_here(sandbox), host_networks())
+        close_egress(room, restore, host)
         workspace = SandboxWorkspace(sandbox, EXAMPLES, ("__pycache__", "jams.json"), "intro-to-docker")
         if room_ca is not None:
             workspace.write(workspace.tmp, ROOM_CA_FILE, room_ca)
         for preloaded in PRELOADED:  # from the mirror inside the seat: no network
             sandbox.docker.run("pull", "-q", preloaded, timeout=120)
     except BaseException:
-        run.release_some(sandbox.name)  # a seat half made is not left running
+        run.release_some(*(owned or (sandbox.name,)))
         raise
     return Seat(sandbox, workspace, started, time.monotonic(),
-                room_ca=workspace.tmp / ROOM_CA_FILE if room_ca is not None else None)
+                room_ca=workspace.tmp / ROOM_CA_FILE if room_ca is not None else None, owned=owned)

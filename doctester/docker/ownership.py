@@ -7,7 +7,9 @@ process dies, even by `kill -9`, so a folder whose lock can be taken belongs
 to a dead run: its `objects.json` lists what that run created on the outer
 Docker engine (sandbox containers, their volumes and networks), and reaping
 removes exactly those, then the folder. Objects are recorded before they are
-created, so nothing can exist that the record does not name.
+created, so nothing can exist that the record does not name. A run's engine
+may be a Swarm manager (seats placed by Swarm): its services and configs are
+recorded and reaped as well.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,7 +31,7 @@ from ..core.report import write_atomically
 from .dockerstate import DockerCLI, already_gone
 from .identity import run_label
 
-KINDS = ("container", "volume", "network")  # removed in this order
+KINDS = ("service", "container", "config", "volume", "network")  # removed in this order
 RUN_LABEL = run_label()  # the default; a run takes its own from doc_label_namespace
 DEFAULT_STATE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doctester"
 
@@ -45,6 +48,8 @@ class Run:
         self.docker = list(docker)
         self.label = label  # the key of the label, valued with this run's id, on every object it creates
         self.objects: list[dict[str, str]] = []
+        # A room starts seats in threads of its own, each recording into this run.
+        self._guard = threading.Lock()
         # The folder is made, locked and written outside runs/, then moved in
         # whole: a run folder without its lock held is never seen there, so
         # another worker's reaping cannot take a starting run for a dead one.
@@ -61,22 +66,25 @@ class Run:
     def record(self, kind: str, name: str) -> None:
         """Note an object on disk before creating it."""
         assert kind in KINDS
-        self.objects.append({"kind": kind, "name": name})
-        self._save()
+        with self._guard:
+            self.objects.append({"kind": kind, "name": name})
+            self._save()
 
     def _save(self) -> None:
         write_atomically(self.dir / "objects.json",
                          json.dumps({"pid": os.getpid(), "docker": self.docker, "label": self.label,
                                      "objects": self.objects}, indent=1))
 
-    def release_some(self, name: str) -> list[str]:
-        """Remove this run's objects called `name` now, and drop them from its
-        record once gone (a room recycling one seat). Returns problems."""
-        mine = [o for o in self.objects if o["name"] == name]
+    def release_some(self, *names: str) -> list[str]:
+        """Remove this run's objects called any of `names` now, and drop them
+        from its record once gone (a room recycling one seat). Returns problems."""
+        with self._guard:
+            mine = [o for o in self.objects if o["name"] in names]
         problems = remove_objects(self.docker, mine, label=self.label)
         if not problems:
-            self.objects = [o for o in self.objects if o["name"] != name]
-            self._save()
+            with self._guard:
+                self.objects = [o for o in self.objects if o["name"] not in names]
+                self._save()
         return problems
 
     def release(self) -> list[str]:
@@ -89,7 +97,10 @@ class Run:
 
 
 LISTING = {"container": ["ps", "-a", "--format", "{{.Names}}"], "volume": ["volume", "ls", "--format", "{{.Name}}"],
-           "network": ["network", "ls", "--format", "{{.Name}}"]}
+           "network": ["network", "ls", "--format", "{{.Name}}"],
+           "service": ["service", "ls", "--format", "{{.Name}}"], "config": ["config", "ls", "--format", "{{.Name}}"]}
+REMOVE = {"service": ["service", "rm"], "container": ["rm", "-f", "-v"], "config": ["config", "rm"],
+          "volume": ["volume", "rm", "-f"], "network": ["network", "rm"]}
 
 
 def labelled(docker: Iterable[str], kind: str, run_id: str, label: str = RUN_LABEL) -> set[str]:
@@ -110,9 +121,7 @@ def remove_objects(docker: Iterable[str], objects: Sequence[dict[str, Any]],
             names = sorted(set(names) & labelled(docker, kind, run_id, label))
         if not names:
             continue
-        argv = {"container": ["rm", "-f", "-v"], "volume": ["volume", "rm", "-f"],
-                "network": ["network", "rm"]}[kind]
-        result = DockerCLI(docker).run(*argv, *names, check=False, timeout=120)
+        result = DockerCLI(docker).run(*REMOVE[kind], *names, check=False, timeout=120)
         if result.returncode and not already_gone(result.stderr):
             problems.append(f"removing {kind}s {' '.join(names)}: {result.stderr.strip()}")
     return problems

@@ -168,7 +168,7 @@ class Sandbox:
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.features = features
         self.outer = DockerCLI(outer)
-        self.docker = DockerCLI([*outer, "exec", self.name, "docker"])  # the private engine
+        self.docker = DockerCLI([*outer, *self.as_reader(), "docker"])  # the private engine
         self.etc = run.dir / worker / "etc"  # written here, mounted read-only
 
     def start(self) -> None:
@@ -218,10 +218,16 @@ class Sandbox:
             if state.stdout.strip() != "true":
                 break
             time.sleep(0.1)
-        log = self.outer.run("exec", self.name, "tail", "-n", "15", f"{RUNTIME_DIR}/dockerd.log", check=False)
+        log = self.outer.run(*self.as_reader(), "tail", "-n", "15", f"{RUNTIME_DIR}/dockerd.log", check=False)
         logs = log.stdout or self.outer.run("logs", "--tail", "15", self.name, check=False).stderr
         raise EngineError(f"the private engine in {self.name} stopped or did not answer within {READY_TIMEOUT} s "
                           f"({HARDENING_HINT}); its log ends:\n{logs.strip()}")
+
+    def as_reader(self, *flags: str) -> list[str]:
+        """`docker exec` into the sandbox as the reader, named: a sandbox whose
+        first process starts as root (a seat placed by Swarm) still runs
+        everything else as the reader."""
+        return ["exec", "--user", READER, *flags, self.name]
 
     def exec_argv(self, *argv: str, interactive: bool = False, workdir: str | os.PathLike[str] | None = None,
                   env: Mapping[str, str] | None = None, stdin: bool = False) -> list[str]:
@@ -230,13 +236,13 @@ class Sandbox:
         flags += ["-w", str(workdir)] if workdir else []
         for key, value in (env or {}).items():
             flags += ["-e", f"{key}={value}"]
-        return [*self.outer.prefix, "exec", *flags, self.name, *argv]
+        return [*self.outer.prefix, *self.as_reader(*flags), *argv]
 
     def run_script(self, script: str, *args: str, timeout: float = 300, check: bool = True,
                    stdin: str | None = None) -> CompletedProcess[str]:
         """Run a bash script in the sandbox as the reader; `args` are its $1..."""
         flags = ["-i"] if stdin is not None else []
-        return self.outer.run("exec", *flags, self.name, "bash", "-c", script, "bash", *args,
+        return self.outer.run(*self.as_reader(*flags), "bash", "-c", script, "bash", *args,
                               timeout=timeout, check=check, stdin=stdin)
 
     def in_engine_namespace(self, script: str, *args: str, timeout: float = 120,
@@ -245,12 +251,12 @@ class Sandbox:
         what the engine's containers wrote into the pages' folders)."""
         enter = (f'nsenter -U --preserve-credentials -m -t "$(cat {RUNTIME_DIR}/dockerd-rootless/child_pid)" '
                  'bash -c "$0" "$@"')
-        return self.outer.run("exec", self.name, "bash", "-c", enter, script, *args, timeout=timeout, check=check)
+        return self.outer.run(*self.as_reader(), "bash", "-c", enter, script, *args, timeout=timeout, check=check)
 
     def memory_kills(self) -> int | None:
         """How many processes the sandbox's memory limit has ended so far
         (cgroup v1 memory.oom_control, or v2 memory.events); None if unknown."""
-        result = self.outer.run("exec", self.name, "cat", "/sys/fs/cgroup/memory/memory.oom_control",
+        result = self.outer.run(*self.as_reader(), "cat", "/sys/fs/cgroup/memory/memory.oom_control",
                                 "/sys/fs/cgroup/memory.events", check=False, timeout=20)
         for line in result.stdout.splitlines():
             if line.startswith("oom_kill "):

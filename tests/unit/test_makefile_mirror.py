@@ -111,3 +111,17 @@ def test_the_rooms_board_takes_nothing_from_the_environment(tmp_path):
     assert printed_args(tmp_path, "room", environ={"LISTEN": "0.0.0.0", "ROOM_PORT": "80", "SEATS": "50",
                                                    "SEAT_MEMORY": "64g"}) == \
         ["-m", "bringup.roomserver", "--listen", "127.0.0.1", "--port", "8700", "--seats", "0", "--seat-memory", "2g"]
+
+
+@pytest.mark.parametrize("target, template", [("room-stop", template) for template in HOSTILE] +
+                         [("room", HOSTILE[-3])])  # both read SWARM_ARGS
+def test_swarm_reaches_the_room_word_by_word_and_nothing_runs(tmp_path, target, template):
+    marker = tmp_path / "ran"
+    swarm = template.format(marker=marker)
+    args = printed_args(tmp_path, target, f"SWARM={swarm}")
+    assert not marker.exists(), f"part of SWARM ran in {target}"
+    assert args[args.index("--swarm") + 1:] == swarm.split()
+
+
+def test_swarm_comes_from_the_command_line_not_the_environment(tmp_path):
+    assert "--swarm" not in printed_args(tmp_path, "room-stop", environ={"SWARM": "ssh://me@10.0.0.5"})

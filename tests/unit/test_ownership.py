@@ -103,3 +103,14 @@ def test_a_removal_the_engine_refuses_is_a_problem(tmp_path, docker, monkeypatch
     problems = ownership.remove_objects((docker[0],), [{"kind": "network", "name": "doctest-c"}])
     assert problems == ["removing networks doctest-c: Error response from daemon: network doctest-c has "
                         "active endpoints"]
+
+
+def test_seats_started_in_threads_at_once_all_reach_the_record(tmp_path):
+    import concurrent.futures
+    run = ownership.Run(tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: run.record("container", f"seat{n}"), range(200)))
+    written = json.loads((run.dir / "objects.json").read_text())["objects"]
+    assert sorted(o["name"] for o in written) == sorted(f"seat{n}" for n in range(200))
+    run.release_some("nothing-of-ours")  # nothing recorded under that name: the record stays whole
+    assert len(json.loads((run.dir / "objects.json").read_text())["objects"]) == 200

@@ -18,8 +18,8 @@ class FakeRun:
     def __init__(self):
         self.released = []
 
-    def release_some(self, name):
-        self.released.append(name)
+    def release_some(self, *names):
+        self.released.extend(names)
         return []
 
     def release(self):
@@ -29,6 +29,7 @@ class FakeRun:
 class FakeSeat:
     def __init__(self, number):
         self.sandbox = SimpleNamespace(name=f"seat{number}")
+        self.names = (self.sandbox.name,)
         self.last_used = time.monotonic()
         self.terminal, self.closed = None, False
 
