@@ -318,7 +318,12 @@ def make_room(args: argparse.Namespace, certificate: Certificate | None) -> Room
     settings = SeatSettings(PROJECT.sandbox_image, Limits(memory, 1024, 512), paths.REGISTRY_DATA,
                             PROJECT.hostname, max(0, min(args.warm, args.seats)), args.idle,
                             (args.listen, args.port) if lan else None, room_ca)
-    return Room(run, args.seats, settings, swarmseats.starter(swarm)) if swarm else Room(run, args.seats, settings)
+    if swarm is None:
+        return Room(run, args.seats, settings)
+    try:
+        return Room(run, args.seats, settings, swarmseats.starter(swarm, PROJECT.sandbox_image))
+    except EngineError as error:
+        raise BringupError(f"SWARM: {error}") from None
 
 
 async def serve(args: argparse.Namespace) -> int:

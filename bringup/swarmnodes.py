@@ -10,7 +10,10 @@ link between them, and nothing leads out of it), its containers under a
 cgroup of its own. Its dockerd is a bring-up service (bringup.services: a pid
 file that proves the process is ours), so `make engine-stop`, or the next
 start, stops what a killed test left, then removes what is left of it:
-processes in its namespace or cgroup, mounts, namespaces and folders.
+processes in its namespace or cgroup, mounts, namespaces and folders. The
+nodes' lock is held while they serve: nothing stops the nodes of a run that
+is alive. The names of namespaces and cgroups carry this cache's own mark,
+so a bring-up of another cache on the machine never touches them.
 
 The nodes' dockerd takes an allow-all seccomp profile of its own: an engine
 older than Docker 25 (API 1.44) cannot lift seccomp for one service, and a
@@ -20,6 +23,8 @@ dedicated to seats for the same reason.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -29,6 +34,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from doctester.docker.dockerstate import DockerCLI
 
@@ -42,7 +48,9 @@ MAX_NODES = 3
 # networks: private ranges nothing of bring-up's or Docker's defaults use.
 CABLE = ipaddress.ip_network("10.199.77.0/24")
 OVERLAY_POOL = "10.198.0.0/16"
-SWITCH = "idt-swarm-switch"  # the namespace holding the bridge every node is cabled to
+LOCK = paths.RUN / "swarm-nodes.lock"
+MARK = hashlib.sha256(str(paths.CACHE).encode()).hexdigest()[:6]  # this cache's nodes, not another's
+SWITCH = f"idt-swarm-{MARK}-0"  # the namespace holding the bridge every node is cabled to
 ALLOW_ALL = {"defaultAction": "SCMP_ACT_ALLOW"}
 READY_SECONDS = 60
 
@@ -53,12 +61,13 @@ class Node:
 
     @property
     def name(self) -> str:
-        """Its service name (bringup.services) and cgroup parent."""
+        """Its service name (bringup.services)."""
         return f"swarm-node-{self.number}"
 
     @property
     def netns(self) -> str:
-        return f"idt-swarm-{self.number}"
+        """Its network namespace, and the parent of its containers' cgroups."""
+        return f"idt-swarm-{MARK}-{self.number}"
 
     @property
     def address(self) -> str:
@@ -88,6 +97,29 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
+_HELD: list[IO[str]] = []  # the nodes' lock, while this process has them
+
+
+def hold() -> bool:
+    """Take the nodes' lock (True), unless a live run holds it (False)."""
+    if _HELD:
+        return True
+    paths.ensure()
+    lock = open(LOCK, "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return False
+    _HELD.append(lock)
+    return True
+
+
+def release() -> None:
+    while _HELD:
+        _HELD.pop().close()
+
+
 def start_nodes(count: int = 2) -> list[Node]:
     """`count` engines cabled together, the first a Swarm manager, the others
     workers; stop_nodes() removes them. Needs root (namespaces, a dockerd)."""
@@ -95,7 +127,9 @@ def start_nodes(count: int = 2) -> list[Node]:
         raise BringupError(f"a Swarm of {count} nodes: give 2 or {MAX_NODES}")
     if os.geteuid() != 0 or shutil.which("ip") is None or not Path(DOCKERD).is_file():
         raise BringupError(f"Swarm nodes on one machine need root, `ip` (iproute2) and {DOCKERD}: `make engine`")
-    stop_nodes()  # what a killed run left
+    if not hold():
+        raise BringupError("another run on this machine has the Swarm nodes: wait for it to end")
+    remove_nodes()  # what a killed run left
     paths.private_folder(FOLDER)
     nodes = [Node(n) for n in range(1, count + 1)]
     try:
@@ -127,14 +161,19 @@ def cable(nodes: list[Node]) -> None:
 def start_engine(node: Node) -> None:
     node.root.mkdir(mode=0o700, exist_ok=True)
     seccomp = paths.write_private(node.root / "seccomp.json", json.dumps(ALLOW_ALL))
+    # cgroupfs named: under systemd's driver a cgroup parent is a slice, not this path.
     config = paths.write_private(node.root / "daemon.json", json.dumps(
-        {"seccomp-profile": str(seccomp), "cgroup-parent": f"/{node.name}", "log-driver": "none"}))
+        {"seccomp-profile": str(seccomp), "cgroup-parent": f"/{node.netns}", "log-driver": "none",
+         "exec-opts": ["native.cgroupdriver=cgroupfs"]}))
     dockerd = [DOCKERD, "--config-file", str(config), "--data-root", str(node.root / "data"),
                "--exec-root", str(node.root / "exec"), "--pidfile", str(node.root / "dockerd.pid"),
                "--host", node.host]
     # nsenter joins the namespace alone: `ip netns exec` would also mount a
     # /sys of its own, without the cgroup hierarchies dockerd needs.
-    services.start(node.name, ["nsenter", f"--net=/run/netns/{node.netns}", "--", *dockerd], shows_as=dockerd,
+    # A node pulls no image a service names: it runs the seats' image it was given, never one of that
+    # name from a registry (Swarm would try the registry first otherwise, at every task).
+    services.start(node.name, ["nsenter", f"--net=/run/netns/{node.netns}", "--", "env",
+                               "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1", *dockerd], shows_as=dockerd,
                    ready=lambda: node.cli().run("version", check=False, timeout=10).returncode == 0,
                    timeout=READY_SECONDS)
 
@@ -150,8 +189,19 @@ def form_swarm(nodes: list[Node]) -> None:
 
 
 def stop_nodes() -> list[str]:
-    """Stop every node engine bring-up started, then remove what is left of
-    the nodes; returns the names of the engines stopped."""
+    """Stop every node engine this cache's bring-up started, unless a live
+    run holds them, then remove what is left of the nodes; returns the names
+    of the engines stopped."""
+    if not hold():
+        return []
+    try:
+        return remove_nodes()
+    finally:
+        release()
+
+
+def remove_nodes() -> list[str]:
+    """Stop the nodes' engines and remove what is left of them (the lock held)."""
     stopped = []
     for node in map(Node, range(1, MAX_NODES + 1)):
         if services.running_pid(node.name):
@@ -173,8 +223,8 @@ def kill_in(node: Node) -> None:
     process in its namespace (containerd, shims) and in its cgroup (its
     containers, in namespaces of their own), then remove its cgroups."""
     pids = ip("netns", "pids", node.netns, check=False).stdout.split()
-    groups = sorted(Path("/sys/fs/cgroup").glob(f"*/{node.name}"), reverse=True)
-    groups += sorted(Path("/sys/fs/cgroup").glob(node.name))  # cgroup v2's single hierarchy
+    groups = sorted(Path("/sys/fs/cgroup").glob(f"*/{node.netns}"), reverse=True)
+    groups += sorted(Path("/sys/fs/cgroup").glob(node.netns))  # cgroup v2's single hierarchy
     for group in groups:
         for procs in group.rglob("cgroup.procs"):
             pids += procs.read_text().split()

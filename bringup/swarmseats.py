@@ -24,6 +24,9 @@ A seat is the same hardened sandbox as on the organizer's machine
 
 The seat's engine settings travel as Swarm configs; the mirror's storage is
 read from the node's own disk, at the path the organizer's machine keeps it.
+The service names the seats' image by its ID, as this machine has it: a node
+runs the copy it was given or nothing, never an image of that name from a
+registry, and each placed seat is checked to run exactly that image.
 Everything is created on the manager by a run (doctester.docker.ownership)
 that records it first, in a state folder of that Swarm's own (state_dir), so
 a killed room is reaped there, with the manager's engine, and never by a
@@ -65,9 +68,23 @@ UNMASK = ("for round in 1 2 3; do "
 @dataclass(frozen=True)
 class Swarm:
     """A Swarm's manager and nodes, each as the address of its engine (for
-    the docker CLI: unix://, ssh://, tcp://)."""
+    the docker CLI: unix://, ssh://, tcp://), and the ID of the seats' image
+    as this machine has it (what every node must run)."""
     manager: str
     nodes: dict[str, str]  # node ID -> its engine's address
+    image_id: str = ""
+
+    @functools.cached_property
+    def networks(self) -> list[str]:
+        """Every network and address of this machine and of every node, which
+        no seat may reach wherever it is placed (read once)."""
+        found = set(host_networks())
+        for host in self.nodes.values():
+            listing = DockerCLI(self.docker(host)).run(
+                "run", "--rm", "--pull", "never", "--network", "host", "--user", "65000", "--cap-drop", "ALL",
+                "--read-only", "--log-driver", "none", "--entrypoint", "ip", self.image_id, "-j", "addr", "show").stdout
+            found.update(host_networks(listing))
+        return sorted(found)
 
     @classmethod
     def of(cls, hosts: Sequence[str]) -> Swarm:
@@ -79,6 +96,21 @@ class Swarm:
                 raise EngineError(f"the engine at {host} is not a node of a Swarm: `docker swarm join` it first")
             nodes[node] = host
         return cls(hosts[0], nodes)
+
+    def with_image(self, image: str) -> Swarm:
+        """This Swarm, for seats of `image` (this machine's copy, by ID)."""
+        found = DockerCLI().run("image", "inspect", "--format", "{{.Id}}", image, check=False)
+        if found.returncode:
+            raise EngineError(f"the seats' image {image} is not on this machine, to hand to the Swarm's nodes: "
+                              "`make images`")
+        return Swarm(self.manager, self.nodes, found.stdout.strip())
+
+    def node(self, node_id: str) -> list[str]:
+        """The docker CLI of the node whose ID this is."""
+        if node_id not in self.nodes:
+            raise EngineError(f"Swarm placed a seat on node {node_id}, whose engine the room was not given: "
+                              "give every node labelled workshop-seats=yes in SWARM")
+        return self.docker(self.nodes[node_id])
 
     def docker(self, host: str) -> list[str]:
         return ["docker", "--host", host]
@@ -109,7 +141,7 @@ def task_template(sandbox: SwarmSandbox) -> dict[str, Any]:
         mounts.append({"Type": "bind", "Source": str(sandbox.mirror_storage), "Target": MIRROR_STORAGE,
                        "ReadOnly": True})
     return {"ContainerSpec": {
-        "Image": sandbox.image, "Command": ["sh", "-c", UNMASK], "User": "0:0", "Hostname": sandbox.hostname,
+        "Image": sandbox.swarm.image_id, "Command": ["sh", "-c", UNMASK], "User": "0:0", "Hostname": sandbox.hostname,
         "Env": [f"HOME={READER_HOME}", f"XDG_RUNTIME_DIR={RUNTIME_DIR}", f"DOCKER_HOST={ENGINE_SOCKET}"],
         "Init": True, "ReadOnly": True, "CapabilityDrop": ["ALL"],
         "CapabilityAdd": [f"CAP_{capability}" for capability in CAPABILITIES],
@@ -165,8 +197,12 @@ class SwarmSandbox(Sandbox):
         finally:
             client.close()
         self.node = node
-        self.outer = DockerCLI(self.swarm.docker(self.swarm.nodes[node]))
+        self.outer = DockerCLI(self.swarm.node(node))
         self.name = container  # from here on, a Sandbox whose container is on that node
+        running = self.outer.run("inspect", "--format", "{{.Image}}", container).stdout.strip()
+        if running != self.swarm.image_id:
+            raise EngineError(f"the seat {self.service} on node {node} runs image {running[:19]}, not this "
+                              f"machine's {self.image} ({self.swarm.image_id[:19]}): load that image on the node")
         self.docker = DockerCLI([*self.outer.prefix, *self.as_reader(), "docker"])
         self._wait_ready()
         self.ready_after = time.monotonic() - started
@@ -190,30 +226,31 @@ def wait_placed(client: docker.APIClient, service: str) -> tuple[str, str]:
 
 def on_node(sandbox: Sandbox) -> tuple[Restore, Sequence[str]]:
     """Where a placed seat's way out is closed from: its node's engine runs
-    the restore in the seat's network namespace (a container of the seat's
-    image, root with NET_ADMIN only, gone at once), and the node's own
-    networks are read there."""
-    node, container, image = sandbox.outer.prefix, sandbox.name, sandbox.image
+    the restore in the seat's network namespace (a container of the seats'
+    image by ID, root with NET_ADMIN only, gone at once); the seat may reach
+    no network of this machine's nor of any node's."""
+    assert isinstance(sandbox, SwarmSandbox)
+    node, container, swarm = sandbox.outer.prefix, sandbox.name, sandbox.swarm
+    label = ["--label", f"{sandbox.run.label}={sandbox.run.id}"]
 
     def restore(command: str, table: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*node, "run", "--rm", "-i", "--network", f"container:{container}", "--user", "0",
-                               "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
-                               "--log-driver", "none", "--entrypoint", f"{command}-restore", image,
-                               "--noflush", "-w"], input=table, capture_output=True, text=True, timeout=120)
-    listing = DockerCLI(node).run("run", "--rm", "--network", "host", "--log-driver", "none", "--entrypoint", "ip",
-                                  image, "-j", "addr", "show").stdout
-    return restore, host_networks(listing)
+        return subprocess.run([*node, "run", "--rm", "-i", "--pull", "never", *label,
+                               "--network", f"container:{container}", "--user", "0", "--cap-drop", "ALL",
+                               "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--log-driver", "none",
+                               "--entrypoint", f"{command}-restore", swarm.image_id, "--noflush", "-w"],
+                              input=table, capture_output=True, text=True, timeout=120)
+    return restore, swarm.networks
 
 
 def start_swarm_seat(swarm: Swarm, run: Run, number: int, image: str, limits: Limits, mirror_storage: Path | None,
                      hostname: str, room: tuple[str, int] | None = None, room_ca: str | None = None) -> Seat:
     """A seat placed by Swarm (blocking: call it in a thread): the same
-    arguments as bringup.seats.start_seat, `swarm` first."""
+    arguments as bringup.seats.start_seat, `swarm` (with_image) first."""
     sandbox = SwarmSandbox(run, number, image, limits, swarm, mirror_storage, hostname)
     return make_seat(run, sandbox, room, room_ca, on_node, sandbox.names)
 
 
-def starter(swarm: Swarm) -> functools.partial[Seat]:
-    """The room's seat starter for `swarm` (bringup.room.Room's `starter`)."""
-    return functools.partial(start_swarm_seat, swarm)
+def starter(swarm: Swarm, image: str) -> functools.partial[Seat]:
+    """The room's seat starter for `swarm`, its seats of `image` (bringup.room.Room's `starter`)."""
+    return functools.partial(start_swarm_seat, swarm.with_image(image))
 

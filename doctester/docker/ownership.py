@@ -103,11 +103,12 @@ REMOVE = {"service": ["service", "rm"], "container": ["rm", "-f", "-v"], "config
           "volume": ["volume", "rm", "-f"], "network": ["network", "rm"]}
 
 
-def labelled(docker: Iterable[str], kind: str, run_id: str, label: str = RUN_LABEL) -> set[str]:
-    """Names of the objects of `kind` that carry this run's label."""
+def labelled(docker: Iterable[str], kind: str, run_id: str, label: str = RUN_LABEL) -> set[str] | str:
+    """Names of the objects of `kind` that carry this run's label, or what
+    the engine said when it could not list them."""
     result = DockerCLI(docker).run(*LISTING[kind][:-2], "--filter", f"label={label}={run_id}",
                                    *LISTING[kind][-2:], check=False, timeout=120)
-    return set(result.stdout.split()) if result.returncode == 0 else set()
+    return set(result.stdout.split()) if result.returncode == 0 else (result.stderr.strip() or "no answer")
 
 
 def remove_objects(docker: Iterable[str], objects: Sequence[dict[str, Any]],
@@ -118,7 +119,11 @@ def remove_objects(docker: Iterable[str], objects: Sequence[dict[str, Any]],
     for kind in KINDS:
         names = [o["name"] for o in objects if o["kind"] == kind]
         if names and run_id is not None:
-            names = sorted(set(names) & labelled(docker, kind, run_id, label))
+            found = labelled(docker, kind, run_id, label)
+            if isinstance(found, str):  # the record is kept for a reaper that reaches the engine
+                problems.append(f"listing {kind}s failed: {found}")
+                continue
+            names = sorted(set(names) & found)
         if not names:
             continue
         result = DockerCLI(docker).run(*REMOVE[kind], *names, check=False, timeout=120)

@@ -50,7 +50,7 @@ def sh(*argv, check=True, timeout=300, **kwargs):
 OUTER_ENGINE = {"test_bringup_engine.py", "test_multiarch.py", "test_private_engines.py", "test_rest_image.py",
                 "test_seats_reaped.py", "test_site_image.py"}
 ONE_UNIT = {"test_check_real.py", "test_seats.py", "test_escapes.py", "test_installed_elsewhere.py", "test_room_mirror.py",
-            "test_zensical.py"}
+            "test_swarm_seats.py", "test_zensical.py"}
 
 
 class IntegrationUnits(LoadScopeScheduling):

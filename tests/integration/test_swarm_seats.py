@@ -18,7 +18,7 @@ import pytest
 
 from bringup import paths
 from bringup.room import Room, SeatSettings
-from bringup.swarmnodes import start_nodes, stop_nodes
+from bringup.swarmnodes import MARK, start_nodes, stop_nodes
 from bringup.swarmseats import NODE_LABEL, Swarm, starter, state_dir
 from doctester.docker.ownership import Run, reap
 from doctester.docker.sandbox import GIB, READER_UID, Limits
@@ -49,14 +49,14 @@ def swarm(client, identity, pytestconfig):
     finally:
         stop_nodes()
     assert not [line for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-                .splitlines() if line.startswith("idt-swarm")]
+                .splitlines() if line.startswith(f"idt-swarm-{MARK}")]
 
 
 def swarm_room(place, identity, count=2):
     run = Run(state_dir(place), docker=place.docker(place.manager), label=identity.run_label)
     settings = SeatSettings(identity.sandbox_image, Limits(2 * GIB, 1024, 512), paths.REGISTRY_DATA,
                             identity.hostname, warm=0, idle=3600)
-    return Room(run, count, settings, starter=starter(place))
+    return Room(run, count, settings, starter=starter(place, identity.sandbox_image))
 
 
 def shell(seat, script):
@@ -115,7 +115,7 @@ from doctester.docker.ownership import Run
 from doctester.docker.sandbox import GIB, Limits
 place = Swarm.of(sys.argv[1:-3])
 run = Run(state_dir(place), docker=place.docker(place.manager), label=sys.argv[-3])
-start_swarm_seat(place, run, 1, sys.argv[-2], Limits(2 * GIB, 1024, 512), REGISTRY_DATA, sys.argv[-1])
+start_swarm_seat(place.with_image(sys.argv[-2]), run, 1, sys.argv[-2], Limits(2 * GIB, 1024, 512), REGISTRY_DATA, sys.argv[-1])
 print(run.id, flush=True)
 time.sleep(600)
 """

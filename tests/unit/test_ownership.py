@@ -14,7 +14,9 @@ import json, os, sys
 with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 args = sys.argv[1:]
-if "--filter" in args:  # a listing of what carries a run's label
+if "--filter" in args and os.environ.get("FAKE_DOCKER_CANNOT_LIST"):  # the engine does not answer
+    sys.exit(os.environ["FAKE_DOCKER_CANNOT_LIST"])
+elif "--filter" in args:  # a listing of what carries a run's label
     print("\\n".join(json.loads(os.environ.get("FAKE_DOCKER_LABELLED", "[]"))))
 elif os.environ.get("FAKE_DOCKER_ERROR"):  # a removal fails with this message
     sys.exit(os.environ["FAKE_DOCKER_ERROR"])
@@ -114,3 +116,11 @@ def test_seats_started_in_threads_at_once_all_reach_the_record(tmp_path):
     assert sorted(o["name"] for o in written) == sorted(f"seat{n}" for n in range(200))
     run.release_some("nothing-of-ours")  # nothing recorded under that name: the record stays whole
     assert len(json.loads((run.dir / "objects.json").read_text())["objects"]) == 200
+
+
+def test_a_dead_run_whose_engine_cannot_list_is_kept_for_a_later_reaper(tmp_path, docker, monkeypatch):
+    monkeypatch.setenv("FAKE_DOCKER_CANNOT_LIST", "Cannot connect to the Docker daemon")
+    folder = dead_run(tmp_path, "1-aaaaaa", [{"kind": "service", "name": "doctest-1-aaaaaa-seat1"}])
+    reaped, problems = ownership.reap(tmp_path, docker=(docker[0],))
+    assert reaped == [] and problems == ["listing services failed: Cannot connect to the Docker daemon"]
+    assert (folder / "objects.json").is_file()  # nothing was lost: the next reaper that reaches the engine removes it
