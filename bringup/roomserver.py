@@ -141,11 +141,7 @@ class RoomServer:
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         card = self.card_at(request)
-        # Browsers say where a request comes from (Sec-Fetch-Site); with this
-        # site's no-referrer policy, the Origin of its own form is "null".
-        fetched_from, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
-        if fetched_from in ("cross-site", "same-site") or (fetched_from is None and origin not in (
-                None, f"{request.scheme}://{request.host}")):
+        if sent_from_another_site(request):
             self.log.refused(request, "403: a sign-in sent from another site")
             raise web.HTTPForbidden(text="Open your card's address yourself, and sign in there.\n")
         session = secrets.token_urlsafe(24)
@@ -211,6 +207,14 @@ async def wsgi_answer(app: checkboard.App, request: web.Request) -> web.Response
     status = int(answer["status"].split()[0])
     headers = {k: v for k, v in answer["headers"] if k.lower() != "content-length"}
     return web.Response(status=status, body=b"".join(chunks) if status != 204 else None, headers=headers)
+
+
+def sent_from_another_site(request: web.Request) -> bool:
+    """Browsers say where a request comes from (Sec-Fetch-Site); with this
+    site's no-referrer policy, the Origin of its own form is "null"."""
+    fetched_from, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
+    return fetched_from in ("cross-site", "same-site") or (
+        fetched_from is None and origin not in (None, f"{request.scheme}://{request.host}"))
 
 
 def login_page(name: str) -> str:

@@ -159,6 +159,22 @@ def build_hint(image: str) -> str:
     return f"`python -m doctester.docker.sandbox_image build --tag {image}`, or as your project builds it"
 
 
+def create_network(outer: DockerCLI, name: str, label: list[str]) -> None:
+    """A network of our own, on a subnet nothing else uses, so the private
+    engine can keep Docker's usual 172.17.0.0/16 inside. It has IPv6 too,
+    as a laptop has: engines then publish ports on [::] as well."""
+    subnets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(OUTER_POOL.subnets(new_prefix=24))
+    for subnet in random.sample(subnets, 16):
+        ipv6 = f"fd0d:{subnet.network_address.packed[2]:x}:{random.getrandbits(16):x}::/64"
+        result = outer.run("network", "create", *label, "--subnet", str(subnet), "--ipv6",
+                            "--subnet", ipv6, name, check=False)
+        if result.returncode == 0:
+            return
+        if "overlap" not in result.stderr:
+            raise EngineError(f"creating the sandbox network failed: {result.stderr.strip()}")
+    raise EngineError(f"no free /24 in {OUTER_POOL} for the sandbox network after 16 tries")
+
+
 class Sandbox:
     def __init__(self, run: Run, worker: str, image: str, limits: Limits,
                  mirror_storage: str | os.PathLike[str] | None = None, features: dict[str, Any] | None = None,
@@ -182,7 +198,7 @@ class Sandbox:
             daemon_config(upstream_nameservers(), mirror, self.features), indent=1))
         label = ["--label", f"{self.run.label}={self.run.id}"]
         self.run.record("network", self.name)
-        self._create_network(label)
+        create_network(self.outer, self.name, label)
         self.run.record("container", self.name)
         argv = ["run", "-d", "--init", "--name", self.name, *label, "--hostname", self.hostname,
                 "--network", self.name, *hardening_flags(self.limits), "-v", f"{self.etc}:/etc/doctest:ro"]
@@ -193,21 +209,6 @@ class Sandbox:
         self.outer.run(*argv, self.image)
         self._wait_ready()
         self.ready_after = time.monotonic() - started
-
-    def _create_network(self, label: list[str]) -> None:
-        """A network of our own, on a subnet nothing else uses, so the private
-        engine can keep Docker's usual 172.17.0.0/16 inside. It has IPv6 too,
-        as a laptop has: engines then publish ports on [::] as well."""
-        subnets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(OUTER_POOL.subnets(new_prefix=24))
-        for subnet in random.sample(subnets, 16):
-            ipv6 = f"fd0d:{subnet.network_address.packed[2]:x}:{random.getrandbits(16):x}::/64"
-            result = self.outer.run("network", "create", *label, "--subnet", str(subnet), "--ipv6",
-                                    "--subnet", ipv6, self.name, check=False)
-            if result.returncode == 0:
-                return
-            if "overlap" not in result.stderr:
-                raise EngineError(f"creating the sandbox network failed: {result.stderr.strip()}")
-        raise EngineError(f"no free /24 in {OUTER_POOL} for the sandbox network after 16 tries")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
