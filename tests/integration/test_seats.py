@@ -150,8 +150,10 @@ def test_one_seat_cannot_see_another_seats_containers_nor_reach_this_machine(roo
                 with pytest.raises(socket.timeout):
                     listener.accept()  # nothing from the seat arrived
                 # The control: a container on the same network, without the seat's rules, gets through.
+                # Named and labelled as the room's own: the whole-engine checks running beside leave it out.
                 control = subprocess.run(
-                    ["docker", "run", "--rm", "--network", the_room.cards[0].seat.sandbox.name,
+                    ["docker", "run", "--rm", "--name", f"doctest-{the_room.run.id}-control",
+                     "--network", the_room.cards[0].seat.sandbox.name,
                      "--label", f"{the_room.run.label}={the_room.run.id}", "python:alpine",
                      "python", "-c", f"import socket; socket.create_connection(('{gateway}', {port}), 5)"],
                     capture_output=True, text=True, timeout=120)
