@@ -26,7 +26,8 @@ CA_CERT = FOLDER / "ca.crt"   # what attendees install: public
 CA_KEY = FOLDER / "ca.key"    # never leaves this machine
 CA_DAYS = 365                 # a season of workshops; then a new CA
 SERVER_DAYS = 7               # the mirror's certificate: one event
-# The addresses a room is served on: private, shared, link-local, loopback.
+# The addresses a room is served on: private, shared, link-local, loopback
+# (examples/check.py keeps the same list, ROOM_NETWORKS: a unit test holds them equal).
 # The CA signs for these alone, so a key that leaked could not pass for a
 # site on the internet reached by its address either.
 ROOM_RANGES = tuple(ipaddress.ip_network(n) for n in (

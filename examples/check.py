@@ -55,7 +55,8 @@ SHARE_TIMEOUT = 2          # seconds the room's board may take, after the answer
 SEAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,23}")
 # The room's addresses, spelled out (what ipaddress calls private differs
 # between Python versions): the private ranges, shared address space,
-# link-local and loopback.
+# link-local and loopback; the room's certificate authority signs for these
+# same ranges alone (bringup/roomca.py, held equal by a unit test).
 ROOM_NETWORKS = [ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
     "fc00::/7", "fe80::/10", "::1/128")]

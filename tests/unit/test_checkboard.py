@@ -337,3 +337,9 @@ def test_a_ca_with_a_plain_http_room_is_refused_not_ignored(tmp_path):
                       run=docker_with(), folder=tmp_path, out=lines.append, environ={})
     assert code == 2 and lines == ["check.py: --ca is for a room served over https://; http://192.168.1.20:8700 "
                                    "would be sent unencrypted: use the https:// address the organizers give"]
+
+
+def test_the_room_ca_signs_for_the_addresses_a_check_shares_with():
+    """Two lists of one room: check.py's (standard library alone, downloaded
+    by attendees, so it imports nothing of bring-up) and the room CA's."""
+    assert set(check.ROOM_NETWORKS) == set(roomca.ROOM_RANGES)

@@ -26,21 +26,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "tests" / "fixtures" / "room-site"
 
 
-def a_server(log, seats=0):
+def a_server(log, port, seats=0):
     """The room's server, its cards not backed by seats (signing in starts none)."""
     settings = SeatSettings("unused", Limits(2 * GIB, 1024, 512), None, "laptop", 0, 3600)
     room = Room(None, seats, settings) if seats else None
     board = checkboard.App(checkboard.Board({"format": 2, "chapters": {}}), "board-token", log.append)
-    return RoomServer(room, board, "cards-token", {f"127.0.0.1:{PORT[0]}"}, SITE, SITE, log.append)
-
-
-PORT = [0]
+    return RoomServer(room, board, "cards-token", {f"127.0.0.1:{port}"}, SITE, SITE, log.append)
 
 
 @pytest.fixture
 def port():
-    PORT[0] = free_port()
-    return PORT[0]
+    return free_port()
 
 
 def trusting(cafile):
@@ -57,7 +53,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 def test_on_https_the_room_is_served_with_a_certificate_of_the_room_ca(ca_folder, port):
     certificate = room_certificate("127.0.0.1", port)
     log = []
-    with room_server(a_server(log), port, certificate):
+    with room_server(a_server(log, port), port, certificate):
         with trusting(roomca.CA_CERT).open(f"https://127.0.0.1:{port}/", timeout=10) as answer:
             assert answer.status == 200 and b"<html" in answer.read().lower()
         with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -70,7 +66,7 @@ def test_on_https_the_room_is_served_with_a_certificate_of_the_room_ca(ca_folder
 
 def test_a_sign_in_over_https_gets_a_cookie_kept_to_https(ca_folder, port):
     log = []
-    server = a_server(log, seats=1)
+    server = a_server(log, port, seats=1)
     with room_server(server, port, room_certificate("127.0.0.1", port)):
         card = server.room.cards[0]
         request = urllib.request.Request(f"https://127.0.0.1:{port}/c/{card.secret}", data=b"", method="POST",
@@ -125,7 +121,7 @@ def closed_by_server(sock):
 def test_one_address_cannot_hold_more_connections_than_the_cap(port):
     log, refusals = [], []
     cap = AddressCap(3, refusals.append)
-    with room_server(a_server(log), port, cap=cap):
+    with room_server(a_server(log, port), port, cap=cap):
         first = held_open(port, 3)  # three idle connections: the server waits for their requests
         over = socket.create_connection(("127.0.0.1", port), timeout=10)
         assert closed_by_server(over) and refusals == ["127.0.0.1"]
@@ -143,7 +139,7 @@ def test_one_address_cannot_hold_more_connections_than_the_cap(port):
 
 def test_the_caps_refusals_reach_the_log_once_a_second(port):
     log = []
-    server = a_server(log)
+    server = a_server(log, port)
     cap = roomserver.address_cap(server.log)
     cap.limit = 1
     with room_server(server, port, cap=cap):
@@ -160,7 +156,7 @@ def test_a_tls_handshake_that_never_ends_counts_and_is_given_up(ca_folder, port,
     monkeypatch.setattr(roomlisten, "TLS_HANDSHAKE_SECONDS", 1)
     log, refusals = [], []
     cap = AddressCap(2, refusals.append)
-    with room_server(a_server(log), port, room_certificate("127.0.0.1", port), cap=cap):
+    with room_server(a_server(log, port), port, room_certificate("127.0.0.1", port), cap=cap):
         stalled = held_open(port, 2)
         for sock in stalled:
             sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and nothing more
@@ -180,7 +176,7 @@ def test_a_tls_handshake_that_never_ends_counts_and_is_given_up(ca_folder, port,
 def test_a_refused_connection_never_meets_a_handler(port, caplog):
     log = []
     cap = AddressCap(1, lambda client: None)
-    with room_server(a_server(log), port, cap=cap):
+    with room_server(a_server(log, port), port, cap=cap):
         held = held_open(port, 1)
         refused = held_open(port, 20)
         assert all(closed_by_server(sock) for sock in refused)
