@@ -33,7 +33,7 @@ export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SO
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser journey-and-browser site site-image zensical test bench clean room room-stop seat-web
+.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser site site-image zensical test bench clean room room-stop seat-web
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -152,11 +152,15 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	  || { echo "browser tests need Chromium: apt-get install chromium chromium-driver (as root)"; exit 1; }
 
-browser: venv browser-deps seat-web ## test the built site in headless Chromium (screenshots in build/screenshots)
-	$(PY) -m pytest tests/browser -q -n $(shell nproc) --require browser
-
-journey-and-browser: images browser-deps seat-web ## the journey and the browser tests at once (what `make test` runs): Chromium in a network namespace of its own, as root
-	@bash scripts/journey-and-browser
+# BROWSER_NETNS=yes (root only; `make test` sets it when it runs the browser
+# tests beside the journey): Chromium and the site's server in a network
+# namespace of their own with loopback alone. Chromium fails page loads with
+# ERR_NETWORK_CHANGED when interfaces come and go, as the sandboxes' do.
+BROWSER_WORKERS := $(shell nproc)
+BROWSER_NETNS := no
+browser: venv browser-deps seat-web ## test the built site in headless Chromium (screenshots in build/screenshots; BROWSER_WORKERS, BROWSER_NETNS=yes)
+	$(if $(filter yes,$(BROWSER_NETNS)),unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh) \
+	  $(PY) -m pytest tests/browser -q -n '$(subst ','\'',$(value BROWSER_WORKERS))' --require browser
 
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
 	$(VENV)/bin/mkdocs build --strict --quiet
@@ -167,8 +171,8 @@ site-image: images ## build the site as a container image and check it serves th
 zensical: venv ## build the site with Zensical too, and check every page of the nav is there
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
-test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests
-	@bash scripts/run-steps venv lint engine images unit integration doctest build journey-and-browser
+test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests (at once where they can: `$(PYTHON) scripts/run_steps.py --plan`)
+	@$(PYTHON) scripts/run_steps.py
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md
 	$(PY) benchmarks/bringup.py

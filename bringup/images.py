@@ -18,10 +18,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
@@ -179,13 +181,19 @@ def pushed() -> dict[str, str]:
                            "`make images` (the images are then pushed again)") from None
 
 
+# The builds after the python stand-ins run at once (ensure_after_python):
+# one writer for all of them, and one read-change-write of the record at a time.
+_PUSHES = threading.Lock()
+
+
 def record_push(image: Image) -> None:
     digest = registry.manifest_digest(image.repository, image.tag)
     if not digest:
         raise BringupError(f"{image.hub_ref} is not in the mirror right after its push")
-    record = pushed()
-    record[f"{image.repository}:{image.tag}"] = digest
-    paths.write_private(paths.CACHE / PUSHED, json.dumps(record, indent=1, sort_keys=True))
+    with _PUSHES:
+        record = pushed()
+        record[f"{image.repository}:{image.tag}"] = digest
+        paths.write_private(paths.CACHE / PUSHED, json.dumps(record, indent=1, sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -225,9 +233,10 @@ _writer: list[registry.Writer] = []
 
 
 def writer() -> registry.Writer:
-    if not _writer:
-        _writer.append(registry.Writer().__enter__())
-    return _writer[0]
+    with _PUSHES:
+        if not _writer:
+            _writer.append(registry.Writer().__enter__())
+        return _writer[0]
 
 
 def push(source_ref: str, image: Image, what: str) -> None:
@@ -424,7 +433,8 @@ def check_python_version(reference: str) -> None:
 def build_workshop_image(image: Image, digest: str) -> None:
     local = f"intro-to-docker-build/workshop:{digest}"
     # --pull: the base as the mirror has it now, not an older local copy of the tag.
-    DOCKER.run("build", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local, str(REPO_ROOT / "examples"),
+    DOCKER.run("build", "--quiet", "--pull", "--label", f"{RECIPE_LABEL}={digest}", "-t", local,
+               str(REPO_ROOT / "examples"),
                what=f"building {image.hub_ref}")
     publish(local, image)
 
@@ -484,13 +494,26 @@ def sandbox_build_argv(sandbox: SandboxEngine, digest: str, mirror: str, base: s
 SANDBOX_ROLE_LABEL = DOCTEST_IDENTITY.role_label  # set by sandbox_build_argv
 
 
-def ensure_sandbox_images(python_digest: str, arch: str, sandboxes: Iterable[SandboxEngine] = SANDBOX_ENGINES) -> None:
-    """Every engine of the doc tests' matrix (SANDBOX_ENGINES), each built on
-    this engine (never pushed) when its recipe changed."""
+def sandbox_builds(python_digest: str, arch: str, sandboxes: Iterable[SandboxEngine] = SANDBOX_ENGINES
+                   ) -> list[Callable[[], None]]:
+    """One build for each engine of the doc tests' matrix (SANDBOX_ENGINES),
+    on this engine (never pushed), to run when its recipe changed."""
     mirror = apt_mirror()
-    for sandbox in sandboxes:
-        ensure_sandbox_image(sandbox, sandbox_digest(sandbox, python_digest, arch, mirror), mirror)
-    remove_replaced_sandboxes()
+    return [functools.partial(ensure_sandbox_image, sandbox, sandbox_digest(sandbox, python_digest, arch, mirror),
+                              mirror) for sandbox in sandboxes]
+
+
+def run_at_once(builds: Sequence[Callable[[], None]]) -> None:
+    """Each build in a thread of its own (they wait on the network, apt and
+    the engine more than on this machine's cores: 68 s one after the other
+    on an empty cache); every one runs to its end, then the first failure is
+    raised."""
+    if not builds:
+        return
+    with ThreadPoolExecutor(max_workers=len(builds)) as pool:
+        futures = [pool.submit(build) for build in builds]
+    for future in futures:
+        future.result()
 
 
 def remove_replaced_sandboxes() -> None:
@@ -572,20 +595,33 @@ def _ensure_images() -> None:
                     tarballs = dict(zip(("full", "slim"), debootstrap_rootfs(python_digest, scratch, private)))
                     build_python([(i, tarballs[kind]) for i, kind in wanted_python if i in todo],
                                  python_digest, scratch, private)
-        base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
-        if not online:
-            mirror = apt_mirror()
-            registry_digest = recipe_hash(REGISTRY.inputs, base_digest, arch, mirror)
-            if cached(REGISTRY, registry_digest):
-                say(f"    {REGISTRY.hub_ref}: in the mirror (recipe {registry_digest})")
-            else:
-                with step(f"building the {REGISTRY.hub_ref} stand-in"):
-                    build_registry(REGISTRY, registry_digest, mirror)
-        workshop = workshop_image()
-        workshop_digest = recipe_hash(workshop.inputs, base_digest, arch)
-        if cached(workshop, workshop_digest):
-            say(f"    {workshop.hub_ref}: in the mirror (recipe {workshop_digest})")
+        ensure_after_python(online, arch, python_digest if not online else "hub")
+    remove_replaced_sandboxes()
+
+
+def ensure_after_python(online: bool, arch: str, python_digest: str) -> None:
+    """What is built on the python images, at once: the registry stand-in
+    (offline), the workshop image and the sandbox images."""
+    base_digest = (registry.image_labels(PYTHON_ALPINE.repository, PYTHON_ALPINE.tag) or {}).get(RECIPE_LABEL, "hub")
+    builds: list[Callable[[], None]] = []
+    if not online:
+        mirror = apt_mirror()
+        registry_digest = recipe_hash(REGISTRY.inputs, base_digest, arch, mirror)
+        if cached(REGISTRY, registry_digest):
+            say(f"    {REGISTRY.hub_ref}: in the mirror (recipe {registry_digest})")
         else:
-            with step(f"building the workshop image {workshop.hub_ref}"):
-                build_workshop_image(workshop, workshop_digest)
-    ensure_sandbox_images(python_digest if not online else "hub", arch)
+            builds.append(functools.partial(_in_step, f"building the {REGISTRY.hub_ref} stand-in",
+                                            build_registry, REGISTRY, registry_digest, mirror))
+    workshop = workshop_image()
+    workshop_digest = recipe_hash(workshop.inputs, base_digest, arch)
+    if cached(workshop, workshop_digest):
+        say(f"    {workshop.hub_ref}: in the mirror (recipe {workshop_digest})")
+    else:
+        builds.append(functools.partial(_in_step, f"building the workshop image {workshop.hub_ref}",
+                                        build_workshop_image, workshop, workshop_digest))
+    run_at_once(builds + sandbox_builds(python_digest, arch))
+
+
+def _in_step(what: str, build: Callable[..., None], *args: object) -> None:
+    with step(what):
+        build(*args)

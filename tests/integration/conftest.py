@@ -61,6 +61,7 @@ class IntegrationUnits(LoadScopeScheduling):
         return module if Path(module).name in ONE_UNIT else nodeid.split("[", 1)[0]
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: without xdist (`-p no:xdist`) the tests run in one process
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") == "loadscope":
         return IntegrationUnits(config, log)

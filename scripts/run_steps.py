@@ -1,0 +1,218 @@
+"""`make test`: every step as `make STEP`, each started once what it needs
+has finished, so that light steps run beside heavy ones and the machine's
+two cores are kept busy (a step-by-step run left a fifth of them idle).
+
+A step *needs* others (it cannot pass without them: when one fails it is not
+started, and the summary says why) and *waits for* others only to share the
+machine or a lock with them (it starts when they end, passed or not). One
+step at a time streams its output (the chain engine, images, integration,
+journey); the others write to build/steps/STEP.log, printed whole when they
+end. Every step runs in a process group of its own: an interrupted run
+stops them all, and each one's own clean-up (the harness reaps its
+sandboxes on SIGTERM) still runs.
+
+Standard library only: it starts before .venv exists.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = Path("build") / "steps"  # under ROOT, where the steps run
+POLL = 0.5  # seconds between looks at the running steps
+STOP_GRACE = 60  # seconds a step has to clean up after SIGTERM before SIGKILL
+BANNER = "=" * 19
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    needs: tuple[str, ...] = ()
+    waits_for: tuple[str, ...] = ()
+    live: bool = False                 # streams its output (the plan keeps live steps one at a time)
+    make_args: tuple[str, ...] = ()    # variables given on make's command line
+
+
+def plan(as_root: bool) -> list[Step]:
+    """make test's steps. Why each edge is there:
+    - lint, unit, build and seat-web need no engine: they run beside the bring-up;
+    - browser-deps installs Chromium with apt-get, which the engine step may be
+      using to install the engine (one dpkg lock);
+    - integration has tests that compare or watch the whole outer engine and
+      push through the mirror's one writer: nothing else runs on the engine
+      beside it;
+    - the journey (one engine, nav order: the longest step, and at about half
+      the machine once alone) runs beside the browser tests, then the doc tests;
+      the browser tests, in a network namespace of their own as root (Chromium
+      fails loads when the sandboxes' networks come and go), on one worker;
+      not root, they cannot be shielded and wait for the journey to end."""
+    browser_waits = ("integration",) if as_root else ("integration", "journey")
+    return [
+        Step("venv", live=True),
+        Step("lint", needs=("venv",)),
+        Step("unit", needs=("venv",)),
+        Step("build", needs=("venv",)),
+        Step("seat-web"),
+        Step("engine", needs=("venv",), live=True),
+        Step("browser-deps", waits_for=("engine",)),
+        Step("images", needs=("engine",), live=True),
+        Step("integration", needs=("images",), live=True),
+        Step("journey", needs=("images",), waits_for=("integration",), live=True),
+        Step("browser", needs=("images", "browser-deps", "seat-web"), waits_for=browser_waits,
+             make_args=("BROWSER_WORKERS=1", f"BROWSER_NETNS={'yes' if as_root else 'no'}")),
+        Step("doctest", needs=("images",), waits_for=("integration", "browser")),
+    ]
+
+
+def make_command(step: Step) -> list[str]:
+    return ["make", "--no-print-directory", step.name, *step.make_args]
+
+
+@dataclass
+class Running:
+    step: Step
+    process: subprocess.Popen[bytes]
+    started: float
+    log: Path | None
+
+
+class StepRunner:
+    """Starts each step when it may start, and keeps the summary."""
+
+    def __init__(self, steps: list[Step], command: Callable[[Step], list[str]] | None = None,
+                 logs: Path = LOGS) -> None:
+        names = {step.name for step in steps}
+        for step in steps:
+            unknown = set(step.needs + step.waits_for) - names
+            if unknown:
+                raise SystemExit(f"run_steps: {step.name} needs or waits for {sorted(unknown)}, not in the plan")
+        self.command = command or make_command
+        self.logs = logs
+        self.pending = list(steps)
+        self.running: list[Running] = []
+        self.results: dict[str, tuple[str, float, float]] = {}  # name -> (outcome, started, took)
+        self.start = time.monotonic()
+
+    def run(self) -> int:
+        while self.pending or self.running:
+            for step in list(self.pending):
+                self._start_or_drop(step)
+            if not self.running:
+                if self.pending:  # only possible with a cycle in the plan
+                    raise SystemExit(f"run_steps: nothing can start: {[s.name for s in self.pending]}")
+                break
+            self._reap_one()
+        return self._summary()
+
+    def _start_or_drop(self, step: Step) -> None:
+        failed = [name for name in step.needs if name in self.results and self.results[name][0] != "ok"]
+        if failed:
+            self.pending.remove(step)
+            self.results[step.name] = (f"not run: {', '.join(failed)} did not pass", 0.0, 0.0)
+            return
+        if all(name in self.results for name in step.needs + step.waits_for):
+            self.pending.remove(step)
+            self._start(step)
+
+    def _start(self, step: Step) -> None:
+        argv = self.command(step)
+        started = time.monotonic()
+        if step.live:
+            print(f"\n{BANNER} make {step.name} {BANNER}", flush=True)
+            process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+            log = None
+        else:
+            (ROOT / self.logs).mkdir(parents=True, exist_ok=True)
+            log = ROOT / self.logs / f"{step.name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True)
+            print(f"  [{self._clock(started)}] make {step.name}: started beside the others (output: {self.logs / log.name})",
+                  flush=True)
+        self.running.append(Running(step, process, started, log))
+
+    def _reap_one(self) -> None:
+        """Wait until one running step ends, and record it."""
+        while True:
+            done = next((r for r in self.running if r.process.poll() is not None), None)
+            if done is not None:
+                break
+            time.sleep(POLL)
+        self.running.remove(done)
+        took = time.monotonic() - done.started
+        outcome = "ok" if done.process.returncode == 0 else "FAILED"
+        self.results[done.step.name] = (outcome, done.started - self.start, took)
+        if done.log is not None:
+            print(f"\n{BANNER} make {done.step.name} (ran beside the others, {took:.0f} s, {outcome}) {BANNER}",
+                  flush=True)
+            sys.stdout.buffer.write(done.log.read_bytes())
+            sys.stdout.flush()
+
+    def stop_all(self) -> None:
+        """SIGTERM to every running step's group, SIGKILL to what is left after the grace."""
+        for running in self.running:
+            _signal_group(running.process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for running in self.running:
+            try:
+                running.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(running.process, signal.SIGKILL)
+                running.process.wait()
+
+    def _clock(self, at: float) -> str:
+        seconds = int(at - self.start)
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def _summary(self) -> int:
+        width = max(map(len, self.results), default=4) + 2
+        print(f"\n{BANNER} summary {BANNER}")
+        print(f"  {'step':<{width}}{'outcome':<9}{'started':>8}{'took':>7}")
+        failed = 0
+        for name, (outcome, started, took) in self.results.items():
+            if outcome != "ok":
+                failed += 1
+            if outcome.startswith("not run"):
+                print(f"  {name:<{width}}{outcome}")
+            else:
+                print(f"  {name:<{width}}{outcome:<9}{int(started):>7}s{int(took):>6}s")
+        print(f"  {'total':<{width}}{int(time.monotonic() - self.start)}s, {failed} failed or not run")
+        return 1 if failed else 0
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plan", action="store_true", help="print the steps and their edges, run nothing")
+    options = parser.parse_args()
+    steps = plan(os.geteuid() == 0)
+    if options.plan:
+        for step in steps:
+            print(f"{step.name:<14} needs {', '.join(step.needs) or '-'}; waits for {', '.join(step.waits_for) or '-'}")
+        return 0
+    runner = StepRunner(steps)
+
+    def interrupted(signum: int, _frame: object) -> None:
+        print(f"\nrun_steps: {signal.Signals(signum).name}: stopping the running steps", flush=True)
+        runner.stop_all()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    return runner.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

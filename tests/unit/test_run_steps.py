@@ -1,0 +1,118 @@
+"""make test's scheduler (scripts/run_steps.py): steps start once what they
+need and wait for has ended, a failed need stops its dependents, a step
+beside the others has its output printed whole, and the plan itself is
+whole. The steps here are small shell commands instead of make targets."""
+import importlib.util
+import os
+import re
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("run_steps", ROOT / "scripts" / "run_steps.py")
+run_steps = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_steps)
+Step = run_steps.Step
+
+
+def runner(tmp_path, steps, scripts):
+    """A StepRunner whose step NAME runs scripts[NAME] in sh, each noting in
+    tmp_path/order when it starts and ends."""
+    order = tmp_path / "order"
+
+    def command(step):
+        return ["sh", "-c", f"echo start {step.name} >> {order}; {scripts.get(step.name, 'true')}; "
+                            f"status=$?; echo end {step.name} >> {order}; exit $status"]
+    return run_steps.StepRunner(steps, command=command, logs=tmp_path / "logs"), order
+
+
+def test_steps_start_after_what_they_need_and_wait_for(tmp_path, capsys):
+    steps = [Step("a", live=True), Step("b", needs=("a",)), Step("c", needs=("a",), waits_for=("b",))]
+    steps_runner, order = runner(tmp_path, steps, {"b": "sleep 0.3"})
+    assert steps_runner.run() == 0
+    events = order.read_text().split("\n")
+    assert events.index("end a") < events.index("start b") < events.index("end b") < events.index("start c")
+
+
+def test_steps_without_edges_run_at_once(tmp_path, capsys):
+    steps = [Step("a"), Step("b")]
+    steps_runner, order = runner(tmp_path, steps, {"a": "sleep 0.5", "b": "sleep 0.5"})
+    assert steps_runner.run() == 0
+    events = order.read_text().split("\n")
+    assert events.index("start b") < events.index("end a")  # b began while a still ran
+
+
+def test_a_failed_need_stops_its_dependents_but_not_the_steps_that_only_wait(tmp_path, capsys):
+    steps = [Step("setup"), Step("needs-it", needs=("setup",)), Step("waits-for-it", waits_for=("setup",)),
+             Step("after-the-dependent", needs=("needs-it",))]
+    steps_runner, order = runner(tmp_path, steps, {"setup": "exit 3"})
+    assert steps_runner.run() == 1
+    events = order.read_text()
+    assert "start needs-it" not in events and "start after-the-dependent" not in events
+    assert "end waits-for-it" in events
+    summary = capsys.readouterr().out.split("summary")[-1]
+    assert re.search(r"setup +FAILED", summary)
+    assert re.search(r"needs-it +not run: setup did not pass", summary)
+    assert re.search(r"after-the-dependent +not run: needs-it did not pass", summary)
+    assert re.search(r"waits-for-it +ok", summary)
+    assert "3 failed or not run" in summary
+
+
+def test_a_step_beside_the_others_has_its_output_printed_whole_when_it_ends(tmp_path, capsys):
+    steps_runner, _ = runner(tmp_path, [Step("quiet")], {"quiet": "echo one; echo two >&2"})
+    assert steps_runner.run() == 0
+    out = capsys.readouterr().out
+    assert "make quiet: started beside the others" in out
+    block = out.split("make quiet (ran beside the others")[1]
+    assert "one\ntwo\n" in block
+    assert (tmp_path / "logs" / "quiet.log").read_text().endswith("one\ntwo\n")
+
+
+@pytest.mark.parametrize("as_root", [True, False])
+def test_the_plan_names_only_its_own_steps_and_every_step_can_start(as_root):
+    steps = run_steps.plan(as_root)
+    names = [step.name for step in steps]
+    assert len(names) == len(set(names))
+    seen = set()
+    for step in steps:  # listed in an order in which each step's edges come first: no cycle
+        assert set(step.needs + step.waits_for) <= seen, step.name
+        seen.add(step.name)
+    live = [step.name for step in steps if step.live]
+    # The live steps stream to one terminal: each must end before the next starts.
+    by_name = {step.name: step for step in steps}
+    for earlier, later in zip(live, live[1:]):
+        assert earlier in by_name[later].needs + by_name[later].waits_for, (earlier, later)
+
+
+def test_not_root_the_browser_tests_wait_for_the_journey():
+    browser = {step.name: step for step in run_steps.plan(False)}["browser"]
+    assert "journey" in browser.waits_for and "BROWSER_NETNS=no" in browser.make_args
+    browser = {step.name: step for step in run_steps.plan(True)}["browser"]
+    assert "journey" not in browser.waits_for and "BROWSER_NETNS=yes" in browser.make_args
+
+
+def test_every_step_is_a_make_target():
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M))
+    assert {step.name for step in run_steps.plan(True)} <= targets
+
+
+def test_a_plan_naming_an_unknown_step_is_refused():
+    with pytest.raises(SystemExit, match="waits for \\['nowhere'\\]"):
+        run_steps.StepRunner([Step("a", waits_for=("nowhere",))])
+
+
+def test_stopping_ends_every_running_step_and_what_it_started(tmp_path, capsys):
+    child = tmp_path / "child.pid"
+    steps_runner, _ = runner(tmp_path, [Step("long")], {"long": f"sleep 60 & echo $! > {child}; wait"})
+    steps_runner._start(Step("long"))
+    for _ in range(50):  # the step's shell has started its child
+        if child.exists() and child.read_text().strip():
+            break
+        time.sleep(0.1)
+    running = steps_runner.running[0].process
+    steps_runner.stop_all()
+    assert running.returncode is not None
+    pid = int(child.read_text())
+    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
