@@ -159,7 +159,7 @@ browser-deps: ## install Chromium from Debian packages if it is missing (root)
 BROWSER_WORKERS := $(shell nproc)
 BROWSER_NETNS := no
 browser: venv browser-deps seat-web ## test the built site in headless Chromium (screenshots in build/screenshots; BROWSER_WORKERS, BROWSER_NETNS=yes)
-	$(if $(filter yes,$(BROWSER_NETNS)),unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh) \
+	$(if $(filter yes,$(value BROWSER_NETNS)),unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh) \
 	  $(PY) -m pytest tests/browser -q -n '$(subst ','\'',$(value BROWSER_WORKERS))' --require browser
 
 site: doctest ## run the doc tests, then build the site with fresh verified marks into site/
@@ -171,7 +171,7 @@ site-image: images ## build the site as a container image and check it serves th
 zensical: venv ## build the site with Zensical too, and check every page of the nav is there
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
-test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests (at once where they can: `$(PYTHON) scripts/run_steps.py --plan`)
+test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests (at once where they can: `python3 scripts/run_steps.py --plan`)
 	@$(PYTHON) scripts/run_steps.py
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md

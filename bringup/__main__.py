@@ -1,5 +1,6 @@
 """python -m bringup {engine,engine-stop,images,mirror}: see `make help`."""
 import argparse
+import signal
 import time
 from collections.abc import Sequence
 
@@ -22,6 +23,10 @@ def stop_all() -> None:
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing that `make engine` started is running")
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bringup", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="serve only these of the workshop's images (e.g. hello-world python:alpine)")
     args = parser.parse_args(argv)
     start = time.monotonic()
+    if args.command != "mirror":  # the mirror's server handles its own signals (organizer.serve)
+        # SIGTERM (as `make test` stops its steps) cleans up as Ctrl-C does: the writer stopped, scratch discarded.
+        signal.signal(signal.SIGTERM, _interrupted)
     try:
         paths.ensure()  # the cache is checked (or made, 0700) before anything in it is read or written
         engine.use_own_engine()

@@ -507,13 +507,16 @@ def run_at_once(builds: Sequence[Callable[[], None]]) -> None:
     """Each build in a thread of its own (they wait on the network, apt and
     the engine more than on this machine's cores: 68 s one after the other
     on an empty cache); every one runs to its end, then the first failure is
-    raised."""
+    raised and the others are said."""
     if not builds:
         return
     with ThreadPoolExecutor(max_workers=len(builds)) as pool:
         futures = [pool.submit(build) for build in builds]
-    for future in futures:
-        future.result()
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    for later in errors[1:]:  # said here, since only the first is raised
+        say(f"    also failed: {later}")
+    if errors:
+        raise errors[0]
 
 
 def remove_replaced_sandboxes() -> None:

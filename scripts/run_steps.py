@@ -7,9 +7,11 @@ started, and the summary says why) and *waits for* others only to share the
 machine or a lock with them (it starts when they end, passed or not). One
 step at a time streams its output (the chain engine, images, integration,
 journey); the others write to build/steps/STEP.log, printed whole when they
-end. Every step runs in a process group of its own: an interrupted run
-stops them all, and each one's own clean-up (the harness reaps its
-sandboxes on SIGTERM) still runs.
+end. Every step runs in a process group of its own: Ctrl-C, SIGTERM or a
+hang-up stops them all with the signal that came (SIGTERM for a hang-up),
+so each one's own clean-up still runs (bring-up stops the mirror's writer
+on Ctrl-C, the harness reaps its sandboxes on either); what is still there
+a minute later is killed.
 
 Standard library only: it starts before .venv exists.
 """
@@ -28,6 +30,7 @@ LOGS = Path("build") / "steps"  # under ROOT, where the steps run
 POLL = 0.5  # seconds between looks at the running steps
 STOP_GRACE = 60  # seconds a step has to clean up after SIGTERM before SIGKILL
 BANNER = "=" * 19
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -98,17 +101,39 @@ class StepRunner:
         self.running: list[Running] = []
         self.results: dict[str, tuple[str, float, float]] = {}  # name -> (outcome, started, took)
         self.start = time.monotonic()
+        self.stop_signal: int | None = None  # set by a signal: no step starts, the running ones are stopped
+
+    def request_stop(self, signum: int, _frame: object = None) -> None:
+        """A signal handler: only notes the signal, which the loop acts on
+        between two looks at the steps (never halfway through starting one)."""
+        self.stop_signal = self.stop_signal or signum
 
     def run(self) -> int:
-        while self.pending or self.running:
+        try:
+            self._run_steps()
+        except OSError as error:  # `make` missing, build/steps not writable: said once, nothing left running
+            print(f"run_steps: {error}", file=sys.stderr, flush=True)
+            self.request_stop(signal.SIGTERM)
+        if self.stop_signal is None:
+            return print_summary(self.results, time.monotonic() - self.start)
+        print(f"\nrun_steps: {signal.Signals(self.stop_signal).name}: stopping "
+              f"{', '.join(r.step.name for r in self.running) or 'nothing: no step is running'}", flush=True)
+        # A hang-up reaches no step (each has a session of its own): they get SIGTERM.
+        stop_groups([r.process for r in self.running],
+                    signal.SIGTERM if self.stop_signal == signal.SIGHUP else self.stop_signal)
+        print_summary(self.results, time.monotonic() - self.start)
+        return 128 + self.stop_signal
+
+    def _run_steps(self) -> None:
+        while (self.pending or self.running) and self.stop_signal is None:
             for step in list(self.pending):
-                self._start_or_drop(step)
+                if self.stop_signal is None:
+                    self._start_or_drop(step)
             if not self.running:
-                if self.pending:  # only possible with a cycle in the plan
+                if self.pending and self.stop_signal is None:  # only possible with a cycle in the plan
                     raise SystemExit(f"run_steps: nothing can start: {[s.name for s in self.pending]}")
                 break
             self._reap_one()
-        return self._summary()
 
     def _start_or_drop(self, step: Step) -> None:
         failed = [name for name in step.needs if name in self.results and self.results[name][0] != "ok"]
@@ -133,16 +158,15 @@ class StepRunner:
             with log.open("wb") as out:
                 process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True)
-            print(f"  [{self._clock(started)}] make {step.name}: started beside the others (output: {self.logs / log.name})",
-                  flush=True)
+            print(f"  [{self._clock(started)}] make {step.name}: started beside the others "
+                  f"(output: {self.logs / log.name})", flush=True)
         self.running.append(Running(step, process, started, log))
 
     def _reap_one(self) -> None:
-        """Wait until one running step ends, and record it."""
-        while True:
-            done = next((r for r in self.running if r.process.poll() is not None), None)
-            if done is not None:
-                break
+        """Wait until one running step ends (or a signal asks to stop), and record it."""
+        while (done := next((r for r in self.running if r.process.poll() is not None), None)) is None:
+            if self.stop_signal is not None:
+                return
             time.sleep(POLL)
         self.running.remove(done)
         took = time.monotonic() - done.started
@@ -154,36 +178,54 @@ class StepRunner:
             sys.stdout.buffer.write(done.log.read_bytes())
             sys.stdout.flush()
 
-    def stop_all(self) -> None:
-        """SIGTERM to every running step's group, SIGKILL to what is left after the grace."""
-        for running in self.running:
-            _signal_group(running.process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for running in self.running:
-            try:
-                running.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(running.process, signal.SIGKILL)
-                running.process.wait()
-
     def _clock(self, at: float) -> str:
         seconds = int(at - self.start)
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
-    def _summary(self) -> int:
-        width = max(map(len, self.results), default=4) + 2
-        print(f"\n{BANNER} summary {BANNER}")
-        print(f"  {'step':<{width}}{'outcome':<9}{'started':>8}{'took':>7}")
-        failed = 0
-        for name, (outcome, started, took) in self.results.items():
-            if outcome != "ok":
-                failed += 1
-            if outcome.startswith("not run"):
-                print(f"  {name:<{width}}{outcome}")
-            else:
-                print(f"  {name:<{width}}{outcome:<9}{int(started):>7}s{int(took):>6}s")
-        print(f"  {'total':<{width}}{int(time.monotonic() - self.start)}s, {failed} failed or not run")
-        return 1 if failed else 0
+
+def stop_groups(processes: list[subprocess.Popen[bytes]], signum: int, grace: float = STOP_GRACE) -> None:
+    """`signum` to each step's process group; once `grace` is over, SIGKILL to
+    every process still in one. A group is waited for whole, not only its
+    leader (make): pytest's workers or a build may outlive it."""
+    for process in processes:
+        _signal_group(process, signum)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        for process in processes:
+            process.poll()  # reaps a leader that ended: its group can then empty
+        if not any(_group_alive(process) for process in processes):
+            return
+        time.sleep(POLL)
+    for process in processes:
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
+def _group_alive(process: subprocess.Popen[bytes]) -> bool:
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member that changed its user: still there
+        return True
+    return True
+
+
+def print_summary(results: dict[str, tuple[str, float, float]], total: float) -> int:
+    """Each step's outcome, when it started and how long it took; the exit status."""
+    width = max(map(len, results), default=4) + 2
+    print(f"\n{BANNER} summary {BANNER}")
+    print(f"  {'step':<{width}}{'outcome':<9}{'started':>8}{'took':>7}")
+    failed = 0
+    for name, (outcome, started, took) in results.items():
+        if outcome != "ok":
+            failed += 1
+        if outcome.startswith("not run"):
+            print(f"  {name:<{width}}{outcome}")
+        else:
+            print(f"  {name:<{width}}{outcome:<9}{int(started):>7}s{int(took):>6}s")
+    print(f"  {'total':<{width}}{int(total)}s, {failed} failed or not run")
+    return 1 if failed else 0
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
@@ -203,14 +245,8 @@ def main() -> int:
             print(f"{step.name:<14} needs {', '.join(step.needs) or '-'}; waits for {', '.join(step.waits_for) or '-'}")
         return 0
     runner = StepRunner(steps)
-
-    def interrupted(signum: int, _frame: object) -> None:
-        print(f"\nrun_steps: {signal.Signals(signum).name}: stopping the running steps", flush=True)
-        runner.stop_all()
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, runner.request_stop)
     return runner.run()
 
 

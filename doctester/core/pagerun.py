@@ -75,8 +75,10 @@ class OutputCheck:
         if self.update is not None:
             self.update.append((block.path, expected.span, outcome.actual))
             return
+        # The diff is of normalized text; what was printed as is tells a lost
+        # line from one a normalizer folded away.
         raise BlockFailure(f"{block.path}:{line}: {text.splitlines()[0] if text else ''}: output differs\n"
-                           f"{outcome.diff()}", output)
+                           f"{outcome.diff()}\n--- printed, as is\n{tail(output) or '(nothing)'}", output)
 
 
 def captured(block: Block, line: int, output: str) -> str:

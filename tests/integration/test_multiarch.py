@@ -42,11 +42,15 @@ def still_running(pattern, wait=5):
     return False
 
 
-def test_hello_world_in_the_mirror_is_an_index_of_both_cpus(client):
+def hello_world_index():
     request = urllib.request.Request(f"{registry.MIRROR_URL}/v2/library/hello-world/manifests/latest",
                                      headers={"Accept": registry.MANIFEST_TYPES})
     with urllib.request.urlopen(request, timeout=5) as response:
-        index = json.load(response)
+        return json.load(response)
+
+
+def test_hello_world_in_the_mirror_is_an_index_of_both_cpus(client):
+    index = hello_world_index()
     assert index["mediaType"] == registry.OCI_INDEX
     assert sorted(entry["platform"]["architecture"] for entry in index["manifests"]) == sorted(
         [host.debian_arch(), ARCH])
@@ -58,8 +62,13 @@ def test_hello_world_in_the_mirror_is_an_index_of_both_cpus(client):
 
 def test_an_engine_pulls_the_other_cpus_image_from_the_mirror(client):
     """What an attendee's laptop of the other CPU does, asked for here with
-    --platform; by the index's digest, so that no tag of this engine changes."""
-    reference = f"hello-world@{registry.manifest_digest('library/hello-world', 'latest')}"
+    --platform; by the digest of the index's entry for that CPU, which names
+    that image alone: no tag or digest this engine holds changes (by the
+    index's digest, the pull would have to move a `hello-world@` digest an
+    earlier `docker pull hello-world` recorded for this CPU's image, which
+    the engine refuses)."""
+    entry, = (e for e in hello_world_index()["manifests"] if e["platform"]["architecture"] == ARCH)
+    reference = f"hello-world@{entry['digest']}"
     sh("docker", "pull", "--quiet", "--platform", f"linux/{ARCH}", reference)
     try:
         arch = sh("docker", "image", "inspect", "--format", "{{.Architecture}}", reference).stdout.strip()

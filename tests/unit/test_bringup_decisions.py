@@ -471,3 +471,20 @@ def test_engine_stop_stops_every_service_bring_up_started_and_says_which(monkeyp
     stop_all()
     assert asked == ["room", "emulating", "dockerd", "registry"]
     assert capsys.readouterr().out == "stopped: the room's mirror, dockerd\n"
+
+
+def test_builds_at_once_all_run_to_their_end_and_every_failure_is_told(capsys):
+    finished = []
+
+    def slow():
+        time.sleep(0.2)
+        finished.append("slow")
+
+    def failing(what):
+        def build():
+            raise BringupError(f"building {what} failed")
+        return build
+    with pytest.raises(BringupError, match="building registry failed"):
+        images.run_at_once([failing("registry"), slow, failing("sandbox")])
+    assert finished == ["slow"]  # not cut short by the failure beside it
+    assert "also failed: building sandbox failed" in capsys.readouterr().out

@@ -89,6 +89,11 @@ def test_the_working_folder_is_at_home_under_its_configured_name(local, run_page
 def test_stale_output_and_a_wrong_exit_status_fail_at_their_line(local, run_page):
     with pytest.raises(BlockFailure, match=r"(?s)page.md:2: echo new: output differs.*-old\n\+new"):
         run_page(local, "bash", "```console\n$ echo new\nold\n```\n")
+    # What was printed as is follows the diff of normalized text.
+    with pytest.raises(BlockFailure, match=r"(?s)output differs.*--- printed, as is\nabc 2024-01-01\Z"):
+        run_page(local, "bash", "```console\n$ echo abc 2024-01-01\nabc\n```\n")
+    with pytest.raises(BlockFailure, match=r"(?s)--- printed, as is\n\(nothing\)\Z"):
+        run_page(local, "bash", "```console\n$ true\nsomething\n```\n")
     with pytest.raises(BlockFailure, match=r"page.md:2: false exited 1 \(expected 0\)"):
         run_page(local, "bash", "```console\n$ false\n```\n")
     run_page(local, "bash", '<!-- doctest: exit=nonzero -->\n```bash\nfalse\n```\n')

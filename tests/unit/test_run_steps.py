@@ -3,8 +3,10 @@ need and wait for has ended, a failed need stops its dependents, a step
 beside the others has its output printed whole, and the plan itself is
 whole. The steps here are small shell commands instead of make targets."""
 import importlib.util
-import os
 import re
+import signal
+import subprocess
+import threading
 import time
 
 import pytest
@@ -23,7 +25,7 @@ def runner(tmp_path, steps, scripts):
     order = tmp_path / "order"
 
     def command(step):
-        return ["sh", "-c", f"echo start {step.name} >> {order}; {scripts.get(step.name, 'true')}; "
+        return ["sh", "-c", f"echo start {step.name} >> {order}; ( {scripts.get(step.name, 'true')} ); "
                             f"status=$?; echo end {step.name} >> {order}; exit $status"]
     return run_steps.StepRunner(steps, command=command, logs=tmp_path / "logs"), order
 
@@ -37,11 +39,15 @@ def test_steps_start_after_what_they_need_and_wait_for(tmp_path, capsys):
 
 
 def test_steps_without_edges_run_at_once(tmp_path, capsys):
+    """a can only end once b has started: run one after the other, they would hang (bounded: 20 s)."""
     steps = [Step("a"), Step("b")]
-    steps_runner, order = runner(tmp_path, steps, {"a": "sleep 0.5", "b": "sleep 0.5"})
+    began = tmp_path / "b-began"
+    steps_runner, order = runner(tmp_path, steps, {
+        "a": f"for i in $(seq 200); do [ -e {began} ] && exit 0; sleep 0.1; done; exit 1",
+        "b": f"touch {began}"})
     assert steps_runner.run() == 0
     events = order.read_text().split("\n")
-    assert events.index("start b") < events.index("end a")  # b began while a still ran
+    assert events.index("start b") < events.index("end a")
 
 
 def test_a_failed_need_stops_its_dependents_but_not_the_steps_that_only_wait(tmp_path, capsys):
@@ -103,16 +109,40 @@ def test_a_plan_naming_an_unknown_step_is_refused():
         run_steps.StepRunner([Step("a", waits_for=("nowhere",))])
 
 
-def test_stopping_ends_every_running_step_and_what_it_started(tmp_path, capsys):
+def wait_for(condition, seconds=20.0):
+    """Poll `condition` for up to `seconds` (bounded), for a loaded machine."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def gone(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_signal_stops_every_running_step_and_what_it_started_and_starts_no_other(tmp_path, capsys):
     child = tmp_path / "child.pid"
-    steps_runner, _ = runner(tmp_path, [Step("long")], {"long": f"sleep 60 & echo $! > {child}; wait"})
-    steps_runner._start(Step("long"))
-    for _ in range(50):  # the step's shell has started its child
-        if child.exists() and child.read_text().strip():
-            break
-        time.sleep(0.1)
-    running = steps_runner.running[0].process
-    steps_runner.stop_all()
-    assert running.returncode is not None
-    pid = int(child.read_text())
-    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
+    steps = [Step("long"), Step("after", waits_for=("long",))]
+    steps_runner, order = runner(tmp_path, steps, {"long": f"sleep 60 & echo $! > {child}; wait"})
+    stopper = threading.Thread(target=lambda: (wait_for(lambda: child.exists() and child.read_text().strip()),
+                                               steps_runner.request_stop(signal.SIGTERM)))
+    stopper.start()
+    assert steps_runner.run() == 128 + signal.SIGTERM
+    stopper.join()
+    wait_for(lambda: gone(int(child.read_text())))
+    assert "start after" not in order.read_text()
+    out = capsys.readouterr().out
+    assert "run_steps: SIGTERM: stopping long" in out and "summary" in out
+
+
+def test_what_outlives_the_grace_is_killed(tmp_path):
+    """A step that ignores the signal it is sent is killed once the grace is over."""
+    process = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 60 & wait; sleep 60"], start_new_session=True)
+    time.sleep(0.2)  # its trap is set
+    run_steps.stop_groups([process], signal.SIGTERM, grace=0.5)
+    assert process.returncode == -signal.SIGKILL
+    wait_for(lambda: not run_steps._group_alive(process))  # its sleep too, once reaped
