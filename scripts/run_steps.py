@@ -6,7 +6,7 @@ A step *needs* others (it cannot pass without them: when one fails it is not
 started, and the summary says why) and *waits for* others only to share the
 machine or a lock with them (it starts when they end, passed or not). One
 step at a time streams its output (the chain engine, images, integration,
-journey); the others write to build/steps/STEP.log, printed whole when they
+doc tests, journey); the others write to build/steps/STEP.log, printed whole when they
 end. Every step runs in a process group of its own: Ctrl-C, SIGTERM or a
 hang-up stops them all with the signal that came (SIGTERM for a hang-up),
 so each one's own clean-up still runs (bring-up stops the mirror's writer
@@ -50,12 +50,15 @@ def plan(as_root: bool) -> list[Step]:
     - integration has tests that compare or watch the whole outer engine and
       push through the mirror's one writer: nothing else runs on the engine
       beside it;
-    - the journey (one engine, nav order: the longest step, and at about half
-      the machine once alone) runs beside the browser tests, then the doc tests;
-      the browser tests, in a network namespace of their own as root (Chromium
-      fails loads when the sandboxes' networks come and go), on one worker;
-      not root, they cannot be shielded and wait for the journey to end."""
-    browser_waits = ("integration",) if as_root else ("integration", "journey")
+    - the doc tests run alone after it: on a machine kept busier (beside the
+      journey) a short `docker run` in their Engine 26.1 lost its container's
+      output in two runs of two (once in several runs alone: not understood);
+    - then the journey (one engine, nav order: the longest step, at about
+      half the machine once alone) runs beside the browser tests, in a network
+      namespace of their own as root (Chromium fails loads when the sandboxes'
+      networks come and go), on one worker; not root, they cannot be shielded
+      and wait for the journey to end."""
+    browser_waits = ("doctest",) if as_root else ("doctest", "journey")
     return [
         Step("venv", live=True),
         Step("lint", needs=("venv",)),
@@ -66,10 +69,10 @@ def plan(as_root: bool) -> list[Step]:
         Step("browser-deps", waits_for=("engine",)),
         Step("images", needs=("engine",), live=True),
         Step("integration", needs=("images",), live=True),
-        Step("journey", needs=("images",), waits_for=("integration",), live=True),
+        Step("doctest", needs=("images",), waits_for=("integration",), live=True),
+        Step("journey", needs=("images",), waits_for=("doctest",), live=True),
         Step("browser", needs=("images", "browser-deps", "seat-web"), waits_for=browser_waits,
              make_args=("BROWSER_WORKERS=1", f"BROWSER_NETNS={'yes' if as_root else 'no'}")),
-        Step("doctest", needs=("images",), waits_for=("integration", "browser")),
     ]
 
 
@@ -83,6 +86,25 @@ class Running:
     process: subprocess.Popen[bytes]
     started: float
     log: Path | None
+
+
+class HeldOutput:
+    """What the steps beside say, held while a live step streams (a row of
+    pytest's dots is not cut in two), and said once none does."""
+
+    def __init__(self) -> None:
+        self.held: list[bytes] = []
+
+    def say(self, text: bytes, held: bool) -> None:
+        self.held.append(text)
+        if not held:
+            self.flush()
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(self.held))
+        sys.stdout.buffer.flush()
+        self.held.clear()
 
 
 class StepRunner:
@@ -102,6 +124,7 @@ class StepRunner:
         self.results: dict[str, tuple[str, float, float]] = {}  # name -> (outcome, started, took)
         self.start = time.monotonic()
         self.stop_signal: int | None = None  # set by a signal: no step starts, the running ones are stopped
+        self.output = HeldOutput()
 
     def request_stop(self, signum: int, _frame: object = None) -> None:
         """A signal handler: only notes the signal, which the loop acts on
@@ -114,6 +137,7 @@ class StepRunner:
         except OSError as error:  # `make` missing, build/steps not writable: said once, nothing left running
             print(f"run_steps: {error}", file=sys.stderr, flush=True)
             self.request_stop(signal.SIGTERM)
+        self.output.flush()
         if self.stop_signal is None:
             return print_summary(self.results, time.monotonic() - self.start)
         print(f"\nrun_steps: {signal.Signals(self.stop_signal).name}: stopping "
@@ -158,8 +182,8 @@ class StepRunner:
             with log.open("wb") as out:
                 process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True)
-            print(f"  [{self._clock(started)}] make {step.name}: started beside the others "
-                  f"(output: {self.logs / log.name})", flush=True)
+            self._say(f"  [{self._clock(started)}] make {step.name}: started beside the others "
+                      f"(output: {self.logs / log.name})\n".encode())
         self.running.append(Running(step, process, started, log))
 
     def _reap_one(self) -> None:
@@ -173,10 +197,12 @@ class StepRunner:
         outcome = "ok" if done.process.returncode == 0 else "FAILED"
         self.results[done.step.name] = (outcome, done.started - self.start, took)
         if done.log is not None:
-            print(f"\n{BANNER} make {done.step.name} (ran beside the others, {took:.0f} s, {outcome}) {BANNER}",
-                  flush=True)
-            sys.stdout.buffer.write(done.log.read_bytes())
-            sys.stdout.flush()
+            self._say(f"\n{BANNER} make {done.step.name} (ran beside the others, {took:.0f} s, {outcome}) "
+                      f"{BANNER}\n".encode() + done.log.read_bytes())
+        self._say(b"")  # said now if no live step streams any more
+
+    def _say(self, text: bytes) -> None:
+        self.output.say(text, held=any(r.step.live for r in self.running))
 
     def _clock(self, at: float) -> str:
         seconds = int(at - self.start)

@@ -146,3 +146,16 @@ def test_what_outlives_the_grace_is_killed(tmp_path):
     run_steps.stop_groups([process], signal.SIGTERM, grace=0.5)
     assert process.returncode == -signal.SIGKILL
     wait_for(lambda: not run_steps._group_alive(process))  # its sleep too, once reaped
+
+
+def test_what_a_step_beside_says_waits_until_the_live_step_has_ended(tmp_path, capfd):
+    """The live step's row is not cut in two by the other step's output."""
+    steps = [Step("live", live=True), Step("beside")]
+    began = tmp_path / "beside-ended"
+    steps_runner, _ = runner(tmp_path, steps, {
+        "live": f"printf 'row..'; for i in $(seq 200); do [ -e {began} ] && break; sleep 0.1; done; echo 'end'",
+        "beside": f"echo beside said this; touch {began}"})
+    assert steps_runner.run() == 0
+    out = capfd.readouterr().out
+    assert "row..end\n" in out
+    assert out.index("row..end") < out.index("make beside: started beside") < out.index("beside said this")
