@@ -83,6 +83,16 @@ class TracksCommands(Protocol):
         """Lines naming what earlier pages left that `failure` mentions."""
 
 
+@runtime_checkable
+class KnownFaults(Protocol):
+    """Optional: failures of the tool itself, not of the page, that its
+    makers have reported and that a second try gets past."""
+
+    def known_fault(self, output: str) -> str | None:
+        """Why a command that printed `output` failed, naming the upstream
+        report, if it is such a fault (the command is then run once more); else None."""
+
+
 class PythonRunner(Protocol):
     def run(self, label: str, code: str, cwd: Path, timeout: float) -> str:
         """Run one python fence in the page's Python session; returns what it

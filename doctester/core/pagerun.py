@@ -3,19 +3,24 @@ in order (each run by its kind), and the environment torn down afterwards."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import matching
 from .blocks import Block, Output, Page
-from .contract import (Environment, InteractiveVerdict, PageWorkspace, Placeholders, StopsStarted,
-                       TracksCommands)
+from .contract import (Environment, InteractiveVerdict, KnownFaults, PageWorkspace, Placeholders,
+                       StopsStarted, TracksCommands)
 from .core_kinds import CORE_KINDS
 from .environment import SetupError
 from .failures import BlockFailure, exit_ok, tail
 from .kinds import BlockKinds
 from .session import PageSession, Result, never_interactive
 from .terminal import CommandTimeout, SessionError
+
+class RanAgain(UserWarning):
+    """A command failed with a fault of the tool itself (KnownFaults) and was run once more."""
+
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
 # With --doc-update: (page, span of the shown output, the real output's lines) to write back.
@@ -67,6 +72,11 @@ class OutputCheck:
 
     def __init__(self, bindings: matching.Bindings, rules: matching.Rules, update: list[Update] | None = None) -> None:
         self.bindings, self.rules, self.update = bindings, rules, update
+
+    def matches(self, block: Block, expected: Output | None, output: str) -> bool:
+        """Does `output` pass the block's shown output (if it is checked)?"""
+        return (expected is None or not block.options.check_output or matching.compare(
+            expected.lines, output, self.bindings, self.rules.declaring(block.options.variants)).matched)
 
     def __call__(self, block: Block, text: str, line: int, expected: Output, output: str) -> None:
         outcome = matching.compare(expected.lines, output, self.bindings, self.rules.declaring(block.options.variants))
@@ -167,15 +177,18 @@ class PageRun:
 
     def run_command(self, block: Block, text: str, line: int, expected: Output | None, timeout: float,
                     expect: str | None) -> str:
-        """Run one command; it must exit with `expect` (None: 0)."""
+        """Run one command; it must exit with `expect` (None: 0). A command
+        that fails with a fault the environment knows as the tool's own
+        (KnownFaults) runs once more, and the run says so (a warning)."""
         real = self.substitute(text, block)
-        try:
-            result = self._session().run(real, timeout)
-        except CommandTimeout as error:
-            raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
-        finally:
-            if isinstance(self.environment, TracksCommands):
-                self.environment.note_command(f"{block.path}:{line}")
+        result = self._run_once(block, text, line, real, timeout)
+        fault = None
+        if isinstance(self.environment, KnownFaults) and not (
+                exit_ok(result.exit_code, expect) and self.check_output.matches(block, expected, result.output)):
+            fault = self.environment.known_fault(result.output)
+        if fault is not None:
+            warnings.warn(RanAgain(f"{block.path}:{line}: {text}: ran again after {fault}"), stacklevel=1)
+            result = self._run_once(block, text, line, real, timeout)
         if not exit_ok(result.exit_code, expect):
             raise BlockFailure(f"{block.path}:{line}: {text} exited {result.exit_code} (expected {expect or 0})\n"
                                f"--- output ---\n{tail(result.output)}", result.output)
@@ -184,6 +197,15 @@ class PageRun:
         if expected is not None and block.options.check_output:
             self.check_output(block, text, line, expected, result.output)
         return result.output
+
+    def _run_once(self, block: Block, text: str, line: int, real: str, timeout: float) -> Result:
+        try:
+            return self._session().run(real, timeout)
+        except CommandTimeout as error:
+            raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
+        finally:
+            if isinstance(self.environment, TracksCommands):
+                self.environment.note_command(f"{block.path}:{line}")
 
     def finish(self) -> list[str]:
         """Close the session and tear the environment and the folder down; returns problems."""

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.contract import (Environment, Placeholders, PythonFences, PythonRunner, StopsStarted,
-                             TracksCommands)
+from ..core.contract import (Environment, KnownFaults, Placeholders, PythonFences, PythonRunner,
+                             StopsStarted, TracksCommands)
 from ..core.environment import Workspace, kill_descendants, reader_home
 from ..core.matching import Bindings
 from ..core.terminal import SHELLS, Spawn
@@ -21,6 +21,7 @@ from ..core.report import write_atomically
 from .dockerstate import DockerCLI, EngineError, Snapshot, already_gone
 from .fences import SandboxPython
 from .ownership import RUN_LABEL, Run
+from . import rules
 from .provenance import Provenance
 from .sandbox import Sandbox
 from .workspace import SandboxWorkspace
@@ -75,6 +76,9 @@ class PageEngine:
     docker: DockerCLI
     placeholder_names: tuple[str, ...] = ("CONTAINER ID", "IMAGE ID")
     provenance: Provenance | None = None  # in a journey: which command made what
+
+    def known_fault(self, output: str) -> str | None:
+        return rules.known_fault(output)
 
     def note_command(self, label: str) -> None:
         if self.provenance is not None:
@@ -351,3 +355,4 @@ if TYPE_CHECKING:  # mypy holds both engines to the core's contract, capabilitie
     _PLACEHOLDERS: tuple[type[Placeholders], ...] = (PrivateEngine, ExistingEngine)
     _STOPS: tuple[type[StopsStarted], ...] = (PrivateEngine, ExistingEngine)
     _TRACKS: tuple[type[TracksCommands], ...] = (PrivateEngine, ExistingEngine)
+    _FAULTS: tuple[type[KnownFaults], ...] = (PrivateEngine, ExistingEngine)

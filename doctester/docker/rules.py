@@ -20,6 +20,21 @@ LEAVES_ENGINE = re.compile(r"\bdocker(?:\s+--?[\w-]+(?:=\S+)?)*?\s+(?:-H|--host|
                            r"|\b(?:DOCKER_HOST|DOCKER_CONTEXT)=|\bdocker\s+context\s+use\b")
 
 
+# Faults of the engine itself, reported upstream and intermittent: a command
+# that fails with one runs once more (core: KnownFaults). Each names its report.
+KNOWN_FAULTS = [
+    # BuildKit unpacking a built image into the containerd image store (Docker
+    # 28-29, the store of a fresh Docker Desktop): seen once in the journey.
+    (re.compile(r"failed to prepare extraction snapshot \"[^\"]*\": parent snapshot \S+ does not exist"),
+     "the containerd store's intermittent \"parent snapshot does not exist\" (moby/buildkit#6521)"),
+]
+
+
+def known_fault(output: str) -> str | None:
+    """The report of a known engine fault `output` shows, or None."""
+    return next((report for pattern, report in KNOWN_FAULTS if pattern.search(output)), None)
+
+
 OTHER_ENGINE = AnnotationKey("other-engine", reason("other-engine"),
                              help="why a block may address another Docker engine")
 NORMALIZERS = [

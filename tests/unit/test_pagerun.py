@@ -8,7 +8,8 @@ import pytest
 from doctester.core import matching
 from doctester.core.blocks import ShellBlock
 from doctester.core.markdown import parse_page
-from doctester.core.pagerun import BlockFailure, PageRun, Substitution
+from doctester.core.environment import LocalEnvironment
+from doctester.core.pagerun import BlockFailure, PageRun, RanAgain, Substitution
 from doctester.core.plugin import apply_updates
 from doctester.core.session import Interactive
 from doctester.docker.engines import PageEngine
@@ -148,3 +149,41 @@ def test_a_failure_report_shows_control_characters_as_escapes(local, run_page):
     report = str(failure.value)
     assert "\x1b" not in report and "\x07" not in report
     assert "text\\x1b]0;title\\x07" in report  # colours are dropped by matching; the title escape is shown
+
+
+class FaultyLocal(LocalEnvironment):
+    """A local bash whose tool has one known fault: output naming FLAKE."""
+
+    def known_fault(self, output):
+        return "the tool's FLAKE (tool#1)" if "FLAKE" in output else None
+
+
+@pytest.fixture
+def faulty_local():
+    environment = FaultyLocal()
+    yield environment
+    environment.close()
+
+
+# The first run of the command prints FLAKE and fails; every later one passes.
+FLAKY_ONCE = ('```console\n$ if [ -e tried ]; then echo done; else touch tried; echo FLAKE; false; fi\n'
+              'done\n```\n')
+
+
+def test_a_known_fault_of_the_tool_runs_the_command_once_more_and_says_so(faulty_local, run_page):
+    with pytest.warns(RanAgain, match=r"page.md:2: .*: ran again after the tool's FLAKE \(tool#1\)"):
+        run_page(faulty_local, "bash", FLAKY_ONCE)
+
+
+def test_a_known_fault_twice_and_an_unknown_one_fail(faulty_local, local, run_page):
+    with pytest.warns(RanAgain), pytest.raises(BlockFailure, match=r"exited 1 \(expected 0\)(?s:.*)FLAKE"):
+        run_page(faulty_local, "bash", "```console\n$ echo FLAKE; false\n```\n")
+    with pytest.raises(BlockFailure, match="exited 1"):  # a fault the environment does not know: no second try
+        run_page(faulty_local, "bash", "```console\n$ echo other; false\n```\n")
+    with pytest.raises(BlockFailure, match="exited 1"):  # an environment that knows no faults: none
+        run_page(local, "bash", FLAKY_ONCE)
+
+
+def test_a_passing_command_that_prints_a_fault_is_not_run_again(faulty_local, run_page, recwarn):
+    run_page(faulty_local, "bash", "```console\n$ echo FLAKE\nFLAKE\n```\n")
+    assert not [w for w in recwarn if issubclass(w.category, RanAgain)]
