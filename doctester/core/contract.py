@@ -86,7 +86,9 @@ class TracksCommands(Protocol):
 @runtime_checkable
 class KnownFaults(Protocol):
     """Optional: failures of the tool itself, not of the page, that its
-    makers have reported and that a second try gets past."""
+    makers have reported and that a second try gets past. The command is
+    typed once more as it is, whole (`cd x && build` runs its `cd` again):
+    name only faults that come before the command changes anything."""
 
     def known_fault(self, output: str) -> str | None:
         """Why a command that printed `output` failed, naming the upstream

@@ -6,7 +6,7 @@ from doctester.docker.rules import known_fault
 REAL = ('#10 unpacking to docker.io/library/jams:ordered done\n'
         '#10 ERROR: failed to prepare extraction snapshot "extract-713557991-hBWE sha256:9e48574407b3b21e247a43d5'
         '5ff8271b71d37c3a606fc3404025453818f841d8": parent snapshot sha256:17502def5101303c1f22f012e099e8526ad0'
-        '1234567890abcdef1234567890abcdef does not exist: not found\n')
+        '1234567890abcdef1234567890ab does not exist: not found\n')
 
 
 def test_the_parent_snapshot_fault_is_known_and_names_its_report():
