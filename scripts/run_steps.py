@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = Path("build") / "steps"  # under ROOT, where the steps run
 POLL = 0.5  # seconds between looks at the running steps
-STOP_GRACE = 60  # seconds a step has to clean up after SIGTERM before SIGKILL
+STOP_GRACE = 60  # seconds a step has to clean up after the stop signal before SIGKILL
 BANNER = "=" * 19
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -132,10 +132,12 @@ class StepRunner:
         self.stop_signal = self.stop_signal or signum
 
     def run(self) -> int:
+        broken = False
         try:
             self._run_steps()
         except OSError as error:  # `make` missing, build/steps not writable: said once, nothing left running
             print(f"run_steps: {error}", file=sys.stderr, flush=True)
+            broken = True
             self.request_stop(signal.SIGTERM)
         self.output.flush()
         if self.stop_signal is None:
@@ -146,7 +148,7 @@ class StepRunner:
         stop_groups([r.process for r in self.running],
                     signal.SIGTERM if self.stop_signal == signal.SIGHUP else self.stop_signal)
         print_summary(self.results, time.monotonic() - self.start)
-        return 128 + self.stop_signal
+        return 1 if broken else 128 + self.stop_signal
 
     def _run_steps(self) -> None:
         while (self.pending or self.running) and self.stop_signal is None:

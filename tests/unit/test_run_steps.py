@@ -159,3 +159,18 @@ def test_what_a_step_beside_says_waits_until_the_live_step_has_ended(tmp_path, c
     out = capfd.readouterr().out
     assert "row..end\n" in out
     assert out.index("row..end") < out.index("make beside: started beside") < out.index("beside said this")
+
+
+def test_a_step_that_cannot_start_is_one_line_and_leaves_nothing_running(tmp_path, capsys):
+    """No `make` (here: a program that does not exist) for the second step while the first runs."""
+    steps = [Step("long"), Step("broken")]
+
+    def command(step):
+        return [str(tmp_path / "no-such-program")] if step.name == "broken" else ["sh", "-c", "sleep 60 & wait"]
+    steps_runner = run_steps.StepRunner(steps, command=command, logs=tmp_path / "logs")
+    assert steps_runner.run() == 1
+    captured = capsys.readouterr()
+    assert "run_steps: [Errno 2] No such file or directory" in captured.err
+    assert "stopping long" in captured.out
+    long_step, = steps_runner.running
+    wait_for(lambda: not run_steps._group_alive(long_step.process))  # its sleep too
