@@ -227,12 +227,7 @@ class Seat:
     last_used: float
     terminal: Terminal | None = None
     room_ca: Path | None = None  # in the seat: the room CA, which its check trusts to share over HTTPS
-    owned: tuple[str, ...] = ()  # what its run recorded for it, when more than its sandbox (a Swarm seat)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The run's records that removing the seat removes."""
-        return self.owned or (self.sandbox.name,)
+    names: tuple[str, ...] = ()  # the run's records that removing the seat removes (make_seat gives them)
 
     def open_terminal(self, card: str, loop: asyncio.AbstractEventLoop, room_url: str | None = None) -> Terminal:
         """The login shell, in the workshop's folder, for the card called
@@ -274,6 +269,7 @@ def make_seat(run: Run, sandbox: Sandbox, room: tuple[str, int] | None, room_ca:
     folder and the room CA in its home, the first chapters' images pulled.
     A seat half made is not left running."""
     started = time.monotonic()
+    names = owned or (sandbox.name,)  # what the run records for it: more than its sandbox for a Swarm seat
     try:
         sandbox.start()
         restore, host = placed(sandbox) if placed else (restore_here(sandbox), host_networks())
@@ -284,7 +280,7 @@ def make_seat(run: Run, sandbox: Sandbox, room: tuple[str, int] | None, room_ca:
         for preloaded in PRELOADED:  # from the mirror inside the seat: no network
             sandbox.docker.run("pull", "-q", preloaded, timeout=120)
     except BaseException:
-        run.release_some(*(owned or (sandbox.name,)))
+        run.release_some(*names)
         raise
     return Seat(sandbox, workspace, started, time.monotonic(),
-                room_ca=workspace.tmp / ROOM_CA_FILE if room_ca is not None else None, owned=owned)
+                room_ca=workspace.tmp / ROOM_CA_FILE if room_ca is not None else None, names=names)

@@ -18,6 +18,7 @@ from .kinds import BlockKinds
 from .session import PageSession, Result, never_interactive
 from .terminal import CommandTimeout, SessionError
 
+
 class RanAgain(UserWarning):
     """A command failed with a fault of the tool itself (KnownFaults) and was run once more."""
 
@@ -73,13 +74,15 @@ class OutputCheck:
     def __init__(self, bindings: matching.Bindings, rules: matching.Rules, update: list[Update] | None = None) -> None:
         self.bindings, self.rules, self.update = bindings, rules, update
 
+    def _compare(self, block: Block, expected: Output, output: str) -> matching.Outcome:
+        return matching.compare(expected.lines, output, self.bindings, self.rules.declaring(block.options.variants))
+
     def matches(self, block: Block, expected: Output | None, output: str) -> bool:
         """Does `output` pass the block's shown output (if it is checked)?"""
-        return (expected is None or not block.options.check_output or matching.compare(
-            expected.lines, output, self.bindings, self.rules.declaring(block.options.variants)).matched)
+        return expected is None or not block.options.check_output or self._compare(block, expected, output).matched
 
     def __call__(self, block: Block, text: str, line: int, expected: Output, output: str) -> None:
-        outcome = matching.compare(expected.lines, output, self.bindings, self.rules.declaring(block.options.variants))
+        outcome = self._compare(block, expected, output)
         if outcome.matched:
             return
         if self.update is not None:
@@ -182,11 +185,10 @@ class PageRun:
         (KnownFaults) runs once more, and the run says so (a warning)."""
         real = self.substitute(text, block)
         result = self._run_once(block, text, line, real, timeout)
-        fault = None
-        if isinstance(self.environment, KnownFaults) and not (
+        # The fault's text first: a command that passes is not compared twice.
+        fault = self.environment.known_fault(result.output) if isinstance(self.environment, KnownFaults) else None
+        if fault is not None and not (
                 exit_ok(result.exit_code, expect) and self.check_output.matches(block, expected, result.output)):
-            fault = self.environment.known_fault(result.output)
-        if fault is not None:
             warnings.warn(RanAgain(f"{block.path}:{line}: {text}: ran again after {fault}"), stacklevel=1)
             result = self._run_once(block, text, line, real, timeout)
         if not exit_ok(result.exit_code, expect):

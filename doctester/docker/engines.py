@@ -18,10 +18,10 @@ from ..core.environment import Workspace, kill_descendants, reader_home
 from ..core.matching import Bindings
 from ..core.terminal import SHELLS, Spawn
 from ..core.report import write_atomically
+from . import rules
 from .dockerstate import DockerCLI, EngineError, Snapshot, already_gone
 from .fences import SandboxPython
 from .ownership import RUN_LABEL, Run
-from . import rules
 from .provenance import Provenance
 from .sandbox import Sandbox
 from .workspace import SandboxWorkspace
