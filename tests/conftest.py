@@ -56,7 +56,13 @@ def missing(config, tier, reason):
     or, where the run requires the tier (`--require TIER`), the run stops with
     it, one clear reason instead of one error per test."""
     if tier in config.getoption("require", []):
-        pytest.exit(f"{reason} (--require {tier})", returncode=1)
+        message = f"{reason} (--require {tier})"
+        if not hasattr(config, "workerinput"):
+            pytest.exit(message, returncode=1)
+        # In an xdist worker pytest.exit is an internal error of xdist's: the
+        # test fails with the reason, and the worker stops the run after it.
+        config.pluginmanager.get_plugin("session").shouldstop = message
+        pytest.fail(message, pytrace=False)
     pytest.skip(reason)
 
 
