@@ -50,8 +50,8 @@ from doctester.docker.dockerstate import DockerCLI, EngineError
 from doctester.docker.ownership import DEFAULT_STATE, Run
 from doctester.docker.registry_config import registry_config
 from doctester.docker.sandbox import (CAPABILITIES, DATA_ROOT, ENGINE_SOCKET, MIRROR_ADDRESS, MIRROR_STORAGE,
-                                      READER_HOME, READER_UID, RUNTIME_DIR, Limits, Sandbox, daemon_config,
-                                      upstream_nameservers)
+                                      READER_HOME, READER_UID, RUNTIME_DIR, Limits, Sandbox, SandboxDocker,
+                                      daemon_config, upstream_nameservers)
 
 from .seats import Restore, Seat, host_networks, make_seat
 
@@ -203,7 +203,7 @@ class SwarmSandbox(Sandbox):
         if running != self.swarm.image_id:
             raise EngineError(f"the seat {self.service} on node {node} runs image {running[:19]}, not this "
                               f"machine's {self.image} ({self.swarm.image_id[:19]}): load that image on the node")
-        self.docker = DockerCLI([*self.outer.prefix, *self.as_reader(), "docker"])
+        self.docker = SandboxDocker([*self.outer.prefix, *self.as_reader()])
         self._wait_ready()
         self.ready_after = time.monotonic() - started
 

@@ -62,6 +62,14 @@ class DockerCLI:
             raise EngineError(f"`docker {' '.join(args)}` exited {result.returncode}" + (f": {said}" if said else ""))
         return result
 
+    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 60) -> dict[str, str]:
+        """What each of several commands (docker's arguments) printed, by
+        key, "" where one failed; run at once."""
+        with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
+            started = {key: pool.submit(self.run, *argv, check=False, timeout=timeout)
+                       for key, argv in commands.items()}
+        return {key: future.result().stdout for key, future in started.items()}
+
     def piped(self, *args: str) -> subprocess.Popen[bytes]:
         """`docker args` started, its output a pipe another command reads
         (`docker save` into a `docker load`); the caller waits for it."""

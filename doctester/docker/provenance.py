@@ -4,7 +4,6 @@ object an earlier page left (a container name or ID, a published port, an
 image, a volume, a network), the failure says which page:line made it."""
 from __future__ import annotations
 
-import concurrent.futures
 import re
 from dataclasses import dataclass
 
@@ -50,11 +49,9 @@ class Provenance:
         self.before = set(self._inventory())        # there when the journey started: nobody's
 
     def _inventory(self) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
-        with concurrent.futures.ThreadPoolExecutor(len(LISTINGS)) as pool:
-            listed = {kind: pool.submit(self.docker.run, *argv, check=False) for kind, argv in LISTINGS.items()}
         found: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
-        for kind, future in listed.items():
-            for line in future.result().stdout.splitlines():
+        for kind, listed in self.docker.outputs(LISTINGS).items():
+            for line in listed.splitlines():
                 if line.strip() and "<none>" not in line and line.split("|")[0] not in ("bridge", "host", "none"):
                     key, name, clues = clues_of(kind, line.strip())
                     found[key] = (name, clues)

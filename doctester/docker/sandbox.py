@@ -24,11 +24,13 @@ import ipaddress
 import json
 import os
 import random
+import secrets
+import shlex
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import CompletedProcess
 from typing import Any
 
 from .dockerstate import DockerCLI, EngineError
@@ -175,6 +177,32 @@ def create_network(outer: DockerCLI, name: str, label: list[str]) -> None:
     raise EngineError(f"no free /24 in {OUTER_POOL} for the sandbox network after 16 tries")
 
 
+class SandboxDocker(DockerCLI):
+    """The private engine's `docker`, run in the sandbox as the reader.
+    Several commands at once share one `docker exec`: each exec costs the
+    outer engine about what the command costs, and a journey lists the
+    private engine after every command a page runs."""
+
+    def __init__(self, exec_prefix: Sequence[str]) -> None:
+        super().__init__([*exec_prefix, "docker"])
+        self.shell = [*exec_prefix, "bash", "-c"]
+
+    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 60) -> dict[str, str]:
+        # All at once, each into a pipe of the shell's (process substitution),
+        # read in turn; each output after a line with a salt nothing listed can hold.
+        separator = f"__OUTPUT_{secrets.token_hex(8)}__"
+        script = "".join(f"exec {{fd{number}}}< <(docker {shlex.join(argv)} 2>/dev/null)\n"
+                         for number, argv in enumerate(commands.values()))
+        script += "".join(f"printf '%s\\n' {separator}; cat <&$fd{number}\n" for number in range(len(commands)))
+        try:
+            printed = subprocess.run([*self.shell, script], capture_output=True, text=True, timeout=timeout,
+                                     env=self.environment()).stdout
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"listing the private engine did not finish within {timeout} s")
+        parts = printed.split(separator + "\n")[1:]
+        return {key: parts[number] if number < len(parts) else "" for number, key in enumerate(commands)}
+
+
 class Sandbox:
     def __init__(self, run: Run, worker: str, image: str, limits: Limits,
                  mirror_storage: str | os.PathLike[str] | None = None, features: dict[str, Any] | None = None,
@@ -184,7 +212,7 @@ class Sandbox:
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.features = features
         self.outer = DockerCLI(outer)
-        self.docker = DockerCLI([*outer, *self.as_reader(), "docker"])  # the private engine
+        self.docker = SandboxDocker([*outer, *self.as_reader()])  # the private engine
         self.etc = run.dir / worker / "etc"  # written here, mounted read-only
 
     def start(self) -> None:
@@ -240,14 +268,14 @@ class Sandbox:
         return [*self.outer.prefix, *self.as_reader(*flags), *argv]
 
     def run_script(self, script: str, *args: str, timeout: float = 300, check: bool = True,
-                   stdin: str | None = None) -> CompletedProcess[str]:
+                   stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a bash script in the sandbox as the reader; `args` are its $1..."""
         flags = ["-i"] if stdin is not None else []
         return self.outer.run(*self.as_reader(*flags), "bash", "-c", script, "bash", *args,
                               timeout=timeout, check=check, stdin=stdin)
 
     def in_engine_namespace(self, script: str, *args: str, timeout: float = 120,
-                            check: bool = True) -> CompletedProcess[str]:
+                            check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a script as the root of the engine's user namespace (which owns
         what the engine's containers wrote into the pages' folders)."""
         enter = (f'nsenter -U --preserve-credentials -m -t "$(cat {RUNTIME_DIR}/dockerd-rootless/child_pid)" '

@@ -1,8 +1,7 @@
 """Which page left what a journey's failure trips over: the decision logic,
 with a stand-in for the engine's listings."""
-import subprocess
-
 from doctester.docker.provenance import Provenance
+from doctester.docker.sandbox import SandboxDocker
 
 
 class Listings:
@@ -11,8 +10,8 @@ class Listings:
     def __init__(self):
         self.rows = {"ps": [], "images": [], "volume": [], "network": ["bridge", "host", "none"]}
 
-    def run(self, verb, *args, check=True):
-        return subprocess.CompletedProcess([verb], 0, "\n".join(self.rows[verb]) + "\n", "")
+    def outputs(self, commands):
+        return {key: "\n".join(self.rows[argv[0]]) + "\n" for key, argv in commands.items()}
 
 
 def test_objects_are_credited_to_the_command_that_made_them_and_named_when_in_the_way():
@@ -45,3 +44,20 @@ def test_removed_objects_are_forgotten():
     engine.rows["ps"] = []
     provenance.note("docs/cleaning-up.md:117")
     assert provenance.explain("sleeper is running", "docs/running.md") == []
+
+
+def test_a_sandbox_lists_several_things_in_one_exec(tmp_path):
+    """SandboxDocker.outputs: one shell in the sandbox (here: this machine's,
+    with a `docker` that echoes its arguments) runs every listing; each
+    output comes back under its key, exactly, and a failed one as ""."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    fake = bin_folder / "docker"
+    fake.write_text('#!/bin/sh\n[ "$1" = fail ] && { echo lost >&2; exit 1; }\n'
+                    'printf "%s\\n" "$@"; printf "__OUTPUT_ but not the salt\\n"\n')
+    fake.chmod(0o755)
+    docker = SandboxDocker(["env", f"PATH={bin_folder}:/usr/bin:/bin"])
+    found = docker.outputs({"ps": ("ps", "--format", "{{.ID}}|{{.Names}}"), "gone": ("fail",),
+                            "quoted": ("volume", "ls", "it's $HOME")})
+    assert found == {"ps": "ps\n--format\n{{.ID}}|{{.Names}}\n__OUTPUT_ but not the salt\n", "gone": "",
+                     "quoted": "volume\nls\nit's $HOME\n__OUTPUT_ but not the salt\n"}
