@@ -6,7 +6,7 @@ A step *needs* others (it cannot pass without them: when one fails it is not
 started, and the summary says why) and *waits for* others only to share the
 machine or a lock with them (it starts when they end, passed or not). One
 step at a time streams its output (the chain engine, images, integration,
-doc tests, journey); the others write to build/steps/STEP.log, printed whole when they
+doc tests); the others write to build/steps/STEP.log, printed whole when they
 end. Every step runs in a process group of its own: Ctrl-C, SIGTERM or a
 hang-up stops them all with the signal that came (SIGTERM for a hang-up),
 so each one's own clean-up still runs (bring-up stops the mirror's writer
@@ -47,18 +47,17 @@ def plan(as_root: bool) -> list[Step]:
     - lint, unit, build and seat-web need no engine: they run beside the bring-up;
     - browser-deps installs Chromium with apt-get, which the engine step may be
       using to install the engine (one dpkg lock);
-    - integration has tests that compare or watch the whole outer engine and
-      push through the mirror's one writer: nothing else runs on the engine
-      beside it;
-    - the doc tests run alone after it: on a machine kept busier (beside the
-      journey) a short `docker run` in their Engine 26.1 lost its container's
-      output in two runs of two (once in several runs alone: not understood);
-    - then the journey (one engine, nav order: the longest step, at about
-      half the machine once alone) runs beside the browser tests, in a network
-      namespace of their own as root (Chromium fails loads when the sandboxes'
-      networks come and go), on one worker; not root, they cannot be shielded
-      and wait for the journey to end."""
-    browser_waits = ("doctest",) if as_root else ("doctest", "journey")
+    - integration's tests that compare or watch the outer engine leave out the
+      sandboxes of live runs (doc_runs.daemon_state), so the journey (one
+      engine, nav order: the longest chain, at about half the machine) runs
+      beside it, as soon as the images are there;
+    - the doc tests wait for both: beside the journey, a short `docker run` in
+      their Engine 26.1 lost its container's output in two runs of two (once
+      in several runs alone: not understood); the browser tests run beside
+      them, in a network namespace of their own as root (Chromium fails loads
+      when the sandboxes' networks come and go), on one worker; not root, they
+      cannot be shielded and wait for the doc tests to end."""
+    browser_waits = ("integration", "journey") if as_root else ("integration", "journey", "doctest")
     return [
         Step("venv", live=True),
         Step("lint", needs=("venv",)),
@@ -69,8 +68,8 @@ def plan(as_root: bool) -> list[Step]:
         Step("browser-deps", waits_for=("engine",)),
         Step("images", needs=("engine",), live=True),
         Step("integration", needs=("images",), live=True),
-        Step("doctest", needs=("images",), waits_for=("integration",), live=True),
-        Step("journey", needs=("images",), waits_for=("doctest",), live=True),
+        Step("journey", needs=("images",)),
+        Step("doctest", needs=("images",), waits_for=("integration", "journey"), live=True),
         Step("browser", needs=("images", "browser-deps", "seat-web"), waits_for=browser_waits,
              make_args=("BROWSER_WORKERS=1", f"BROWSER_NETNS={'yes' if as_root else 'no'}")),
     ]
