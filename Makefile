@@ -33,7 +33,7 @@ export DOCKER_HOST = $(shell test -S $(ENGINE_SOCKET) && echo unix://$(ENGINE_SO
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve engine engine-stop images mirror lint unit check integration build doctest journey check-record browser-deps browser site site-image zensical test bench clean room room-stop seat-web
+.PHONY: help venv serve engine engine-stop images mirror lint unit check integration workflow build doctest journey check-record browser-deps browser site site-image zensical test bench clean room room-stop seat-web
 
 help: ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ check: lint unit ## the edit loop, no Docker needed: lint and the unit tests (a 
 # outer engine itself share one worker (tests/integration/doc_runs.py).
 integration: images ## integration tests against the real engine and mirror
 	$(PY) -m pytest tests/integration -q --require docker -n 3 --dist loadscope
+
+workflow: venv ## the GitHub workflow's commands in their order, as their users, in a fresh clone (root; no engine)
+	$(PY) -m pytest tests/workflow -q
 
 build: venv ## build the site with `mkdocs build --strict`
 	$(VENV)/bin/mkdocs build --strict --quiet

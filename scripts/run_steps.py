@@ -6,7 +6,7 @@ A step *needs* others (it cannot pass without them: when one fails it is not
 started, and the summary says why) and *waits for* others only to share the
 machine or a lock with them (it starts when they end, passed or not). One
 step at a time streams its output (the chain engine, images, integration,
-doc tests); the others write to build/steps/STEP.log, printed whole when they
+doc tests, journey); the others write to build/steps/STEP.log, printed whole when they
 end. Every step runs in a process group of its own: Ctrl-C, SIGTERM or a
 hang-up stops them all with the signal that came (SIGTERM for a hang-up),
 so each one's own clean-up still runs (bring-up stops the mirror's writer
@@ -44,32 +44,34 @@ class Step:
 
 def plan(as_root: bool) -> list[Step]:
     """make test's steps. Why each edge is there:
-    - lint, unit, build and seat-web need no engine: they run beside the bring-up;
+    - lint, unit, build, seat-web and workflow (a fresh clone's venv) need no
+      engine: they run beside the bring-up;
     - browser-deps installs Chromium with apt-get, which the engine step may be
       using to install the engine (one dpkg lock);
-    - integration's tests that compare or watch the outer engine leave out the
-      sandboxes of live runs (doc_runs.daemon_state), so the journey (one
-      engine, nav order: the longest chain, at about half the machine) runs
-      beside it, as soon as the images are there;
-    - the doc tests wait for both: beside the journey, a short `docker run` in
-      their Engine 26.1 lost its container's output in two runs of two (once
-      in several runs alone: not understood); the browser tests run beside
-      them, in a network namespace of their own as root (Chromium fails loads
-      when the sandboxes' networks come and go), on one worker; not root, they
-      cannot be shielded and wait for the doc tests to end."""
-    browser_waits = ("integration", "journey") if as_root else ("integration", "journey", "doctest")
+    - integration, the doc tests and the journey each keep two cores busy or
+      nearly: two of them at once take as long as one after the other (the
+      journey beside integration: 449 s and 387 s, against 224 s and 231 s
+      alone), and, beside the journey, a short `docker run` in the doc tests'
+      Engine 26.1 lost its container's output in two runs of two (once in
+      several runs alone: not understood). They run one after the other;
+    - the journey, at about half the machine alone, runs beside the browser
+      tests, in a network namespace of their own as root (Chromium fails
+      loads when the sandboxes' networks come and go), on one worker; not
+      root, they cannot be shielded and wait for the journey to end."""
+    browser_waits = ("doctest",) if as_root else ("doctest", "journey")
     return [
         Step("venv", live=True),
         Step("lint", needs=("venv",)),
         Step("unit", needs=("venv",)),
         Step("build", needs=("venv",)),
+        Step("workflow", needs=("venv",)),
         Step("seat-web"),
         Step("engine", needs=("venv",), live=True),
         Step("browser-deps", waits_for=("engine",)),
         Step("images", needs=("engine",), live=True),
         Step("integration", needs=("images",), live=True),
-        Step("journey", needs=("images",)),
-        Step("doctest", needs=("images",), waits_for=("integration", "journey"), live=True),
+        Step("doctest", needs=("images",), waits_for=("integration",), live=True),
+        Step("journey", needs=("images",), waits_for=("doctest",), live=True),
         Step("browser", needs=("images", "browser-deps", "seat-web"), waits_for=browser_waits,
              make_args=("BROWSER_WORKERS=1", f"BROWSER_NETNS={'yes' if as_root else 'no'}")),
     ]

@@ -13,11 +13,12 @@ sys.path.insert(0, str(ROOT / "examples" / "rest_server"))
 
 # Tests in tiers. A test's tier is its folder: tests/unit needs nothing but
 # this checkout, tests/integration a Docker engine (and the mirror `make
-# images` fills), tests/browser Chromium and the built site; the pages
+# images` fills), tests/browser Chromium and the built site, tests/workflow
+# root and the package index (a fresh clone's venv, no engine); the pages
 # (docs/, examples/README.md) run on private engines and take minutes. A bare
 # `pytest` runs the unit tier (testpaths in pytest.ini); `-m` picks tiers
 # out of a wider run, e.g. `pytest tests -m "not browser"`.
-TIERS = {"unit": ("unit",), "integration": ("docker",), "browser": ("browser",)}
+TIERS = {"unit": ("unit",), "integration": ("docker",), "browser": ("browser",), "workflow": ("slow",)}
 PAGE_TIER = ("docker", "slow")
 # Integration modules that run many pages, build a wheel's venv or an image
 # (minutes, not seconds); `pytest tests -m "docker and not slow"` leaves them out.
