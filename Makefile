@@ -177,7 +177,7 @@ site-image: images ## build the site as a container image and check it serves th
 zensical: venv ## build the site with Zensical too, and check every page of the nav is there
 	$(PY) -m pytest tests/integration/test_zensical.py -q
 
-test: ## everything: venv, lint, engine, images, unit and integration tests, doc tests, the journey, site build, browser tests (at once where they can: `python3 scripts/run_steps.py --plan`)
+test: ## everything: venv, lint, engine, images, unit, integration and workflow tests, doc tests, the journey, site build, browser tests (at once where they can: `python3 scripts/run_steps.py --plan`)
 	@$(PYTHON) scripts/run_steps.py
 
 bench: images ## print the benchmark figures quoted in README.md and examples/README.md

@@ -62,9 +62,9 @@ class DockerCLI:
             raise EngineError(f"`docker {' '.join(args)}` exited {result.returncode}" + (f": {said}" if said else ""))
         return result
 
-    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 60) -> dict[str, str]:
-        """What each of several commands (docker's arguments) printed, by
-        key, "" where one failed; run at once."""
+    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 300) -> dict[str, str]:
+        """What each of several commands (docker's arguments) printed on its
+        standard output, by key, whether it failed or not; run at once."""
         with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
             started = {key: pool.submit(self.run, *argv, check=False, timeout=timeout)
                        for key, argv in commands.items()}

@@ -187,7 +187,7 @@ class SandboxDocker(DockerCLI):
         super().__init__([*exec_prefix, "docker"])
         self.shell = [*exec_prefix, "bash", "-c"]
 
-    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 60) -> dict[str, str]:
+    def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 300) -> dict[str, str]:
         # All at once, each into a pipe of the shell's (process substitution),
         # read in turn; each output after a line with a salt nothing listed can hold.
         separator = f"__OUTPUT_{secrets.token_hex(8)}__"

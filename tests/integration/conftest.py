@@ -1,3 +1,4 @@
+import collections
 import subprocess
 from pathlib import Path
 
@@ -73,10 +74,20 @@ class IntegrationUnits(LoadScopeScheduling):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The longest units first (LONGEST_FIRST), the others as collected;
-    every worker collects in this order, and the scheduler keeps it."""
+    """This folder's tests in the order their units are handed out: the
+    longest first (LONGEST_FIRST), then the units with the most tests, as
+    xdist would; every worker collects in this order, and the scheduler
+    keeps it. Other folders' tests (`pytest tests`) stay where they are."""
+    here = Path(__file__).parent
+    mine = [number for number, item in enumerate(items) if item.path.is_relative_to(here)]
+    units = collections.Counter(unit_of(items[number].nodeid) for number in mine)
     rank = {unit: number for number, unit in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(Path(unit_of(item.nodeid)).name, len(rank)))
+
+    def handed_out(item):
+        unit = unit_of(item.nodeid)
+        return rank.get(Path(unit).name, len(rank)), -units[unit]
+    for number, item in zip(mine, sorted((items[number] for number in mine), key=handed_out)):
+        items[number] = item
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: without xdist (`-p no:xdist`) the tests run in one process

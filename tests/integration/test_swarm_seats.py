@@ -22,7 +22,7 @@ from bringup.swarmnodes import MARK, start_nodes, stop_nodes
 from bringup.swarmseats import NODE_LABEL, Swarm, starter, state_dir
 from doctester.docker.ownership import Run, reap
 from doctester.docker.sandbox import GIB, READER_UID, Limits
-from tests.conftest import ROOT, missing
+from tests.conftest import ROOT
 
 LIMIT = 600  # seconds for the room's two seats, images pulled inside them included
 
@@ -31,7 +31,7 @@ LIMIT = 600  # seconds for the room's two seats, images pulled inside them inclu
 def swarm(client, identity, pytestconfig):
     """(nodes, Swarm) of two node engines, both taking seats, the seats' image loaded into each."""
     if os.geteuid() != 0:
-        missing(pytestconfig, "docker", "Swarm nodes on one machine are namespaces and engines of root's")
+        pytest.skip("Swarm nodes on one machine are namespaces and engines of root's: run as root, as CI does")
     nodes = start_nodes(2)
     try:
         manager = nodes[0].cli()

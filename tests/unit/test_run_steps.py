@@ -3,6 +3,7 @@ need and wait for has ended, a failed need stops its dependents, a step
 beside the others has its output printed whole, and the plan itself is
 whole. The steps here are small shell commands instead of make targets."""
 import importlib.util
+import os
 import re
 import signal
 import subprocess
@@ -99,6 +100,16 @@ def test_not_root_the_browser_tests_wait_for_the_journey():
     assert "journey" in browser.waits_for and "BROWSER_NETNS=no" in browser.make_args
     browser = {step.name: step for step in run_steps.plan(True)}["browser"]
     assert "journey" not in browser.waits_for and "BROWSER_NETNS=yes" in browser.make_args
+
+
+def test_the_steps_beside_the_live_chain_run_at_a_lower_priority():
+    steps = {step.name: step for step in run_steps.plan(True)}
+    assert run_steps.make_command(steps["images"])[0] == "make"
+    command = run_steps.make_command(steps["unit"])
+    assert command[:3] == ["nice", "-n", str(run_steps.BESIDE_NICENESS)] and command[3:5] == ["make", "--no-print-directory"]
+    # `nice` as make_command writes it, on this machine: the step's processes get the niceness.
+    niceness = subprocess.run([*command[:3], "sh", "-c", "ps -o ni= -p $$"], capture_output=True, text=True, check=True)
+    assert int(niceness.stdout) == os.nice(0) + run_steps.BESIDE_NICENESS
 
 
 def test_every_step_is_a_make_target():
