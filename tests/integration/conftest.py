@@ -1,4 +1,3 @@
-import collections
 import subprocess
 from pathlib import Path
 
@@ -54,45 +53,16 @@ ONE_UNIT = {"test_check_real.py", "test_seats.py", "test_escapes.py", "test_inst
             "test_swarm_seats.py", "test_zensical.py"}
 
 
-# The units that keep one worker longest (measured: the Swarm unit about
-# 120 s, the outer engine's 120 s, the doc runs of test_escapes 45 s), handed
-# out first: xdist hands out the units with the most tests first, and the
-# Swarm unit, with two, was left to one worker at the end.
-LONGEST_FIRST = ("test_swarm_seats.py", "the outer engine", "test_escapes.py")
-
-
-def unit_of(nodeid):
-    module = nodeid.split("::", 1)[0]
-    if Path(module).name in OUTER_ENGINE:
-        return "the outer engine"
-    return module if Path(module).name in ONE_UNIT else nodeid.split("[", 1)[0]
-
-
 class IntegrationUnits(LoadScopeScheduling):
     def _split_scope(self, nodeid):
-        return unit_of(nodeid)
-
-
-def pytest_collection_modifyitems(config, items):
-    """This folder's tests in the order their units are handed out: the
-    longest first (LONGEST_FIRST), then the units with the most tests, as
-    xdist would; every worker collects in this order, and the scheduler
-    keeps it. Other folders' tests (`pytest tests`) stay where they are."""
-    here = Path(__file__).parent
-    mine = [number for number, item in enumerate(items) if item.path.is_relative_to(here)]
-    units = collections.Counter(unit_of(items[number].nodeid) for number in mine)
-    rank = {unit: number for number, unit in enumerate(LONGEST_FIRST)}
-
-    def handed_out(item):
-        unit = unit_of(item.nodeid)
-        return rank.get(Path(unit).name, len(rank)), -units[unit]
-    for number, item in zip(mine, sorted((items[number] for number in mine), key=handed_out)):
-        items[number] = item
+        module = nodeid.split("::", 1)[0]
+        if Path(module).name in OUTER_ENGINE:
+            return "the outer engine"
+        return module if Path(module).name in ONE_UNIT else nodeid.split("[", 1)[0]
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: without xdist (`-p no:xdist`) the tests run in one process
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") == "loadscope":
-        config.option.loadscopereorder = False  # the collection's order: LONGEST_FIRST
         return IntegrationUnits(config, log)
     return None
