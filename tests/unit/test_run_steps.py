@@ -109,7 +109,7 @@ def test_the_steps_beside_the_live_chain_run_at_a_lower_priority():
     assert command[:3] == ["nice", "-n", str(run_steps.BESIDE_NICENESS)] and command[3:5] == ["make", "--no-print-directory"]
     # `nice` as make_command writes it, on this machine: the step's processes get the niceness.
     niceness = subprocess.run([*command[:3], "sh", "-c", "ps -o ni= -p $$"], capture_output=True, text=True, check=True)
-    assert int(niceness.stdout) == os.nice(0) + run_steps.BESIDE_NICENESS
+    assert int(niceness.stdout) == min(os.nice(0) + run_steps.BESIDE_NICENESS, 19)  # 19: the lowest priority
 
 
 def test_every_step_is_a_make_target():
