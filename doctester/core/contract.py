@@ -77,7 +77,8 @@ class StopsStarted(Protocol):
 class TracksCommands(Protocol):
     """Optional (journeys): which command made what, to name what an earlier page left."""
 
-    def note_command(self, label: str) -> None: ...
+    def note_command(self, label: str, command: str) -> None:
+        """`command` (as typed, at `label`: page:line) has run."""
 
     def explain(self, failure: str, page: str) -> list[str]:
         """Lines naming what earlier pages left that `failure` mentions."""

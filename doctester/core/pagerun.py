@@ -207,7 +207,7 @@ class PageRun:
             raise BlockFailure(f"{block.path}:{line}: {text}\n{error}")
         finally:
             if isinstance(self.environment, TracksCommands):
-                self.environment.note_command(f"{block.path}:{line}")
+                self.environment.note_command(f"{block.path}:{line}", real)
 
     def finish(self) -> list[str]:
         """Close the session and tear the environment and the folder down; returns problems."""

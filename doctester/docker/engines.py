@@ -80,8 +80,8 @@ class PageEngine:
     def known_fault(self, output: str) -> str | None:
         return rules.known_fault(output)
 
-    def note_command(self, label: str) -> None:
-        if self.provenance is not None:
+    def note_command(self, label: str, command: str) -> None:
+        if self.provenance is not None and not rules.makes_nothing(command):
             self.provenance.note(label)
 
     def explain(self, failure: str, page: str) -> list[str]:

@@ -1,0 +1,29 @@
+"""Which commands a journey need not list the engine after: those that can
+make or remove no object (rules.makes_nothing). Anything it cannot be sure
+of is listed; a wrong "nothing" would credit an object to a later command."""
+import pytest
+
+from doctester.docker.rules import makes_nothing
+
+
+@pytest.mark.parametrize("command", [
+    "cd ~/intro-to-docker", "ls | grep hello", "cat hello.py", "docker ps -a", "docker --debug ps",
+    "docker ps --format '{{.Names}}'", "docker inspect -f '{{.State.Running}}' jams", "docker image ls",
+    "docker logs -f jams", "docker compose ps", "docker volume ls --filter name=hello.py",
+    "curl -s localhost:8000/jam", "echo 'a; docker run x'", "mkdir data && cd data",
+    "docker network inspect kitchen \\\n  --format '{{json .Containers}}'",
+])
+def test_commands_that_only_read_are_not_listed_after(command):
+    assert makes_nothing(command)
+
+
+@pytest.mark.parametrize("command", [
+    "docker run --rm hello-world", "cd examples && docker build -t jams .", "docker image rm jams",
+    "docker compose up -d", "docker compose -f other.yml ps",  # a flag's value before the verb: not sure
+    "echo $(docker run -d python:alpine sleep 60)", "echo `docker volume create v`", "ls; docker volume create v",
+    "python3 examples/check.py volumes", "./make-things.sh", "env FOO=1 docker run x",
+    "docker --context desktop ps", "curl --unix-socket /var/run/docker.sock -X POST http://d/containers/create",
+    "cat <<EOF > f\nhi\nEOF", "echo \"unclosed", "ls | docker load", "docker ps & docker run x",
+])
+def test_anything_else_is_listed_after(command):
+    assert not makes_nothing(command)
