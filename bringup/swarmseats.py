@@ -203,7 +203,7 @@ class SwarmSandbox(Sandbox):
         if running != self.swarm.image_id:
             raise EngineError(f"the seat {self.service} on node {node} runs image {running[:19]}, not this "
                               f"machine's {self.image} ({self.swarm.image_id[:19]}): load that image on the node")
-        self.docker = SandboxDocker([*self.outer.prefix, *self.as_reader()])
+        self.docker = SandboxDocker(self.outer.prefix, self.as_reader)
         self._wait_ready()
         self.ready_after = time.monotonic() - started
 

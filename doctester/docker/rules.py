@@ -39,26 +39,33 @@ def known_fault(output: str) -> str | None:
 # Commands that make and remove no object of the engine: after one of them
 # a journey does not list the engine to credit what is new to it (a listing
 # costs a `docker exec`, about a sixth of a second on 2 cores). A command
-# counts only when every simple command in it is one of these; a command
-# substitution, a program of the page's own or any other docker verb is listed.
+# counts only when every simple command in it is one of these; anything
+# else is listed. A wrong "nothing" only credits an object to a later
+# command (in a failure's hint and the chapters' record), so a page that
+# sets out to hide what it makes (an alias, a function, a hook) can, for
+# its own record only; the syntax below is refused because an honest page
+# may use it and a plain split would misread it.
 READS_ONLY = {"cd", "ls", "cat", "echo", "printf", "pwd", "grep", "head", "tail", "wc", "sort", "uniq", "diff",
-              "mkdir", "touch", "cp", "mv", "true", "false", "test", "[", "export", "unset", "which", "type", "curl",
-              "sleep", "clear", "history", "id", "whoami", "uname", "date", "tr", "cut", "file", "stat"}
-DOCKER_READS = {("ps",), ("images",), ("inspect",), ("logs",), ("port",), ("top",), ("diff",), ("version",),
-                ("info",), ("history",), ("search",), ("image", "ls"), ("image", "inspect"), ("image", "history"),
-                ("container", "ls"), ("container", "inspect"), ("container", "logs"), ("container", "port"),
-                ("volume", "ls"), ("volume", "inspect"), ("network", "ls"), ("network", "inspect"),
-                ("system", "df"), ("compose", "ps"), ("compose", "logs"), ("compose", "config"), ("compose", "ls")}
-SEPARATORS = {";", "&&", "||", "|", "&", "\n"}
+              "mkdir", "touch", "cp", "mv", "true", "false", "test", "[", "which", "type", "curl", "sleep",
+              "clear", "history", "id", "whoami", "uname", "date", "tr", "cut", "file", "stat"}
+DOCKER_READS = {"ps", "images", "inspect", "logs", "port", "top", "diff", "version", "info", "history", "search",
+                "image ls", "image inspect", "image history", "container ls", "container inspect", "container logs",
+                "container port", "volume ls", "volume inspect", "network ls", "network inspect", "system df",
+                "compose ps", "compose logs", "compose config", "compose ls"}
+# Comments, here-documents, continued lines, and expansions that run
+# commands or that a plain split misreads (bash's $'...', ${...} with its
+# operators and subscripts, $[...], zsh's =(...) and parameter flags).
+UNSURE = re.compile(r"#|<<|\\\n|\$'|\$\{|\$\[|\$\(|`|[<>=]\(")
 
 
 def makes_nothing(command: str) -> bool:
     """Whether `command` (as typed) can make or remove no engine object."""
-    if "$(" in command or "`" in command or "<(" in command or ">(" in command:
+    if UNSURE.search(command):
         return False
-    lexer = shlex.shlex(command.replace("\\\n", " "), posix=True, punctuation_chars=";&|\n")
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|\n")
     lexer.whitespace = " \t\r"
     lexer.whitespace_split = True
+    lexer.commenters = ""
     try:
         words = list(lexer)
     except ValueError:  # an unclosed quote: the shell decides what it is
@@ -73,12 +80,13 @@ def makes_nothing(command: str) -> bool:
 
 
 def _reads_only(argv: list[str]) -> bool:
-    if argv[0] == "curl":  # the jam server's API, not the engine's (which `--unix-socket` would reach)
-        return "--unix-socket" not in argv
+    if argv[0] == "curl":  # the jam server's API, not the engine's (which a Unix socket would reach)
+        return not any(word.startswith("--unix") or word in ("-K", "--config") for word in argv)
     if argv[0] != "docker":
         return argv[0] in READS_ONLY
-    verbs = [word for word in argv[1:] if not word.startswith("-")]
-    return tuple(verbs[:1]) in DOCKER_READS or tuple(verbs[:2]) in DOCKER_READS
+    # The verb right after `docker` (an option before it may take a value
+    # that would read as the verb), with its object (`image ls`).
+    return " ".join(argv[1:2]) in DOCKER_READS or " ".join(argv[1:3]) in DOCKER_READS
 
 
 OTHER_ENGINE = AnnotationKey("other-engine", reason("other-engine"),

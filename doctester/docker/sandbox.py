@@ -28,7 +28,7 @@ import secrets
 import shlex
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,26 +181,30 @@ class SandboxDocker(DockerCLI):
     """The private engine's `docker`, run in the sandbox as the reader.
     Several commands at once share one `docker exec`: each exec costs the
     outer engine about what the command costs, and a journey lists the
-    private engine after every command a page runs."""
+    private engine after most commands a page runs. `exec_in(*flags)` is
+    the outer engine's `docker exec ... <sandbox>`."""
 
-    def __init__(self, exec_prefix: Sequence[str]) -> None:
-        super().__init__([*exec_prefix, "docker"])
-        self.shell = [*exec_prefix, "bash", "-c"]
+    def __init__(self, outer: Sequence[str], exec_in: Callable[..., list[str]]) -> None:
+        super().__init__([*outer, *exec_in(), "docker"])
+        self.shell = [*outer, *exec_in("-i"), "bash", "-s"]  # the script on stdin, not in any argv
 
     def outputs(self, commands: Mapping[str, Sequence[str]], timeout: float = 300) -> dict[str, str]:
         # All at once, each into a pipe of the shell's (process substitution),
-        # read in turn; each output after a line with a salt nothing listed can hold.
+        # read in turn, each after a line with a salt nothing listed holds.
         separator = f"__OUTPUT_{secrets.token_hex(8)}__"
         script = "".join(f"exec {{fd{number}}}< <(docker {shlex.join(argv)} 2>/dev/null)\n"
                          for number, argv in enumerate(commands.values()))
-        script += "".join(f"printf '%s\\n' {separator}; cat <&$fd{number}\n" for number in range(len(commands)))
+        script += "".join(f"printf '\\n%s\\n' {separator}; cat <&$fd{number}\n" for number in range(len(commands)))
         try:
-            printed = subprocess.run([*self.shell, script], capture_output=True, text=True, timeout=timeout,
-                                     env=self.environment()).stdout
+            printed = subprocess.run(self.shell, input=script, capture_output=True, text=True, timeout=timeout,
+                                     errors="replace", env=self.environment()).stdout
         except subprocess.TimeoutExpired:
             raise EngineError(f"listing the private engine did not finish within {timeout} s")
-        parts = printed.split(separator + "\n")[1:]
-        return {key: parts[number] if number < len(parts) else "" for number, key in enumerate(commands)}
+        parts = printed.split(f"\n{separator}\n")[1:]
+        if len(parts) != len(commands):
+            raise EngineError(f"listing the private engine gave {len(parts)} of {len(commands)} listings "
+                              "(its shell in the sandbox was stopped?)")
+        return dict(zip(commands, parts))
 
 
 class Sandbox:
@@ -212,7 +216,7 @@ class Sandbox:
         self.mirror_storage = Path(mirror_storage) if mirror_storage else None
         self.features = features
         self.outer = DockerCLI(outer)
-        self.docker = SandboxDocker([*outer, *self.as_reader()])  # the private engine
+        self.docker = SandboxDocker(outer, self.as_reader)  # the private engine
         self.etc = run.dir / worker / "etc"  # written here, mounted read-only
 
     def start(self) -> None:

@@ -1,5 +1,8 @@
 """Which page left what a journey's failure trips over: the decision logic,
 with a stand-in for the engine's listings."""
+import pytest
+
+from doctester.docker.dockerstate import EngineError
 from doctester.docker.provenance import Provenance
 from doctester.docker.sandbox import SandboxDocker
 
@@ -46,18 +49,31 @@ def test_removed_objects_are_forgotten():
     assert provenance.explain("sleeper is running", "docs/running.md") == []
 
 
-def test_a_sandbox_lists_several_things_in_one_exec(tmp_path):
-    """SandboxDocker.outputs: one shell in the sandbox (here: this machine's,
-    with a `docker` that echoes its arguments) runs every listing; each
-    output comes back under its key, exactly, and a failed one as ""."""
+def fake_sandbox(tmp_path, docker_script):
+    """SandboxDocker on this machine's shell, with a `docker` of the test's."""
     bin_folder = tmp_path / "bin"
     bin_folder.mkdir()
     fake = bin_folder / "docker"
-    fake.write_text('#!/bin/sh\n[ "$1" = fail ] && { echo lost >&2; exit 1; }\n'
-                    'printf "%s\\n" "$@"; printf "__OUTPUT_ but not the salt\\n"\n')
+    fake.write_text(docker_script)
     fake.chmod(0o755)
-    docker = SandboxDocker(["env", f"PATH={bin_folder}:/usr/bin:/bin"])
+    return SandboxDocker(["env", f"PATH={bin_folder}:/usr/bin:/bin"], lambda *flags: [])
+
+
+def test_a_sandbox_lists_several_things_in_one_exec(tmp_path):
+    """SandboxDocker.outputs: one shell in the sandbox (here: this machine's,
+    with a `docker` that echoes its arguments) runs every listing; each
+    output comes back under its key, exactly, a failed one as what it printed."""
+    docker = fake_sandbox(tmp_path, '#!/bin/sh\n[ "$1" = fail ] && { echo lost >&2; exit 1; }\n'
+                                    '[ "$1" = bare ] && { printf "no newline"; exit 0; }\n'
+                                    'printf "%s\\n" "$@"; printf "__OUTPUT_ but not the salt\\n"\n')
     found = docker.outputs({"ps": ("ps", "--format", "{{.ID}}|{{.Names}}"), "gone": ("fail",),
-                            "quoted": ("volume", "ls", "it's $HOME")})
+                            "bare": ("bare",), "quoted": ("volume", "ls", "it's $HOME")})
     assert found == {"ps": "ps\n--format\n{{.ID}}|{{.Names}}\n__OUTPUT_ but not the salt\n", "gone": "",
-                     "quoted": "volume\nls\nit's $HOME\n__OUTPUT_ but not the salt\n"}
+                     "bare": "no newline", "quoted": "volume\nls\nit's $HOME\n__OUTPUT_ but not the salt\n"}
+
+
+def test_a_listing_shell_that_is_stopped_is_an_error_not_an_empty_engine(tmp_path):
+    """Listings that never came back would read as objects removed."""
+    docker = fake_sandbox(tmp_path, '#!/bin/sh\nkill -9 $PPID\n')
+    with pytest.raises(EngineError, match=r"gave [01] of 2 listings"):
+        docker.outputs({"ps": ("ps",), "images": ("images",)})
