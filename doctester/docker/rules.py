@@ -56,13 +56,14 @@ DOCKER_READS = {"ps", "images", "inspect", "logs", "port", "top", "diff", "versi
 # commands or that a plain split misreads (bash's $'...', ${...} with its
 # operators and subscripts, $[...], zsh's =(...) and parameter flags).
 UNSURE = re.compile(r"#|<<|\\\n|\$'|\$\{|\$\[|\$\(|`|[<>=]\(")
+OPERATORS = ";&|\n"  # what ends a simple command (a pipe, a list, a background job, a line)
 
 
 def makes_nothing(command: str) -> bool:
     """Whether `command` (as typed) can make or remove no engine object."""
     if UNSURE.search(command):
         return False
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|\n")
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=OPERATORS)
     lexer.whitespace = " \t\r"
     lexer.whitespace_split = True
     lexer.commenters = ""
@@ -72,7 +73,7 @@ def makes_nothing(command: str) -> bool:
         return False
     simple: list[list[str]] = [[]]
     for word in words:
-        if set(word) <= set(";&|\n"):
+        if set(word) <= set(OPERATORS):
             simple.append([])
         else:
             simple[-1].append(word)

@@ -29,14 +29,14 @@ def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identi
         seats = set()
         while not seats and time.monotonic() < deadline and server.poll() is None:
             time.sleep(1)
-            seats = {name for name in docker_names() if name.startswith(f"doctest-{server.pid}-")}
+            seats = seats_of(server.pid)
         assert seats, f"no seat started: {server.stdout.read() if server.poll() is not None else ''}"
         ready = wait_running(seats, deadline)
         assert ready, "the seat did not start"
     finally:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
-    assert {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}, "the seat went with the server"
+    assert seats_of(server.pid), "the seat went with the server"
     stopped = subprocess.run([sys.executable, "-m", "bringup.roomserver", "stop", "--port", str(port)], cwd=ROOT,
                              capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -44,16 +44,16 @@ def test_a_room_server_killed_with_sigkill_is_reaped_by_room_stop(client, identi
     # (one state folder): room-stop then leaves this one to that reaper, which
     # holds its lock, and the seat goes a moment later.
     deadline = time.monotonic() + 60
-    while (left := {n for n in docker_names() if n.startswith(f"doctest-{server.pid}-")}) and \
-            time.monotonic() < deadline:
+    while (left := seats_of(server.pid)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, stopped.stdout + stopped.stderr
 
 
-def docker_names():
+def seats_of(pid):
+    """The containers of the room server with this process id (its run's sandboxes)."""
     listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
                             check=True)
-    return set(listed.stdout.split())
+    return {name for name in listed.stdout.split() if name.startswith(f"doctest-{pid}-")}
 
 
 def wait_running(names, deadline):
